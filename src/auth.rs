@@ -1,0 +1,191 @@
+//! Credentials and the registry authentication handshake (Basic and Bearer token).
+//!
+//! The credential *sources* are resolved by the CLI settings step; this module holds what was
+//! found ([`Credentials`], with a description of where it came from that is safe to print) and
+//! the pure parts of the Bearer flow: parsing `WWW-Authenticate` and token responses.
+//! Secrets never reach `Debug` output or logs.
+
+use std::fmt;
+
+/// Credentials for one registry.
+#[derive(Clone, Default)]
+pub enum Credentials {
+    /// No credentials: anonymous tokens only.
+    #[default]
+    Anonymous,
+    /// Username and password (or identity token used as password).
+    Basic {
+        /// User name.
+        username: String,
+        /// Password; never printed.
+        password: String,
+    },
+    /// A registry bearer token given directly; never printed.
+    Bearer(String),
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credentials::Anonymous => f.write_str("Anonymous"),
+            Credentials::Basic { username, .. } => write!(f, "Basic({username}:<redacted>)"),
+            Credentials::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+        }
+    }
+}
+
+/// Credentials plus where they came from, e.g. `--dest-creds (user "ci")` or `anonymous`.
+#[derive(Clone, Debug, Default)]
+pub struct Auth {
+    /// The credentials.
+    pub credentials: Credentials,
+    /// A printable description of the source (never the secret).
+    pub source: String,
+}
+
+impl Auth {
+    /// Anonymous access.
+    pub fn anonymous() -> Self {
+        Auth {
+            credentials: Credentials::Anonymous,
+            source: "anonymous (no credentials found)".into(),
+        }
+    }
+}
+
+/// A parsed `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// `Basic realm=…`.
+    Basic,
+    /// `Bearer realm=…,service=…,scope=…`.
+    Bearer {
+        /// Token endpoint.
+        realm: String,
+        /// `service` parameter.
+        service: Option<String>,
+    },
+}
+
+/// Parse a `WWW-Authenticate` header value. Unknown schemes yield `None`.
+pub fn parse_challenge(header: &str) -> Option<Challenge> {
+    let header = header.trim();
+    let (scheme, rest) = header
+        .split_once(char::is_whitespace)
+        .unwrap_or((header, ""));
+    let params = parse_params(rest);
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
+    if scheme.eq_ignore_ascii_case("basic") {
+        Some(Challenge::Basic)
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Challenge::Bearer {
+            realm: get("realm")?,
+            service: get("service"),
+        })
+    } else {
+        None
+    }
+}
+
+fn parse_params(s: &str) -> Vec<(String, String)> {
+    let mut out = vec![];
+    let mut chars = s.chars().peekable();
+    loop {
+        while matches!(chars.peek(), Some(c) if *c == ',' || c.is_whitespace()) {
+            chars.next();
+        }
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        let mut val = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some(n) = chars.next() {
+                            val.push(n)
+                        }
+                    }
+                    '"' => break,
+                    c => val.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = chars.peek() {
+                if *c == ',' {
+                    break;
+                }
+                val.push(*c);
+                chars.next();
+            }
+        }
+        out.push((key.trim().to_string(), val.trim().to_string()));
+    }
+    out
+}
+
+/// A token server's answer.
+#[derive(Debug, serde::Deserialize)]
+pub struct TokenResponse {
+    /// Docker-style token.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// OAuth2-style token.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// Lifetime in seconds (default 60).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+}
+
+impl TokenResponse {
+    /// The token, whichever field carries it.
+    pub fn into_token(self) -> Option<(String, u64)> {
+        let ttl = self.expires_in.unwrap_or(60).max(1);
+        self.token
+            .filter(|t| !t.is_empty())
+            .or(self.access_token)
+            .map(|t| (t, ttl))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        assert_eq!(
+            parse_challenge(
+                r#"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://auth.example.com/token".into(),
+                service: Some("registry.example.com".into())
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(parse_challenge("Negotiate"), None);
+        assert_eq!(parse_challenge("Bearer service=x"), None);
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let c = Credentials::Basic {
+            username: "u".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!format!("{:?}", Credentials::Bearer("tok".into())).contains("tok"));
+    }
+}

@@ -1,0 +1,229 @@
+//! Command-line definitions (clap derive only; no logic lives here).
+//!
+//! Every argument's doc comment is its help: the first line is the short help, the rest the
+//! long help shown by `--help`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::copy::OnReject;
+use crate::select::PlatformlessPolicy;
+
+/// Mirror container images between registries and OCI layouts, keeping only the platforms you
+/// need, byte-for-byte.
+///
+/// `mirror copy` copies the selected children of a multi-arch index and then pushes the
+/// UNMODIFIED index bytes, so the target holds a sparse index with the source's digest: digest
+/// pins and signatures over the index stay valid.
+///
+/// Examples:
+///   mirror copy docker.io/library/alpine:3.20 registry.local/alpine:3.20 --platform linux/amd64,linux/arm64
+///   mirror copy --dry-run quay.io/org/app:v1 oci:/mnt/usb/layout:v1 --platform 'linux/*'
+///   mirror copy SRC DST --platform linux/amd64 --on-reject full --output json
+#[derive(Debug, Parser)]
+#[command(
+    name = "mirror",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output and logging options.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Human, global = true, env = "MIRROR_OUTPUT")]
+    pub output: OutputFormat,
+
+    /// Print only errors on stderr (repeat for nothing but the exit code... and errors).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Never draw progress bars (they are drawn only when stderr is a terminal anyway).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
+    /// When to use colour on stderr. NO_COLOR is honoured by `auto`.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+/// `--output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// `TARGET@DIGEST` on stdout, a summary on stderr.
+    Human,
+    /// The JSON report on stdout (see docs/json-output.md).
+    Json,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copy an image, keeping only selected platforms and the original index digest.
+    ///
+    /// Order on the target: blobs, child manifests by digest, then the unmodified index by tag,
+    /// so a tag never points at an incomplete image. A rerun against an up-to-date target only
+    /// HEADs and writes nothing.
+    ///
+    /// Exit codes: 0 done or up to date; 1 failure; 2 usage; 3 nothing selected or a required
+    /// platform absent; 4 the target rejected the sparse index; 5 authentication; 130 interrupted.
+    #[command(after_long_help = COPY_EXAMPLES)]
+    Copy(Box<CopyArgs>),
+
+    /// Print shell completions to stdout.
+    ///
+    /// Example: mirror completions bash > /etc/bash_completion.d/mirror
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+const COPY_EXAMPLES: &str = "Examples:
+  # amd64 and arm64 only, plus their BuildKit attestations; the index keeps its digest
+  mirror copy docker.io/library/nginx:1.27 registry.local/nginx:1.27 --platform linux/amd64,linux/arm64
+
+  # to an OCI layout directory (air gap), then from it to the disconnected registry
+  mirror copy quay.io/org/app:v1 oci:/mnt/usb/mirror:v1 --platform 'linux/*' --platform '!linux/s390x'
+  mirror copy oci:/mnt/usb/mirror:v1 registry.airgap/org/app:v1
+
+  # see what would be copied, with sizes, without writing anything
+  mirror copy --dry-run SRC DST --platform linux/arm64
+
+  # the target refuses sparse indexes: copy every child instead of failing
+  mirror copy SRC DST --platform linux/amd64 --on-reject full";
+
+/// Options of `mirror copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Source: [docker://]REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:TAG|@DIGEST].
+    #[arg(value_name = "SRC")]
+    pub source: String,
+
+    /// Target: [docker://]REGISTRY/REPO[:TAG] or oci:DIR[:TAG]. Without a tag, the source tag is used.
+    #[arg(value_name = "DST")]
+    pub target: String,
+
+    /// Platform(s) to keep: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes.
+    ///
+    /// Repeat the flag or separate with commas. Without it every platform is copied and the
+    /// index is complete. `linux/arm` matches every arm variant, `linux/arm64/v8` equals
+    /// `linux/arm64`. Examples: linux/amd64, 'linux/*', '*/arm64', 'windows/amd64:10.0.17763.*'.
+    #[arg(
+        short = 'p',
+        long = "platform",
+        value_name = "PATTERN",
+        help_heading = "Selection"
+    )]
+    pub platforms: Vec<String>,
+
+    /// Fail (exit 3) when a literal --platform matches nothing, instead of warning.
+    #[arg(long, help_heading = "Selection")]
+    pub require_platforms: bool,
+
+    /// Do not copy BuildKit attestation manifests of the selected platforms.
+    #[arg(long, help_heading = "Selection")]
+    pub no_attestations: bool,
+
+    /// What to do with index entries that have no platform (artifacts, nested indexes).
+    #[arg(long, value_enum, default_value_t = PlatformlessPolicy::Copy, value_name = "POLICY", help_heading = "Selection")]
+    pub platformless: PlatformlessPolicy,
+
+    /// When the target refuses a sparse index: fail (exit 4), filter (push a new, smaller index
+    /// with a NEW digest), or full (copy every child and push the original index).
+    ///
+    /// The refusal is detected before any blob moves, by pushing the index by digest first.
+    #[arg(long, value_enum, default_value_t = OnReject::Fail, value_name = "POLICY", help_heading = "Selection")]
+    pub on_reject: OnReject,
+
+    /// Show the plan (entries, reasons, sizes) and write nothing.
+    #[arg(long, alias = "plan")]
+    pub dry_run: bool,
+
+    /// Concurrent blob transfers.
+    #[arg(short, long, default_value_t = 8, value_name = "N", env = "MIRROR_JOBS", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Transfer")]
+    pub jobs: u16,
+
+    /// Retries for each idempotent request or blob copy (exponential backoff with jitter).
+    #[arg(long, default_value_t = 5, value_name = "N", help_heading = "Transfer")]
+    pub retries: u32,
+
+    /// Per-request timeout in seconds (blob bodies excepted).
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "Transfer"
+    )]
+    pub timeout: u64,
+
+    /// Credentials for the source registry: USER:PASSWORD.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "MIRROR_SRC_CREDS",
+        hide_env_values = true,
+        help_heading = "Registry access"
+    )]
+    pub src_creds: Option<String>,
+
+    /// Credentials for the target registry: USER:PASSWORD.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "MIRROR_DEST_CREDS",
+        hide_env_values = true,
+        help_heading = "Registry access"
+    )]
+    pub dest_creds: Option<String>,
+
+    /// A docker config.json or containers auth.json to read source credentials from.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
+    pub src_authfile: Option<PathBuf>,
+
+    /// A docker config.json or containers auth.json to read target credentials from.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
+    pub dest_authfile: Option<PathBuf>,
+
+    /// Talk plain HTTP to the source registry (always the case for loopback hosts).
+    #[arg(long, help_heading = "Registry access")]
+    pub src_plain_http: bool,
+
+    /// Talk plain HTTP to the target registry (always the case for loopback hosts).
+    #[arg(long, help_heading = "Registry access")]
+    pub dest_plain_http: bool,
+
+    /// Verify the source registry's TLS certificate.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", help_heading = "Registry access")]
+    pub src_tls_verify: bool,
+
+    /// Verify the target registry's TLS certificate.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", help_heading = "Registry access")]
+    pub dest_tls_verify: bool,
+}

@@ -1,0 +1,634 @@
+//! Copy: execute a [`Plan`] against a target, in the only safe order.
+//!
+//! 1. No-op check: if the target tag already names the source index, HEAD the planned child
+//!    manifests; copy only what is missing and never re-PUT the index.
+//! 2. Preflight (sparse plan, registry target): PUT the unmodified index by digest, untagged.
+//!    A rejection that names unselected children means "this registry refuses sparse indexes":
+//!    `--on-reject` is applied before a single blob moves.
+//! 3. Blobs, deduplicated, concurrently (`--jobs`): HEAD, else mount (same registry), else
+//!    stream with digest verification. A failed blob copy restarts from a fresh source stream.
+//! 4. Child manifests by digest, leaves first, then nested indexes.
+//! 5. The root bytes by tag (or by digest), last. Then `finish` (layout `index.json`).
+//!
+//! A tag is only ever written in step 5, after everything it references is on the target.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::digest::Digest;
+use crate::error::{Error, Result, SparseRejection};
+use crate::manifest::{Descriptor, RawManifest};
+use crate::plan::{self, Plan};
+use crate::progress::{BlobOutcome, Event, Reporter};
+use crate::resolve;
+use crate::retry::RetryPolicy;
+use crate::select::Selector;
+use crate::transport::Storage;
+
+/// What to do when the target refuses a sparse index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnReject {
+    /// Stop with exit code 4; nothing is tagged.
+    Fail,
+    /// Push a new index listing only the copied entries (new digest).
+    Filter,
+    /// Copy the remaining children too and push the original index.
+    Full,
+}
+
+/// Options for [`execute`].
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// Tag to write on the target; `None` pushes the root by digest only.
+    pub tag: Option<String>,
+    /// Concurrent blob transfers.
+    pub jobs: usize,
+    /// Sparse rejection policy.
+    pub on_reject: OnReject,
+    /// Retry policy for whole blob copies.
+    pub retry: RetryPolicy,
+    /// The source reference, for messages.
+    pub source_ref: String,
+    /// The target reference, for messages.
+    pub target_ref: String,
+}
+
+/// How the sparse-index question was settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preflight {
+    /// Not sparse, not a registry, or already up to date.
+    NotNeeded,
+    /// The target accepted the sparse index by digest.
+    Accepted,
+    /// The target refused it; `--on-reject` was applied.
+    Rejected,
+    /// The answer did not settle it; the final push decides.
+    Inconclusive,
+}
+
+/// What the policy did after a rejection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum RejectAction {
+    /// No rejection happened.
+    None,
+    /// A filtered index was pushed instead.
+    Filtered {
+        /// The new index digest.
+        digest: Digest,
+    },
+    /// All children were copied.
+    Full,
+}
+
+/// Byte and object counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobStats {
+    /// Blobs streamed from the source.
+    pub copied: u64,
+    /// Their bytes.
+    pub copied_bytes: u64,
+    /// Blobs already on the target.
+    pub existing: u64,
+    /// Their bytes.
+    pub existing_bytes: u64,
+    /// Blobs mounted from another repository.
+    pub mounted: u64,
+    /// Their bytes.
+    pub mounted_bytes: u64,
+}
+
+/// The result of a copy.
+#[derive(Debug, Clone)]
+pub struct CopyOutcome {
+    /// The plan that was finally executed (differs from the input after `--on-reject full`).
+    pub plan: Plan,
+    /// The digest the target tag now names.
+    pub pushed_digest: Digest,
+    /// Nothing had to be written.
+    pub up_to_date: bool,
+    /// Child manifests that were missing on an otherwise up-to-date target and were repaired.
+    pub repaired: Vec<Digest>,
+    /// Preflight result.
+    pub preflight: Preflight,
+    /// Rejection handling.
+    pub reject_action: RejectAction,
+    /// Blob counts.
+    pub blobs: BlobStats,
+    /// Manifests written (children, nested indexes, root).
+    pub manifests_pushed: u64,
+    /// Manifests already present.
+    pub manifests_existing: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+fn descriptor_of(m: &RawManifest) -> Descriptor {
+    Descriptor {
+        media_type: m.media_type.clone(),
+        digest: m.digest.clone(),
+        size: m.bytes.len() as u64,
+        platform: None,
+        artifact_type: None,
+        annotations: Default::default(),
+        urls: vec![],
+    }
+}
+
+/// Is this error the registry refusing an index because children are missing? Returns the
+/// digests it named.
+fn rejection_digests(e: &Error) -> Option<Vec<Digest>> {
+    let Error::Registry(r) = e.root() else {
+        return None;
+    };
+    let codes = [
+        "MANIFEST_BLOB_UNKNOWN",
+        "MANIFEST_INVALID",
+        "BLOB_UNKNOWN",
+        "MANIFEST_UNKNOWN",
+    ];
+    if !(400..500).contains(&r.status) || !r.errors.iter().any(|o| codes.contains(&o.code.as_str()))
+    {
+        return None;
+    }
+    let mut named: Vec<Digest> = r.errors.iter().flat_map(|o| o.detail_digests()).collect();
+    named.dedup();
+    Some(named)
+}
+
+fn rejection(plan: &Plan, e: &Error, target: &str, before_any_copy: bool) -> SparseRejection {
+    let Error::Registry(r) = e.root() else {
+        unreachable!("checked by rejection_digests")
+    };
+    let named = rejection_digests(e).unwrap_or_default();
+    let skipped: Vec<&plan::Entry> = plan.skipped().collect();
+    let missing: Vec<Digest> = if named.is_empty() {
+        skipped
+            .iter()
+            .map(|e| e.descriptor.digest.clone())
+            .collect()
+    } else {
+        named
+    };
+    let mut missing_platforms: Vec<String> = skipped
+        .iter()
+        .filter(|e| missing.contains(&e.descriptor.digest))
+        .map(|e| match e.descriptor.attestation_subject() {
+            Some(_) => "attestation".to_string(),
+            None => e.platform_text(),
+        })
+        .collect();
+    missing_platforms.dedup();
+    SparseRejection {
+        target: target.to_string(),
+        index: plan.root.digest.clone(),
+        response: (**r).clone(),
+        missing,
+        missing_platforms,
+        before_any_copy,
+    }
+}
+
+/// Execute `plan` from `src` to `dst`.
+pub async fn execute<E: Storage>(
+    src: Arc<E>,
+    dst: Arc<E>,
+    plan: Plan,
+    opts: &CopyOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<CopyOutcome> {
+    let started = Instant::now();
+    let mut out = CopyOutcome {
+        pushed_digest: plan.root.digest.clone(),
+        plan,
+        up_to_date: false,
+        repaired: vec![],
+        preflight: Preflight::NotNeeded,
+        reject_action: RejectAction::None,
+        blobs: BlobStats::default(),
+        manifests_pushed: 0,
+        manifests_existing: 0,
+        seconds: 0.0,
+    };
+    let target_reference = opts
+        .tag
+        .clone()
+        .unwrap_or_else(|| out.plan.root.digest.to_string());
+
+    // 1. No-op check.
+    reporter.event(Event::Stage("checking target"));
+    let current = dst.resolve(&target_reference).await.map_err(|e| {
+        e.context(format!(
+            "checking {} on {}",
+            target_reference,
+            dst.describe()
+        ))
+    })?;
+    if current.as_ref() == Some(&out.plan.root.digest) {
+        let missing = missing_manifests(&dst, &out.plan.manifests, opts.jobs).await?;
+        out.manifests_existing = (out.plan.manifests.len() - missing.len()) as u64 + 1;
+        if missing.is_empty() {
+            out.up_to_date = true;
+        } else {
+            reporter.event(Event::Info(format!(
+                "{} already names {}; {} selected child manifest(s) missing, copying only those",
+                target_reference,
+                out.plan.root.digest.short(),
+                missing.len()
+            )));
+            let blobs = blobs_of(&out.plan, &missing);
+            copy_blobs(&src, &dst, &blobs, opts, &reporter, &mut out.blobs).await?;
+            out.manifests_pushed += push_children(&dst, &missing, &reporter).await?;
+            out.repaired = missing.iter().map(|m| m.digest.clone()).collect();
+        }
+        dst.finish().await?;
+        out.seconds = started.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+
+    // 2. Preflight.
+    if out.plan.sparse && dst.is_registry() {
+        reporter.event(Event::Stage("preflight"));
+        match dst.push_manifest(&out.plan.root, None).await {
+            Ok(_) => {
+                out.preflight = Preflight::Accepted;
+                reporter.event(Event::Info(format!(
+                    "{} accepts sparse indexes (preflight PUT by digest succeeded)",
+                    dst.describe()
+                )));
+            }
+            Err(e) => {
+                match rejection_digests(&e) {
+                    Some(named) => {
+                        let skipped: HashSet<&Digest> =
+                            out.plan.skipped().map(|e| &e.descriptor.digest).collect();
+                        if named.is_empty() || named.iter().any(|d| skipped.contains(d)) {
+                            out.preflight = Preflight::Rejected;
+                            let rej = rejection(&out.plan, &e, &opts.target_ref, true);
+                            apply_reject(&src, &mut out, opts, &reporter, rej).await?;
+                        } else {
+                            out.preflight = Preflight::Inconclusive;
+                            reporter.event(Event::Info(format!("preflight: {} named only selected children; the final push decides", dst.describe())));
+                        }
+                    }
+                    None if e.exit_code() == crate::exit::AUTH => {
+                        return Err(e.context(format!(
+                            "preflight push of index {} to {}",
+                            out.plan.root.digest,
+                            dst.describe()
+                        )))
+                    }
+                    None => {
+                        out.preflight = Preflight::Inconclusive;
+                        reporter.event(Event::Info(format!(
+                            "preflight was inconclusive ({e}); the final push decides"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    // 3–5.
+    push_all(&src, &dst, &mut out, opts, &reporter).await?;
+    let root = out.plan.root.clone();
+    reporter.event(Event::Stage("index"));
+    match dst.push_manifest(&root, opts.tag.as_deref()).await {
+        Ok(_) => {
+            out.manifests_pushed += 1;
+            reporter.event(Event::ManifestPushed {
+                digest: root.digest.clone(),
+                tag: opts.tag.clone(),
+            });
+        }
+        Err(e)
+            if rejection_digests(&e).is_some()
+                && out.plan.sparse
+                && out.reject_action == RejectAction::None =>
+        {
+            let rej = rejection(&out.plan, &e, &opts.target_ref, false);
+            apply_reject(&src, &mut out, opts, &reporter, rej).await?;
+            push_all(&src, &dst, &mut out, opts, &reporter).await?;
+            let root = out.plan.root.clone();
+            dst.push_manifest(&root, opts.tag.as_deref())
+                .await
+                .map_err(|e| {
+                    e.context(format!(
+                        "pushing index {} to {}",
+                        root.digest, opts.target_ref
+                    ))
+                })?;
+            out.manifests_pushed += 1;
+            reporter.event(Event::ManifestPushed {
+                digest: root.digest.clone(),
+                tag: opts.tag.clone(),
+            });
+        }
+        Err(e) => {
+            return Err(e.context(format!(
+                "pushing index {} to {}",
+                root.digest, opts.target_ref
+            )))
+        }
+    }
+    out.pushed_digest = out.plan.root.digest.clone();
+    dst.finish().await?;
+    out.seconds = started.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Apply `--on-reject` to a rejection: fail, swap in a filtered plan, or re-plan everything.
+async fn apply_reject<E: Storage>(
+    src: &Arc<E>,
+    out: &mut CopyOutcome,
+    opts: &CopyOptions,
+    reporter: &Arc<dyn Reporter>,
+    rej: SparseRejection,
+) -> Result<()> {
+    match opts.on_reject {
+        OnReject::Fail => Err(Error::SparseRejected(Box::new(rej))),
+        OnReject::Filter => {
+            let (root, nested) = plan::filtered_indexes(&out.plan)?;
+            reporter.event(Event::Warning(format!(
+                "{} rejects sparse indexes; pushing a filtered index {} instead of {} (--on-reject filter): signatures over the original index will not verify",
+                rej.target, root.digest, out.plan.root.digest
+            )));
+            let nested_old: HashSet<Digest> = out
+                .plan
+                .manifests
+                .iter()
+                .filter(|m| m.is_index())
+                .map(|m| m.digest.clone())
+                .collect();
+            out.plan
+                .manifests
+                .retain(|m| !nested_old.contains(&m.digest));
+            out.plan.manifests.extend(nested);
+            out.plan.root = root.clone();
+            out.plan.sparse = false;
+            out.reject_action = RejectAction::Filtered {
+                digest: root.digest,
+            };
+            Ok(())
+        }
+        OnReject::Full => {
+            reporter.event(Event::Warning(format!(
+                "{} rejects sparse indexes; copying every child (--on-reject full)",
+                rej.target
+            )));
+            let full = resolve::resolve(
+                src.as_ref(),
+                &out.plan.root,
+                &Selector::all(),
+                &opts.source_ref,
+                opts.jobs,
+            )
+            .await?;
+            if full.sparse {
+                return Err(Error::SparseRejected(Box::new(SparseRejection {
+                    missing_platforms: full.skipped().map(|e| e.platform_text()).collect(),
+                    missing: full
+                        .skipped()
+                        .map(|e| e.descriptor.digest.clone())
+                        .collect(),
+                    ..rej
+                }))
+                .context(format!(
+                    "--on-reject full: the source {} does not hold every child itself",
+                    opts.source_ref
+                )));
+            }
+            out.plan = full;
+            out.reject_action = RejectAction::Full;
+            Ok(())
+        }
+    }
+}
+
+/// Blobs, then child manifests (leaves first, then nested indexes).
+async fn push_all<E: Storage>(
+    src: &Arc<E>,
+    dst: &Arc<E>,
+    out: &mut CopyOutcome,
+    opts: &CopyOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<()> {
+    let blobs = out.plan.blobs.clone();
+    copy_blobs(src, dst, &blobs, opts, reporter, &mut out.blobs).await?;
+    reporter.event(Event::Stage("manifests"));
+    let missing = missing_manifests(dst, &out.plan.manifests, opts.jobs).await?;
+    out.manifests_existing += (out.plan.manifests.len() - missing.len()) as u64;
+    out.manifests_pushed += push_children(dst, &missing, reporter).await?;
+    Ok(())
+}
+
+fn blobs_of(plan: &Plan, manifests: &[RawManifest]) -> Vec<Descriptor> {
+    let wanted: HashSet<&Digest> = manifests
+        .iter()
+        .filter_map(|m| plan.manifest_blobs.get(&m.digest))
+        .flatten()
+        .collect();
+    plan.blobs
+        .iter()
+        .filter(|b| wanted.contains(&b.digest))
+        .cloned()
+        .collect()
+}
+
+async fn missing_manifests<E: Storage>(
+    dst: &Arc<E>,
+    manifests: &[RawManifest],
+    jobs: usize,
+) -> Result<Vec<RawManifest>> {
+    let checks: Vec<(RawManifest, Result<bool>)> =
+        futures_util::stream::iter(manifests.iter().cloned())
+            .map(|m| {
+                let dst = dst.clone();
+                async move {
+                    let has = dst.has_manifest(&descriptor_of(&m)).await;
+                    (m, has)
+                }
+            })
+            .buffered(jobs.max(1))
+            .collect()
+            .await;
+    let mut missing = vec![];
+    for (m, has) in checks {
+        if !has.map_err(|e| {
+            e.context(format!(
+                "checking manifest {} on {}",
+                m.digest,
+                dst.describe()
+            ))
+        })? {
+            missing.push(m);
+        }
+    }
+    Ok(missing)
+}
+
+/// Push manifests in the given (dependency) order: image manifests concurrently, then indexes.
+async fn push_children<E: Storage>(
+    dst: &Arc<E>,
+    manifests: &[RawManifest],
+    reporter: &Arc<dyn Reporter>,
+) -> Result<u64> {
+    let (indexes, images): (Vec<&RawManifest>, Vec<&RawManifest>) =
+        manifests.iter().partition(|m| m.is_index());
+    let results: Vec<Result<Digest>> = futures_util::stream::iter(images)
+        .map(|m| {
+            let dst = dst.clone();
+            async move {
+                dst.push_manifest(m, None).await.map_err(|e| {
+                    e.context(format!(
+                        "pushing manifest {} to {}",
+                        m.digest,
+                        dst.describe()
+                    ))
+                })?;
+                Ok(m.digest.clone())
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut n = 0;
+    for r in results {
+        reporter.event(Event::ManifestPushed {
+            digest: r?,
+            tag: None,
+        });
+        n += 1;
+    }
+    for m in indexes {
+        dst.push_manifest(m, None).await.map_err(|e| {
+            e.context(format!(
+                "pushing nested index {} to {}",
+                m.digest,
+                dst.describe()
+            ))
+        })?;
+        reporter.event(Event::ManifestPushed {
+            digest: m.digest.clone(),
+            tag: None,
+        });
+        n += 1;
+    }
+    Ok(n)
+}
+
+async fn copy_blobs<E: Storage>(
+    src: &Arc<E>,
+    dst: &Arc<E>,
+    blobs: &[Descriptor],
+    opts: &CopyOptions,
+    reporter: &Arc<dyn Reporter>,
+    stats: &mut BlobStats,
+) -> Result<()> {
+    reporter.event(Event::Stage("blobs"));
+    reporter.event(Event::BlobsPlanned {
+        count: blobs.len(),
+        bytes: blobs.iter().map(|b| b.size).sum(),
+    });
+    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut set = JoinSet::new();
+    for d in blobs.iter().cloned() {
+        let (src, dst, sem, reporter, retry) = (
+            src.clone(),
+            dst.clone(),
+            sem.clone(),
+            reporter.clone(),
+            opts.retry,
+        );
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await.map_err(|_| Error::Interrupted)?;
+            let r = copy_blob(&src, &dst, &d, &reporter, retry).await;
+            let what = format!(
+                "copying blob {} ({} bytes) to {}",
+                d.digest,
+                d.size,
+                dst.describe()
+            );
+            r.map(|o| (d, o)).map_err(|e| e.context(what))
+        });
+    }
+    let mut first_err: Option<Error> = None;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok((d, outcome))) => {
+                let (n, b) = match outcome {
+                    BlobOutcome::Existing => (&mut stats.existing, &mut stats.existing_bytes),
+                    BlobOutcome::Mounted => (&mut stats.mounted, &mut stats.mounted_bytes),
+                    BlobOutcome::Copied => (&mut stats.copied, &mut stats.copied_bytes),
+                };
+                *n += 1;
+                *b += d.size;
+                reporter.event(Event::BlobDone {
+                    digest: d.digest,
+                    size: d.size,
+                    outcome,
+                });
+            }
+            Ok(Err(e)) => {
+                if first_err.is_none() {
+                    first_err = Some(e);
+                    set.abort_all();
+                }
+            }
+            Err(j) if j.is_cancelled() => {}
+            Err(j) => {
+                first_err.get_or_insert(Error::Internal(format!("a blob task panicked: {j}")));
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+async fn copy_blob<E: Storage>(
+    src: &Arc<E>,
+    dst: &Arc<E>,
+    d: &Descriptor,
+    reporter: &Arc<dyn Reporter>,
+    retry: RetryPolicy,
+) -> Result<BlobOutcome> {
+    if dst.has_blob(d).await? {
+        return Ok(BlobOutcome::Existing);
+    }
+    if dst.try_mount(d, src).await? {
+        return Ok(BlobOutcome::Mounted);
+    }
+    reporter.event(Event::BlobStarted {
+        digest: d.digest.clone(),
+        size: d.size,
+    });
+    retry
+        .run("copy blob", || async {
+            let mut body = src.fetch_blob(d).await?;
+            let (r, digest) = (reporter.clone(), d.digest.clone());
+            body.stream = body
+                .stream
+                .inspect(move |c| {
+                    if let Ok(c) = c {
+                        r.event(Event::BlobBytes {
+                            digest: digest.clone(),
+                            n: c.len() as u64,
+                        });
+                    }
+                })
+                .boxed();
+            dst.push_blob(d, body).await
+        })
+        .await?;
+    Ok(BlobOutcome::Copied)
+}

@@ -1,0 +1,455 @@
+//! Engine errors: one enum of what the CLI must tell apart, plus hints.
+//!
+//! Policy: every error names the object (blob, manifest, tag), the registry or layout, and for
+//! HTTP the method, the redacted URL and the status with the registry's OCI error codes.
+//! Context is attached with [`Error::context`], never by re-wrapping into strings, so
+//! [`Error::exit_code`] and [`Error::hints`] can walk the chain. Secrets never appear: URLs go
+//! through [`redact_url`] before they are stored.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::digest::{Digest, VerifyError};
+use crate::exit;
+use crate::manifest::ManifestError;
+
+/// Result alias for the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One entry of a registry's `{"errors":[…]}` body. `detail` may be any JSON.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct OciError {
+    /// `MANIFEST_BLOB_UNKNOWN`, `UNAUTHORIZED`, …
+    #[serde(default)]
+    pub code: String,
+    /// Human text.
+    #[serde(default)]
+    pub message: String,
+    /// Untyped detail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
+}
+
+impl OciError {
+    /// Digests mentioned in `detail`, wherever they are (string, object values, nested text).
+    pub fn detail_digests(&self) -> Vec<Digest> {
+        let mut text = String::new();
+        if let Some(d) = &self.detail {
+            text = d.to_string();
+        }
+        text.push(' ');
+        text.push_str(&self.message);
+        find_digests(&text)
+    }
+}
+
+fn find_digests(text: &str) -> Vec<Digest> {
+    let mut out = vec![];
+    let mut rest = text;
+    while let Some(i) = rest.find("sha256:") {
+        let cand: String = rest[i..].chars().take(71).collect();
+        if let Ok(d) = cand.parse::<Digest>() {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        rest = &rest[i + 7..];
+    }
+    out
+}
+
+/// A non-success HTTP answer from a registry.
+#[derive(Debug, Clone)]
+pub struct RegistryError {
+    /// HTTP method.
+    pub method: String,
+    /// Redacted URL.
+    pub url: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Parsed OCI errors (empty when the body had none, e.g. HEAD).
+    pub errors: Vec<OciError>,
+    /// The body when it was not an OCI error document (truncated).
+    pub body: Option<String>,
+    /// `Retry-After`, if sent.
+    pub retry_after: Option<Duration>,
+}
+
+impl RegistryError {
+    /// Whether any error has this code.
+    pub fn has_code(&self, code: &str) -> bool {
+        self.errors.iter().any(|e| e.code == code)
+    }
+    /// Whether retrying the same request may succeed (408, 429, 5xx without a validation code).
+    pub fn is_transient(&self) -> bool {
+        let validation =
+            self.has_code("MANIFEST_BLOB_UNKNOWN") || self.has_code("MANIFEST_INVALID");
+        matches!(self.status, 408 | 429) || (self.status >= 500 && !validation)
+    }
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: HTTP {}", self.method, self.url, self.status)?;
+        if let Some(r) = http_reason(self.status) {
+            write!(f, " {r}")?;
+        }
+        let shown = 4;
+        for e in self.errors.iter().take(shown) {
+            write!(f, "; {}: {}", e.code, e.message)?;
+            if let Some(d) = &e.detail {
+                match d {
+                    serde_json::Value::String(s) => write!(f, " ({s})")?,
+                    serde_json::Value::Null => {}
+                    other => write!(f, " ({other})")?,
+                }
+            }
+        }
+        if self.errors.len() > shown {
+            write!(f, "; … and {} more", self.errors.len() - shown)?;
+        }
+        if self.errors.is_empty() {
+            if self.method == "HEAD" {
+                write!(f, " (a HEAD response has no body to explain it)")?;
+            } else if let Some(b) = &self.body {
+                if !b.trim().is_empty() {
+                    write!(f, ": {}", b.trim())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn http_reason(status: u16) -> Option<&'static str> {
+    reqwest::StatusCode::from_u16(status)
+        .ok()?
+        .canonical_reason()
+}
+
+/// Why the target refused the sparse index.
+#[derive(Debug, Clone)]
+pub struct SparseRejection {
+    /// The target, e.g. `127.0.0.1:5000/team/app:v1`.
+    pub target: String,
+    /// The index digest that was refused.
+    pub index: Digest,
+    /// The registry's answer.
+    pub response: RegistryError,
+    /// Child digests the registry named as missing.
+    pub missing: Vec<Digest>,
+    /// Platforms of the missing children, when known (`linux/ppc64le`, …).
+    pub missing_platforms: Vec<String>,
+    /// Whether it was caught by the preflight, before any blob moved.
+    pub before_any_copy: bool,
+}
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The registry answered with an error status.
+    #[error("{0}")]
+    Registry(Box<RegistryError>),
+    /// Authentication failed: wrong credentials, token server refusal, or 401/403.
+    #[error("authentication to {registry} failed: {reason}")]
+    Auth {
+        /// Registry host.
+        registry: String,
+        /// The reason, from the token server or the registry.
+        reason: String,
+        /// Where credentials came from (never the secret).
+        credential_source: String,
+        /// 401 or 403 when known.
+        status: Option<u16>,
+    },
+    /// The request never got an answer.
+    #[error("{method} {url}: {message}")]
+    Network {
+        /// HTTP method.
+        method: String,
+        /// Redacted URL.
+        url: String,
+        /// What the HTTP stack said, with its causes.
+        message: String,
+        /// A connection-level failure that may pass.
+        transient: bool,
+        /// Looks like an HTTPS client talking to a plain-HTTP server.
+        https_to_http: bool,
+    },
+    /// Content did not match its digest or size.
+    #[error("{what}: {source}")]
+    Verify {
+        /// The object.
+        what: String,
+        /// Size or digest mismatch.
+        source: VerifyError,
+    },
+    /// A manifest that cannot be used.
+    #[error("{what}: {source}")]
+    Manifest {
+        /// The object.
+        what: String,
+        /// Why.
+        source: ManifestError,
+    },
+    /// The platform filter selected nothing.
+    #[error("the platform filter selected nothing in {source_ref}; it has: {}", available.join(", "))]
+    NothingSelected {
+        /// The source reference.
+        source_ref: String,
+        /// Platforms the source offers.
+        available: Vec<String>,
+    },
+    /// A requested platform is not in the source (with `--require-platforms`).
+    #[error("requested platform(s) {} not found in {source_ref}{}; it has: {}", missing.join(", "), if *sparse_layout {" (this layout is sparse: those children were not copied into it)"} else {""}, available.join(", "))]
+    PlatformMissing {
+        /// The source reference.
+        source_ref: String,
+        /// Patterns that matched nothing.
+        missing: Vec<String>,
+        /// Platforms the source offers.
+        available: Vec<String>,
+        /// The source is a sparse layout.
+        sparse_layout: bool,
+    },
+    /// The target refused the sparse index.
+    #[error("{} rejects sparse indexes: it refused index {} because {} child manifest(s) are missing{}{}", .0.target, .0.index, .0.missing.len().max(1),
+        if .0.missing_platforms.is_empty() { String::new() } else { format!(" ({})", .0.missing_platforms.join(", ")) },
+        if .0.before_any_copy { "; no data was moved" } else { "" })]
+    SparseRejected(Box<SparseRejection>),
+    /// A blob or manifest that the storage does not hold.
+    #[error("{what} is not in {place}{}", if *sparse { " (it is sparse or incomplete)" } else { "" })]
+    Missing {
+        /// The object, e.g. `manifest sha256:…`.
+        what: String,
+        /// The registry repository or layout.
+        place: String,
+        /// Whether the place may legitimately be sparse (a layout).
+        sparse: bool,
+    },
+    /// An OCI layout problem (missing or garbled files, unknown tag).
+    #[error("OCI layout {path}: {reason}")]
+    Layout {
+        /// The layout directory or file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A local I/O failure.
+    #[error("{what}: {source}")]
+    Io {
+        /// The file or operation.
+        what: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Cancelled by a signal.
+    #[error("interrupted")]
+    Interrupted,
+    /// Something that should not happen; names the invariant.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// Context around an inner error.
+    #[error("{context}")]
+    Context {
+        /// What was being done, naming the object.
+        context: String,
+        /// The cause.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl From<RegistryError> for Error {
+    fn from(e: RegistryError) -> Self {
+        Error::Registry(Box::new(e))
+    }
+}
+
+impl Error {
+    /// Wrap with context naming the object being worked on.
+    pub fn context(self, context: impl Into<String>) -> Error {
+        Error::Context {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
+    /// The innermost error (through contexts).
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::Context { source, .. } => source.root(),
+            other => other,
+        }
+    }
+
+    /// The documented exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self.root() {
+            Error::Auth { .. } => exit::AUTH,
+            Error::Registry(r) if r.status == 401 || r.status == 403 => exit::AUTH,
+            Error::NothingSelected { .. } | Error::PlatformMissing { .. } => exit::NOTHING_SELECTED,
+            Error::SparseRejected(_) => exit::SPARSE_REJECTED,
+            Error::Interrupted => exit::INTERRUPTED,
+            _ => exit::FAILURE,
+        }
+    }
+
+    /// Whether the root cause is "the source does not have it" (404 or a missing layout file).
+    pub fn is_missing(&self) -> bool {
+        match self.root() {
+            Error::Missing { .. } => true,
+            Error::Registry(r) => r.status == 404,
+            _ => false,
+        }
+    }
+
+    /// Whether retrying the same idempotent step may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self.root() {
+            Error::Registry(r) => r.is_transient(),
+            Error::Network { transient, .. } => *transient,
+            Error::Verify {
+                source: VerifyError::Source(_),
+                ..
+            } => true,
+            _ => false,
+        }
+    }
+
+    /// `Retry-After` from the registry, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.root() {
+            Error::Registry(r) => r.retry_after,
+            _ => None,
+        }
+    }
+
+    /// Advice for the user, found by looking at the root cause.
+    pub fn hints(&self) -> Vec<String> {
+        let mut h = vec![];
+        match self.root() {
+            Error::Network { https_to_http: true, .. } => h.push(
+                "the registry seems to speak plain HTTP: pass --src-plain-http or --dest-plain-http".into(),
+            ),
+            Error::Network { .. } => h.push(
+                "check that the registry host and port are right and reachable from here".into(),
+            ),
+            Error::Auth { credential_source, status, registry, .. } => {
+                h.push(format!("credentials tried: {credential_source}"));
+                if *status == Some(403) {
+                    h.push("the account is known but lacks pull or push rights on that repository".into());
+                } else {
+                    h.push(format!("log in with `docker login {registry}` (or podman login), or pass --src-creds/--dest-creds"));
+                }
+            }
+            Error::Registry(r) if r.status == 401 => h.push(
+                "the registry wants credentials: run `docker login`, or pass --src-creds/--dest-creds".into(),
+            ),
+            Error::Registry(r) if r.status == 403 => h.push(
+                "the account lacks pull or push rights on that repository".into(),
+            ),
+            Error::Registry(r) if r.status == 429 => h.push(
+                "the registry is rate limiting: lower --jobs, authenticate, or retry later".into(),
+            ),
+            Error::Registry(r) if r.status == 404 && (r.has_code("MANIFEST_UNKNOWN") || r.has_code("NAME_UNKNOWN")) => {
+                h.push("check the repository name and tag; `mirror inspect` shows what a reference resolves to".into())
+            }
+            Error::SparseRejected(s) => {
+                h.push(format!("the registry answered {}", s.response));
+                h.push("copy every platform instead (no --platform), or pass --on-reject full to copy the missing children too".into());
+                h.push("--on-reject filter pushes a new, smaller index instead (new digest: signatures over the original index will not verify)".into());
+                h.push("to accept sparse indexes: distribution v3 `validation.manifests.indexes.platforms: none`; Quay ≥ 3.17 `FEATURE_SPARSE_INDEX: true`".into());
+            }
+            Error::NothingSelected { .. } => {
+                h.push("patterns look like os/arch[/variant][:os.version], e.g. linux/amd64, linux/arm/v7, 'linux/*'".into())
+            }
+            Error::Manifest { source: ManifestError::Schema1, .. } => h.push(
+                "schema1 is deprecated and unsupported: convert the image upstream (e.g. rebuild and push it)".into(),
+            ),
+            _ => {}
+        }
+        h
+    }
+}
+
+/// Remove userinfo and token-like query parameters from a URL before it is shown or stored.
+pub fn redact_url(url: &str) -> String {
+    let Ok(mut u) = reqwest::Url::parse(url) else {
+        return url.to_string();
+    };
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let lower = k.to_ascii_lowercase();
+                let secret = [
+                    "token",
+                    "sig",
+                    "signature",
+                    "secret",
+                    "password",
+                    "key",
+                    "credential",
+                    "_state",
+                    "x-amz-",
+                    "x-goog-",
+                ]
+                .iter()
+                .any(|s| lower.contains(s));
+                (
+                    k.into_owned(),
+                    if secret {
+                        "REDACTED".into()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts() {
+        let r = redact_url("https://user:pw@host/v2/x/blobs/uploads/abc?_state=SECRET&digest=sha256:1&X-Amz-Signature=zz");
+        assert!(
+            !r.contains("pw") && !r.contains("SECRET") && !r.contains("zz"),
+            "{r}"
+        );
+        assert!(r.contains("digest=sha256"), "{r}");
+    }
+
+    #[test]
+    fn digests_in_details() {
+        let e: OciError = serde_json::from_str(r#"{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":{"message":"Could not find child manifest with digest `sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855`"}}"#).unwrap();
+        assert_eq!(e.detail_digests().len(), 1);
+        let e: OciError = serde_json::from_str(r#"{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}"#).unwrap();
+        assert_eq!(e.detail_digests().len(), 1);
+    }
+
+    #[test]
+    fn exit_codes_walk_context() {
+        let e = Error::Interrupted.context("copying blob x");
+        assert_eq!(e.exit_code(), exit::INTERRUPTED);
+        let r = RegistryError {
+            method: "HEAD".into(),
+            url: "http://h/v2/".into(),
+            status: 401,
+            errors: vec![],
+            body: None,
+            retry_after: None,
+        };
+        let e = Error::from(r).context("checking");
+        assert_eq!(e.exit_code(), exit::AUTH);
+        assert!(e.root().to_string().contains("HEAD response has no body"));
+    }
+}

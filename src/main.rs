@@ -1,0 +1,72 @@
+//! The `mirror` binary: parse, set up logging, run, map the result to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sparse_mirror::cli::Cli;
+use sparse_mirror::{exit, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let printer = run::Printer::new(&cli);
+    init_tracing(cli.global.verbose, cli.global.quiet, printer.color);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let code = rt.block_on(async {
+        tokio::select! {
+            r = run::run(&cli, printer) => match r {
+                Ok(code) => code,
+                Err(e) => {
+                    printer.error(&e, &e.hints());
+                    e.exit_code()
+                }
+            },
+            _ = shutdown_signal() => {
+                eprintln!("error: interrupted");
+                exit::INTERRUPTED
+            }
+        }
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    ExitCode::from(code)
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: u8, color: bool) {
+    let default = match (quiet, verbose) {
+        (q, _) if q > 0 => "error",
+        (_, 0) => "warn",
+        (_, 1) => "warn,sparse_mirror=debug",
+        _ => "info,sparse_mirror=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .init();
+}

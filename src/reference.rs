@@ -1,0 +1,370 @@
+//! Image references: `[docker://]REGISTRY/REPO[:TAG][@DIGEST]` and `oci:DIR[:TAG|@DIGEST]`.
+//!
+//! Parsing is pure (no I/O) and normalises registry references the way Docker does: no registry
+//! means `docker.io`, a single-component Docker Hub name gets `library/`, and no tag or digest
+//! means `latest`. Errors show the offending part.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::digest::Digest;
+
+/// Docker Hub's canonical registry name.
+pub const DOCKER_HUB: &str = "docker.io";
+/// The host serving Docker Hub's API.
+pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
+
+/// A reference to an image in a registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRef {
+    /// Registry host\[:port\], e.g. `docker.io`, `127.0.0.1:5000`.
+    pub registry: String,
+    /// Repository path, e.g. `library/alpine`.
+    pub repository: String,
+    /// Tag, if given (or `latest` when neither tag nor digest was given).
+    pub tag: Option<String>,
+    /// Digest, if given.
+    pub digest: Option<Digest>,
+}
+
+/// A reference to an image in an OCI image layout directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutRef {
+    /// The layout directory.
+    pub path: PathBuf,
+    /// `org.opencontainers.image.ref.name` to select or write.
+    pub tag: Option<String>,
+    /// A digest to select.
+    pub digest: Option<Digest>,
+}
+
+/// Where an image lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageRef {
+    /// A registry repository.
+    Registry(RegistryRef),
+    /// An OCI image layout directory.
+    Layout(LayoutRef),
+}
+
+/// A reference that cannot be parsed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("invalid reference {input:?}: {reason}")]
+pub struct ReferenceError {
+    /// What the user typed.
+    pub input: String,
+    /// What is wrong, naming the offending part.
+    pub reason: String,
+}
+
+fn is_valid_tag(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+}
+
+fn is_valid_repo_component(c: &str) -> bool {
+    // [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)*
+    let b = c.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+        return false;
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c))
+    {
+        return false;
+    }
+    !c.contains("..") && !c.contains("___") && !c.contains("._") && !c.contains("_.")
+}
+
+impl FromStr for ImageRef {
+    type Err = ReferenceError;
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        let err = |reason: String| ReferenceError {
+            input: input.to_string(),
+            reason,
+        };
+        if let Some(rest) = input.strip_prefix("oci:") {
+            return parse_layout(rest).map(ImageRef::Layout).map_err(err);
+        }
+        let rest = input.strip_prefix("docker://").unwrap_or(input);
+        if let Some((scheme, _)) = rest.split_once("://") {
+            return Err(err(format!(
+                "unknown transport {scheme:?}: use docker://REGISTRY/REPO[:TAG] or oci:DIR[:TAG]"
+            )));
+        }
+        parse_registry(rest).map(ImageRef::Registry).map_err(err)
+    }
+}
+
+fn parse_layout(rest: &str) -> Result<LayoutRef, String> {
+    let (path, tag, digest) = if let Some((p, d)) = rest.rsplit_once('@') {
+        let d = d
+            .parse::<Digest>()
+            .map_err(|e| format!("the part after '@' is not a digest: {e}"))?;
+        (p, None, Some(d))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((p, t)) if !t.contains('/') => {
+                if !is_valid_tag(t) {
+                    return Err(format!(
+                        "{t:?} is not a valid tag (letters, digits, '_', '.', '-'; at most 128)"
+                    ));
+                }
+                (p, Some(t.to_string()), None)
+            }
+            _ => (rest, None, None),
+        }
+    };
+    if path.is_empty() {
+        return Err("the layout directory is empty: use oci:DIR[:TAG]".into());
+    }
+    Ok(LayoutRef {
+        path: PathBuf::from(path),
+        tag,
+        digest,
+    })
+}
+
+fn parse_registry(rest: &str) -> Result<RegistryRef, String> {
+    let (name_tag, digest) = match rest.split_once('@') {
+        Some((n, d)) => (
+            n,
+            Some(
+                d.parse::<Digest>()
+                    .map_err(|e| format!("the part after '@' is not a digest: {e}"))?,
+            ),
+        ),
+        None => (rest, None),
+    };
+    // A tag is after the last ':' that comes after the last '/'.
+    let last_slash = name_tag.rfind('/').map_or(0, |i| i + 1);
+    let (name, tag) = match name_tag[last_slash..].rfind(':') {
+        Some(i) => {
+            let t = &name_tag[last_slash + i + 1..];
+            if !is_valid_tag(t) {
+                return Err(format!(
+                    "{t:?} is not a valid tag (letters, digits, '_', '.', '-'; at most 128)"
+                ));
+            }
+            (&name_tag[..last_slash + i], Some(t.to_string()))
+        }
+        None => (name_tag, None),
+    };
+    if name.is_empty() {
+        return Err("the repository name is empty".into());
+    }
+    let (registry, repository) = match name.split_once('/') {
+        Some((first, remainder))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            (first.to_string(), remainder.to_string())
+        }
+        _ => (DOCKER_HUB.to_string(), name.to_string()),
+    };
+    let registry = match registry.as_str() {
+        "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
+        _ => registry,
+    };
+    let repository = if registry == DOCKER_HUB && !repository.contains('/') {
+        format!("library/{repository}")
+    } else {
+        repository
+    };
+    for comp in repository.split('/') {
+        if !is_valid_repo_component(comp) {
+            return Err(format!(
+                "repository component {comp:?} is invalid (lowercase letters, digits and single separators . _ __ -)"
+            ));
+        }
+    }
+    let tag = if tag.is_none() && digest.is_none() {
+        Some("latest".to_string())
+    } else {
+        tag
+    };
+    Ok(RegistryRef {
+        registry,
+        repository,
+        tag,
+        digest,
+    })
+}
+
+impl RegistryRef {
+    /// The host to talk to (`registry-1.docker.io` for Docker Hub).
+    pub fn api_host(&self) -> &str {
+        if self.registry == DOCKER_HUB {
+            DOCKER_HUB_API
+        } else {
+            &self.registry
+        }
+    }
+    /// The reference to use in URLs: the digest if given, else the tag.
+    pub fn reference(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".into(),
+        }
+    }
+    /// `registry/repository` without tag or digest.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+    /// Whether the host is a loopback address (plain HTTP is used there by default).
+    pub fn is_loopback(&self) -> bool {
+        let host = self
+            .registry
+            .rsplit_once(':')
+            .map_or(self.registry.as_str(), |(h, p)| {
+                if p.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    &self.registry
+                }
+            });
+        host == "localhost"
+            || host.starts_with("127.")
+            || host == "[::1]"
+            || host.ends_with(".localhost")
+    }
+}
+
+impl fmt::Display for RegistryRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for LayoutRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "oci:{}", self.path.display())?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ImageRef::Registry(r) => r.fmt(f),
+            ImageRef::Layout(l) => l.fmt(f),
+        }
+    }
+}
+
+impl ImageRef {
+    /// The tag, if any.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            ImageRef::Registry(r) => r.tag.as_deref(),
+            ImageRef::Layout(l) => l.tag.as_deref(),
+        }
+    }
+    /// The digest, if any.
+    pub fn digest(&self) -> Option<&Digest> {
+        match self {
+            ImageRef::Registry(r) => r.digest.as_ref(),
+            ImageRef::Layout(l) => l.digest.as_ref(),
+        }
+    }
+    /// The reference with the digest replaced, and the tag dropped: `name@digest`.
+    pub fn with_digest(&self, d: &Digest) -> String {
+        match self {
+            ImageRef::Registry(r) => format!("{}@{d}", r.name()),
+            ImageRef::Layout(l) => format!("oci:{}@{d}", l.path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(s: &str) -> RegistryRef {
+        match s.parse::<ImageRef>().unwrap() {
+            ImageRef::Registry(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn docker_normalisation() {
+        let cases = [
+            ("alpine", "docker.io/library/alpine:latest"),
+            ("docker://alpine:3.20", "docker.io/library/alpine:3.20"),
+            ("user/app", "docker.io/user/app:latest"),
+            ("index.docker.io/library/busybox:1", "docker.io/library/busybox:1"),
+            ("127.0.0.1:5000/a/b/c:v1", "127.0.0.1:5000/a/b/c:v1"),
+            ("localhost/app", "localhost/app:latest"),
+            ("ghcr.io/org/app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+             "ghcr.io/org/app@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+            ("quay.io/a/b:t@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+             "quay.io/a/b:t@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(reg(input).to_string(), want, "{input}");
+        }
+        assert_eq!(reg("alpine").api_host(), DOCKER_HUB_API);
+        assert!(reg("127.0.0.1:5000/a").is_loopback());
+        assert!(reg("localhost:5000/a").is_loopback());
+        assert!(!reg("example.com/a").is_loopback());
+    }
+
+    #[test]
+    fn errors_name_the_part() {
+        for (input, needle) in [
+            ("Alpine", "\"Alpine\""),
+            ("a/b:bad tag", "\"bad tag\""),
+            ("a@sha256:xyz", "not a digest"),
+            ("ftp://x/y", "unknown transport \"ftp\""),
+            ("a//b", "\"\""),
+            ("", "empty"),
+        ] {
+            let e = input.parse::<ImageRef>().unwrap_err().to_string();
+            assert!(e.contains(needle), "{input}: {e}");
+        }
+    }
+
+    #[test]
+    fn layouts() {
+        let ImageRef::Layout(l) = "oci:/tmp/x:v1".parse().unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (l.path.to_str().unwrap(), l.tag.as_deref()),
+            ("/tmp/x", Some("v1"))
+        );
+        let ImageRef::Layout(l) = "oci:rel/dir".parse().unwrap() else {
+            panic!()
+        };
+        assert_eq!((l.path.to_str().unwrap(), l.tag), ("rel/dir", None));
+        let ImageRef::Layout(l) =
+            "oci:./d@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+                .parse()
+                .unwrap()
+        else {
+            panic!()
+        };
+        assert!(l.digest.is_some());
+        assert!("oci:".parse::<ImageRef>().is_err());
+    }
+}

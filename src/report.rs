@@ -1,0 +1,255 @@
+//! The run report: a stable, serde-typed schema, and its human rendering.
+//!
+//! `--output json` prints [`Report`] as one JSON document; `docs/json-output.md` documents the
+//! schema and a test decodes real output with `deny_unknown_fields`. The human rendering goes to
+//! stderr (the summary) while stdout carries only `TARGET@DIGEST`.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::copy::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
+use crate::digest::Digest;
+use crate::plan::Plan;
+use crate::select::Decision;
+
+/// Report schema version.
+pub const SCHEMA: u32 = 1;
+
+/// One index entry and its fate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EntryReport {
+    /// Child digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// `os/arch[/variant][:os.version]`, or null.
+    pub platform: Option<String>,
+    /// The index that lists it.
+    pub parent: Digest,
+    /// Copy or skip, with the reason.
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// Human form of the reason.
+    pub reason_text: String,
+    /// Manifest + config + layers, when known.
+    pub total_size: Option<u64>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    /// Schema version ([`SCHEMA`]).
+    pub schema: u32,
+    /// Source reference.
+    pub source: String,
+    /// Target reference.
+    pub target: String,
+    /// Digest of the source root manifest.
+    pub source_digest: Digest,
+    /// Media type of the source root.
+    pub media_type: String,
+    /// Digest the target tag names after the run (null for a dry run).
+    pub pushed_digest: Option<Digest>,
+    /// Whether some entries were left out.
+    pub sparse: bool,
+    /// Only planned, nothing written.
+    pub dry_run: bool,
+    /// Nothing needed writing.
+    pub up_to_date: bool,
+    /// Child manifests restored on an up-to-date target.
+    pub repaired: Vec<Digest>,
+    /// The `--on-reject` policy.
+    pub on_reject: OnReject,
+    /// How the sparse question was settled.
+    pub preflight: Preflight,
+    /// What the policy did.
+    pub reject_action: RejectAction,
+    /// Every entry of every index, in document order.
+    pub entries: Vec<EntryReport>,
+    /// Blob counts and bytes.
+    pub blobs: BlobStats,
+    /// Blobs the plan needs, and their bytes.
+    pub planned_blobs: u64,
+    /// Bytes of the planned blobs.
+    pub planned_bytes: u64,
+    /// Foreign layers not copied.
+    pub foreign_layers: Vec<Digest>,
+    /// Manifests written.
+    pub manifests_pushed: u64,
+    /// Manifests already present.
+    pub manifests_existing: u64,
+    /// Warnings issued during the run.
+    pub warnings: Vec<String>,
+    /// Wall time in seconds.
+    pub duration_seconds: f64,
+}
+
+impl Report {
+    /// Build from a plan (dry run) or a finished copy.
+    pub fn new(
+        source: &str,
+        target: &str,
+        plan: &Plan,
+        on_reject: OnReject,
+        outcome: Option<&CopyOutcome>,
+        warnings: Vec<String>,
+    ) -> Report {
+        let source_plan = plan;
+        let entries = source_plan
+            .entries
+            .iter()
+            .map(|e| EntryReport {
+                digest: e.descriptor.digest.clone(),
+                media_type: e.descriptor.media_type.clone(),
+                platform: e.descriptor.platform.as_ref().map(|p| p.to_string()),
+                parent: e.parent.clone(),
+                decision: e.decision.clone(),
+                reason_text: e.decision.to_string(),
+                total_size: e.total_size,
+            })
+            .collect();
+        let executed = outcome.map_or(plan, |o| &o.plan);
+        Report {
+            schema: SCHEMA,
+            source: source.into(),
+            target: target.into(),
+            source_digest: plan.root.digest.clone(),
+            media_type: plan.root.media_type.clone(),
+            pushed_digest: outcome.map(|o| o.pushed_digest.clone()),
+            sparse: executed.sparse,
+            dry_run: outcome.is_none(),
+            up_to_date: outcome.is_some_and(|o| o.up_to_date),
+            repaired: outcome.map(|o| o.repaired.clone()).unwrap_or_default(),
+            on_reject,
+            preflight: outcome.map_or(Preflight::NotNeeded, |o| o.preflight.clone()),
+            reject_action: outcome.map_or(RejectAction::None, |o| o.reject_action.clone()),
+            entries,
+            blobs: outcome.map(|o| o.blobs.clone()).unwrap_or_default(),
+            planned_blobs: executed.blobs.len() as u64,
+            planned_bytes: executed.blob_bytes(),
+            foreign_layers: executed.foreign.iter().map(|f| f.digest.clone()).collect(),
+            manifests_pushed: outcome.map_or(0, |o| o.manifests_pushed),
+            manifests_existing: outcome.map_or(0, |o| o.manifests_existing),
+            warnings,
+            duration_seconds: outcome.map_or(0.0, |o| (o.seconds * 1000.0).round() / 1000.0),
+        }
+    }
+
+    /// The human plan table (dry run and `-v` copies).
+    pub fn render_plan(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} {} ({})",
+            self.source,
+            self.source_digest,
+            short_type(&self.media_type)
+        );
+        let width = self
+            .entries
+            .iter()
+            .map(|e| e.platform.as_deref().unwrap_or("-").len())
+            .max()
+            .unwrap_or(1)
+            .max(8);
+        for e in &self.entries {
+            let mark = if e.decision.is_copy() { "copy" } else { "skip" };
+            let size = e.total_size.map_or_else(|| "-".to_string(), human_bytes);
+            let _ = writeln!(
+                s,
+                "  {mark}  {:<width$}  {}  {:>10}  {}",
+                e.platform.as_deref().unwrap_or("-"),
+                e.digest.short(),
+                size,
+                e.reason_text
+            );
+        }
+        let copied = self.entries.iter().filter(|e| e.decision.is_copy()).count();
+        let _ = writeln!(
+            s,
+            "{copied} of {} entries selected; {} blob(s), {} to transfer at most; result is {}",
+            self.entries.len(),
+            self.planned_blobs,
+            human_bytes(self.planned_bytes),
+            if self.sparse {
+                "a SPARSE index (the original bytes, with some children absent)"
+            } else {
+                "complete"
+            }
+        );
+        s
+    }
+
+    /// The one-paragraph human summary after a copy.
+    pub fn render_summary(&self) -> String {
+        let mut s = String::new();
+        if self.up_to_date {
+            let _ = writeln!(
+                s,
+                "{} is up to date ({})",
+                self.target,
+                self.source_digest.short()
+            );
+            return s;
+        }
+        let b = &self.blobs;
+        let _ = write!(
+            s,
+            "copied {} → {}: {} blob(s) copied ({}), {} already present, {} mounted; {} manifest(s) pushed in {:.1}s",
+            self.source,
+            self.target,
+            b.copied,
+            human_bytes(b.copied_bytes),
+            b.existing,
+            b.mounted,
+            self.manifests_pushed,
+            self.duration_seconds
+        );
+        if !self.repaired.is_empty() {
+            let _ = write!(
+                s,
+                "; repaired {} missing child manifest(s)",
+                self.repaired.len()
+            );
+        }
+        if self.sparse {
+            let skipped = self
+                .entries
+                .iter()
+                .filter(|e| !e.decision.is_copy())
+                .count();
+            let _ = write!(s, "; sparse index ({skipped} entries left out)");
+        }
+        s.push('\n');
+        s
+    }
+}
+
+fn short_type(m: &str) -> &str {
+    match m {
+        crate::media::OCI_INDEX => "OCI index",
+        crate::media::DOCKER_LIST => "Docker manifest list",
+        crate::media::OCI_MANIFEST => "OCI image manifest",
+        crate::media::DOCKER_MANIFEST => "Docker image manifest",
+        other => other,
+    }
+}
+
+/// `1.5 MiB`-style sizes.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,122 @@
+//! Resolve: fetch the root manifest and every child manifest the planner asks for.
+//!
+//! This is the I/O half of planning. It calls the pure [`plan::plan`] in a loop, fetching what
+//! it reports as needed (concurrently, digest- and size-verified) until the plan is complete.
+//! Children the source does not have (404, or a sparse layout) are recorded as absent and the
+//! planner treats them as unselected.
+
+use std::collections::{HashMap, HashSet};
+
+use futures_util::{stream, StreamExt};
+
+use crate::digest::{Digest, VerifyError};
+use crate::error::{Error, Result};
+use crate::manifest::{ManifestView, RawManifest};
+use crate::plan::{self, Inputs, Outcome, Plan};
+use crate::platform::Platform;
+use crate::select::Selector;
+use crate::transport::Storage;
+
+/// Fetch the root manifest by tag or digest.
+pub async fn root<S: Storage>(src: &S, reference: &str) -> Result<RawManifest> {
+    src.fetch_manifest(reference, None)
+        .await
+        .map_err(|e| e.context(format!("fetching {reference} from {}", src.describe())))
+}
+
+/// Build the plan for `root`, fetching child manifests as needed.
+pub async fn resolve<S: Storage>(
+    src: &S,
+    root: &RawManifest,
+    sel: &Selector,
+    source_ref: &str,
+    jobs: usize,
+) -> Result<Plan> {
+    let root_platform = match root.view() {
+        Ok(ManifestView::Image { config, .. }) if !sel.platforms.is_all() => {
+            Some(config_platform(src, &config).await?)
+        }
+        _ => None,
+    };
+    let mut fetched: HashMap<Digest, RawManifest> = HashMap::new();
+    let mut absent: HashSet<Digest> = HashSet::new();
+    for _round in 0..=plan::MAX_DEPTH + 1 {
+        let inputs = Inputs {
+            fetched: &fetched,
+            absent: &absent,
+            root_platform: root_platform.as_ref(),
+            source_ref,
+        };
+        match plan::plan(root, sel, &inputs)? {
+            Outcome::Complete(p) => return Ok(*p),
+            Outcome::Need(list) => {
+                let results: Vec<_> = stream::iter(list)
+                    .map(|d| async move {
+                        let r = src
+                            .fetch_manifest(
+                                d.digest.as_str(),
+                                Some(&d.media_type)
+                                    .filter(|m| !m.is_empty())
+                                    .map(String::as_str),
+                            )
+                            .await;
+                        (d, r)
+                    })
+                    .buffer_unordered(jobs.max(1))
+                    .collect()
+                    .await;
+                for (d, r) in results {
+                    match r {
+                        Ok(m) if m.bytes.len() as u64 != d.size => {
+                            return Err(Error::Verify {
+                                what: format!("manifest {} from {}", d.digest, src.describe()),
+                                source: VerifyError::Size {
+                                    expected: d.size,
+                                    actual: m.bytes.len() as u64,
+                                },
+                            })
+                        }
+                        Ok(m) => {
+                            fetched.insert(d.digest.clone(), m);
+                        }
+                        Err(e) if e.is_missing() => {
+                            absent.insert(d.digest.clone());
+                        }
+                        Err(e) => {
+                            return Err(e.context(format!(
+                                "fetching child manifest {} from {}",
+                                d.digest,
+                                src.describe()
+                            )))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Err(Error::Internal("planning did not converge".into()))
+}
+
+async fn config_platform<S: Storage>(
+    src: &S,
+    config: &crate::manifest::Descriptor,
+) -> Result<Platform> {
+    if config.size > crate::manifest::MAX_MANIFEST_BYTES as u64 {
+        return Ok(Platform::default());
+    }
+    let mut body = src.fetch_blob(config).await?;
+    let mut buf = Vec::with_capacity(config.size as usize);
+    while let Some(chunk) = body.stream.next().await {
+        buf.extend_from_slice(&chunk?);
+    }
+    if !config.digest.verifies(&buf) {
+        return Err(Error::Verify {
+            what: format!("config blob {} from {}", config.digest, src.describe()),
+            source: VerifyError::Digest {
+                expected: config.digest.clone(),
+                actual: Digest::of(config.digest.algorithm(), &buf),
+            },
+        });
+    }
+    Ok(serde_json::from_slice(&buf).unwrap_or_default())
+}

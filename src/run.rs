@@ -1,0 +1,364 @@
+//! The only wiring: settings → endpoints → resolve → plan → copy → report.
+//!
+//! Also the CLI side of output: the [`CliReporter`] that turns engine events into progress bars
+//! (terminal only) or log lines, and the rendering of results and errors. The engine modules
+//! never print; this module decides what goes to stdout (results) and stderr (everything else).
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::{Cli, ColorChoice, Command, CopyArgs, OutputFormat};
+use crate::copy::{self, CopyOptions};
+use crate::error::{Error, Result};
+use crate::exit;
+use crate::progress::{Event, Reporter};
+use crate::reference::ImageRef;
+use crate::report::Report;
+use crate::resolve;
+use crate::settings::{CopySettings, EndpointSettings, UsageError};
+use crate::transport::layout::Layout;
+use crate::transport::registry::{RegistryClient, RegistryRepo};
+use crate::transport::Endpoint;
+
+/// What the run decided about stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// Draw progress bars.
+    pub progress: bool,
+    /// Print warnings and summaries.
+    pub quiet: bool,
+    /// Use colour.
+    pub color: bool,
+}
+
+impl Printer {
+    /// Decide once, from the flags and the terminal.
+    pub fn new(cli: &Cli) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let g = &cli.global;
+        let color = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Printer {
+            progress: tty
+                && !g.no_progress
+                && g.verbose == 0
+                && g.quiet == 0
+                && g.output == OutputFormat::Human
+                && std::env::var_os("MIRROR_TEST").is_none(),
+            quiet: g.quiet > 0,
+            color,
+        }
+    }
+
+    /// Print an error with its causes and hints to stderr.
+    pub fn error(&self, e: &dyn std::error::Error, hints: &[String]) {
+        let (red, yellow, reset) = if self.color {
+            ("\x1b[31m", "\x1b[33m", "\x1b[0m")
+        } else {
+            ("", "", "")
+        };
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{red}error{reset}: {e}");
+        let mut src = e.source();
+        while let Some(s) = src {
+            let _ = writeln!(err, "  caused by: {s}");
+            src = s.source();
+        }
+        for h in hints {
+            let _ = writeln!(err, "{yellow}hint{reset}: {h}");
+        }
+    }
+
+    fn warn(&self, msg: &str) {
+        if !self.quiet {
+            let (y, r) = if self.color {
+                ("\x1b[33m", "\x1b[0m")
+            } else {
+                ("", "")
+            };
+            eprintln!("{y}warning{r}: {msg}");
+        }
+    }
+}
+
+/// Engine events → progress bar / logs; warnings are also collected for the report.
+pub struct CliReporter {
+    printer: Printer,
+    bar: Option<ProgressBar>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl CliReporter {
+    fn new(printer: Printer) -> Self {
+        let bar = printer.progress.then(|| {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg:12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b
+        });
+        CliReporter {
+            printer,
+            bar,
+            warnings: Mutex::new(vec![]),
+        }
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.lock().expect("not poisoned").clone()
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Reporter for CliReporter {
+    fn event(&self, e: Event) {
+        match e {
+            Event::Stage(s) => {
+                tracing::debug!(stage = s, "stage");
+                if let Some(b) = &self.bar {
+                    b.set_message(s);
+                }
+            }
+            Event::BlobsPlanned { count, bytes } => {
+                tracing::debug!(count, bytes, "blobs planned");
+                if let Some(b) = &self.bar {
+                    b.set_length(bytes);
+                    b.set_position(0);
+                }
+            }
+            Event::BlobStarted { digest, size } => {
+                tracing::debug!(%digest, size, "blob copy started")
+            }
+            Event::BlobBytes { n, .. } => {
+                if let Some(b) = &self.bar {
+                    b.inc(n);
+                }
+            }
+            Event::BlobDone {
+                digest,
+                size,
+                outcome,
+            } => {
+                tracing::debug!(%digest, size, ?outcome, "blob done");
+                if let Some(b) = &self.bar {
+                    if outcome != crate::progress::BlobOutcome::Copied {
+                        b.inc(size);
+                    }
+                }
+            }
+            Event::ManifestPushed { digest, tag } => {
+                tracing::debug!(%digest, tag = tag.as_deref().unwrap_or(""), "manifest pushed")
+            }
+            Event::Warning(w) => {
+                match &self.bar {
+                    Some(b) => b.suspend(|| self.printer.warn(&w)),
+                    None => self.printer.warn(&w),
+                }
+                self.warnings.lock().expect("not poisoned").push(w);
+            }
+            Event::Info(i) => tracing::info!("{i}"),
+        }
+    }
+}
+
+/// A failure of the whole command: a usage error or an engine error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad arguments (exit 2).
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] Error),
+}
+
+impl RunError {
+    /// The exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Usage(_) => exit::USAGE,
+            RunError::Engine(e) => e.exit_code(),
+        }
+    }
+    /// Hints for the user.
+    pub fn hints(&self) -> Vec<String> {
+        match self {
+            RunError::Usage(_) => vec!["see `mirror copy --help`".into()],
+            RunError::Engine(e) => e.hints(),
+        }
+    }
+}
+
+/// Run the parsed command line; returns the exit code on success paths.
+pub async fn run(cli: &Cli, printer: Printer) -> std::result::Result<u8, RunError> {
+    match &cli.command {
+        Command::Copy(args) => copy_command(cli, args, printer).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "mirror", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Open a storage for one side.
+pub async fn open_endpoint(s: &EndpointSettings, push: bool) -> Result<Endpoint> {
+    match &s.reference {
+        ImageRef::Registry(r) => {
+            let client = Arc::new(RegistryClient::new(
+                r.api_host(),
+                s.auth.clone(),
+                s.client.clone(),
+            )?);
+            let repo = RegistryRepo::new(client, &r.repository, push);
+            repo.ping().await.map_err(|e| {
+                e.context(format!(
+                    "connecting to {} for {}",
+                    r.registry,
+                    if push { "push" } else { "pull" }
+                ))
+            })?;
+            Ok(Endpoint::Registry(repo))
+        }
+        ImageRef::Layout(l) if push => Ok(Endpoint::Layout(Layout::create(&l.path)?)),
+        ImageRef::Layout(l) => Ok(Endpoint::Layout(Layout::open(&l.path)?)),
+    }
+}
+
+async fn copy_command(
+    cli: &Cli,
+    args: &CopyArgs,
+    printer: Printer,
+) -> std::result::Result<u8, RunError> {
+    let s = CopySettings::from_args(args)?;
+    let reporter = Arc::new(CliReporter::new(printer));
+    let source_text = s.source.reference.to_string();
+    let target_text = s.target.reference.to_string();
+    let src = Arc::new(open_endpoint(&s.source, false).await?);
+    reporter.event(Event::Stage("resolving"));
+    let src_reference = match &s.source.reference {
+        ImageRef::Registry(r) => r.reference(),
+        ImageRef::Layout(l) => l
+            .digest
+            .as_ref()
+            .map(|d| d.to_string())
+            .or(l.tag.clone())
+            .unwrap_or_else(|| "latest".into()),
+    };
+    let root = resolve::root(src.as_ref(), &src_reference).await?;
+    let plan = resolve::resolve(src.as_ref(), &root, &s.selector, &source_text, s.jobs).await?;
+    if !plan.unmatched.is_empty() {
+        let sparse_source = plan.entries.iter().any(|e| {
+            e.decision == crate::select::Decision::Skip(crate::select::SkipReason::NotInSource)
+        });
+        if s.require_platforms {
+            return Err(Error::PlatformMissing {
+                source_ref: source_text,
+                missing: plan.unmatched.clone(),
+                available: plan.available.clone(),
+                sparse_layout: sparse_source,
+            }
+            .into());
+        }
+        reporter.event(Event::Warning(format!(
+            "--platform {} matched nothing in {source_text}{} (it has: {})",
+            plan.unmatched.join(", "),
+            if sparse_source {
+                "; the source is sparse and lacks some children"
+            } else {
+                ""
+            },
+            plan.available.join(", ")
+        )));
+    }
+    for f in &plan.foreign {
+        reporter.event(Event::Warning(format!(
+            "foreign layer {} is not copied (it is fetched from its URLs at pull time)",
+            f.digest
+        )));
+    }
+    if s.dry_run {
+        let report = Report::new(
+            &source_text,
+            &target_text,
+            &plan,
+            s.on_reject,
+            None,
+            reporter.warnings(),
+        );
+        emit(cli, &report, printer, true);
+        return Ok(exit::OK);
+    }
+    let dst = Arc::new(open_endpoint(&s.target, true).await?);
+    let opts = CopyOptions {
+        tag: s.target_tag.clone(),
+        jobs: s.jobs,
+        on_reject: s.on_reject,
+        retry: s.target.client.retry,
+        source_ref: source_text.clone(),
+        target_ref: target_text.clone(),
+    };
+    let outcome = copy::execute(src, dst, plan.clone(), &opts, reporter.clone()).await;
+    reporter.finish();
+    let outcome = outcome?;
+    let report = Report::new(
+        &source_text,
+        &target_text,
+        &plan,
+        s.on_reject,
+        Some(&outcome),
+        reporter.warnings(),
+    );
+    emit(cli, &report, printer, false);
+    Ok(exit::OK)
+}
+
+fn emit(cli: &Cli, report: &Report, printer: Printer, dry_run: bool) {
+    let mut out = std::io::stdout().lock();
+    match cli.global.output {
+        OutputFormat::Json => {
+            let _ = serde_json::to_writer_pretty(&mut out, report);
+            let _ = writeln!(out);
+        }
+        OutputFormat::Human if dry_run => {
+            let _ = write!(out, "{}", report.render_plan());
+        }
+        OutputFormat::Human => {
+            if !printer.quiet {
+                if cli.global.verbose > 0 {
+                    eprint!("{}", report.render_plan());
+                }
+                eprint!("{}", report.render_summary());
+            }
+            if let Some(d) = &report.pushed_digest {
+                let name = match report.target.split_once('@') {
+                    Some((n, _)) => n.to_string(),
+                    None => strip_tag(&report.target),
+                };
+                let _ = writeln!(out, "{name}@{d}");
+            }
+        }
+    }
+    let _ = out.flush();
+}
+
+/// `reg/repo:tag` → `reg/repo` (a `:` after the last `/` only).
+fn strip_tag(r: &str) -> String {
+    let slash = r.rfind('/').map_or(0, |i| i + 1);
+    match r[slash..].rfind(':') {
+        Some(i) => r[..slash + i].to_string(),
+        None => r.to_string(),
+    }
+}

@@ -1,0 +1,470 @@
+//! The OCI image-layout backend (`oci:DIR[:TAG|@DIGEST]`), as source and as target.
+//!
+//! Layout rules (image-spec v1.1 `image-layout.md`): `oci-layout` holds the version, `index.json`
+//! lists the tagged roots (tag in `org.opencontainers.image.ref.name`), and every blob and
+//! manifest lives at `blobs/<alg>/<hex>`. Missing blobs are legal, so a sparse index is stored
+//! exactly like a registry would hold it.
+//!
+//! Safety: digests are validated before they become paths (no `..`, no unknown algorithm); every
+//! read is digest-checked; writes go to a temp file in the layout, are verified, fsynced and
+//! renamed; `index.json` is rewritten through temp + rename while holding an advisory lock on
+//! `index.json.lock`, re-reading it under the lock so concurrent writers of other tags are kept.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::digest::{Digest, Hasher, VerifyError, VerifyingStream};
+use crate::error::{Error, Result};
+use crate::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
+use crate::media;
+use crate::transport::{BlobBody, Pushed, Storage};
+
+/// The annotation holding a tag in `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const LAYOUT_FILE: &str = "oci-layout";
+const INDEX_FILE: &str = "index.json";
+
+/// An OCI layout directory.
+pub struct Layout {
+    root: PathBuf,
+    /// Tag updates to apply to `index.json` in `finish`: (ref name or None, descriptor json).
+    pending: Mutex<Vec<(Option<String>, serde_json::Value)>>,
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+impl Layout {
+    /// Open an existing layout for reading. A missing or garbled `oci-layout` is an error.
+    pub fn open(root: &Path) -> Result<Self> {
+        let l = Layout {
+            root: root.to_path_buf(),
+            pending: Mutex::new(vec![]),
+        };
+        l.check_layout_file()?;
+        Ok(l)
+    }
+
+    /// Open a layout for writing, creating it if missing.
+    pub fn create(root: &Path) -> Result<Self> {
+        let l = Layout {
+            root: root.to_path_buf(),
+            pending: Mutex::new(vec![]),
+        };
+        if l.root.join(LAYOUT_FILE).exists() {
+            l.check_layout_file()?;
+            return Ok(l);
+        }
+        std::fs::create_dir_all(l.root.join("blobs"))
+            .map_err(io_err(format!("creating {}", root.display())))?;
+        write_atomic(
+            &l.root.join(LAYOUT_FILE),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )?;
+        if !l.root.join(INDEX_FILE).exists() {
+            write_atomic(&l.root.join(INDEX_FILE), br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)?;
+        }
+        Ok(l)
+    }
+
+    fn err(&self, reason: impl Into<String>) -> Error {
+        Error::Layout {
+            path: self.root.display().to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn check_layout_file(&self) -> Result<()> {
+        let p = self.root.join(LAYOUT_FILE);
+        let text = std::fs::read(&p).map_err(|e| {
+            self.err(format!(
+                "cannot read {LAYOUT_FILE} ({e}): is this an OCI image layout?"
+            ))
+        })?;
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct V {
+            image_layout_version: String,
+        }
+        match serde_json::from_slice::<V>(&text) {
+            Ok(v) if v.image_layout_version.starts_with("1.") => Ok(()),
+            Ok(v) => Err(self.err(format!(
+                "unsupported imageLayoutVersion {:?}",
+                v.image_layout_version
+            ))),
+            Err(e) => Err(self.err(format!("{LAYOUT_FILE} is not valid: {e}"))),
+        }
+    }
+
+    /// `blobs/<alg>/<hex>`: safe because [`Digest`] only holds validated algorithm and hex.
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root
+            .join("blobs")
+            .join(d.algorithm().as_str())
+            .join(d.hex())
+    }
+
+    fn read_index(&self) -> Result<Vec<serde_json::Value>> {
+        let p = self.root.join(INDEX_FILE);
+        let text = match std::fs::read(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.err("index.json is missing"))
+            }
+            Err(e) => return Err(io_err(format!("reading {}", p.display()))(e)),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| self.err(format!("index.json is not valid JSON: {e}")))?;
+        match v.get("manifests") {
+            Some(serde_json::Value::Array(a)) => Ok(a.clone()),
+            _ => Err(self.err("index.json has no `manifests` array")),
+        }
+    }
+
+    /// Entries of `index.json` as descriptors, each with its ref name.
+    pub fn entries(&self) -> Result<Vec<(Option<String>, Descriptor)>> {
+        self.read_index()?
+            .into_iter()
+            .map(|v| {
+                let d: Descriptor = serde_json::from_value(v)
+                    .map_err(|e| self.err(format!("index.json has an invalid descriptor: {e}")))?;
+                Ok((d.annotations.get(REF_NAME).cloned(), d))
+            })
+            .collect()
+    }
+
+    /// Find the root descriptor for a tag (accepting `REPO:TAG` ref names too) or digest.
+    fn find(&self, reference: &str) -> Result<Option<Descriptor>> {
+        let entries = self.entries()?;
+        if let Ok(d) = reference.parse::<Digest>() {
+            return Ok(entries.into_iter().map(|(_, e)| e).find(|e| e.digest == d));
+        }
+        Ok(entries.into_iter().find_map(|(name, e)| {
+            let n = name?;
+            let tag_part = n
+                .rsplit_once(':')
+                .filter(|(_, t)| !t.contains('/'))
+                .map(|(_, t)| t);
+            (n == reference || tag_part == Some(reference)).then_some(e)
+        }))
+    }
+
+    async fn read_verified(&self, d: &Digest, limit: usize) -> Result<Bytes> {
+        let p = self.blob_path(d);
+        let mut f = match tokio::fs::File::open(&p).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Missing {
+                    what: format!("{d} ({})", p.display()),
+                    place: self.describe(),
+                    sparse: true,
+                })
+            }
+            Err(e) => return Err(io_err(format!("opening {}", p.display()))(e)),
+        };
+        let mut buf = Vec::new();
+        (&mut f)
+            .take(limit as u64 + 1)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(io_err(format!("reading {}", p.display())))?;
+        if buf.len() > limit {
+            return Err(self.err(format!("{} is larger than {limit} bytes", p.display())));
+        }
+        if !d.verifies(&buf) {
+            return Err(Error::Verify {
+                what: format!("{} in {}", p.display(), self.describe()),
+                source: VerifyError::Digest {
+                    expected: d.clone(),
+                    actual: Digest::of(d.algorithm(), &buf),
+                },
+            });
+        }
+        Ok(Bytes::from(buf))
+    }
+
+    async fn write_blob(
+        &self,
+        d: &Digest,
+        size: u64,
+        mut stream: futures_util::stream::BoxStream<'static, Result<Bytes>>,
+    ) -> Result<()> {
+        let final_path = self.blob_path(d);
+        if let Ok(meta) = tokio::fs::metadata(&final_path).await {
+            if meta.len() == size {
+                return Ok(());
+            }
+        }
+        let dir = final_path.parent().expect("blob path has a parent");
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(io_err(format!("creating {}", dir.display())))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".tmp-{}-", &d.hex()[..12]))
+            .tempfile_in(dir)
+            .map_err(io_err(format!("creating a temp file in {}", dir.display())))?;
+        let (std_file, tmp_path) = tmp.into_parts();
+        let mut file = tokio::fs::File::from_std(std_file);
+        let mut hasher = Hasher::new(d.algorithm());
+        let mut seen = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            seen += chunk.len() as u64;
+            if seen > size {
+                return Err(Error::Verify {
+                    what: format!("blob {d} for {}", self.describe()),
+                    source: VerifyError::Size {
+                        expected: size,
+                        actual: seen,
+                    },
+                });
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk)
+                .await
+                .map_err(io_err(format!("writing {}", tmp_path.display())))?;
+        }
+        let actual = hasher.finish();
+        if seen != size {
+            return Err(Error::Verify {
+                what: format!("blob {d} for {}", self.describe()),
+                source: VerifyError::Size {
+                    expected: size,
+                    actual: seen,
+                },
+            });
+        }
+        if actual != *d {
+            return Err(Error::Verify {
+                what: format!("blob {d} for {}", self.describe()),
+                source: VerifyError::Digest {
+                    expected: d.clone(),
+                    actual,
+                },
+            });
+        }
+        file.sync_all()
+            .await
+            .map_err(io_err(format!("syncing {}", tmp_path.display())))?;
+        drop(file);
+        tmp_path.persist(&final_path).map_err(|e| Error::Io {
+            what: format!("renaming into {}", final_path.display()),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    /// Apply pending tag updates to `index.json` under the lock.
+    fn commit_index(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let lock_path = self.root.join("index.json.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(format!("opening {}", lock_path.display())))?;
+        lock.lock()
+            .map_err(io_err(format!("locking {}", lock_path.display())))?;
+        let mut entries = self.read_index()?;
+        for (name, desc) in pending {
+            entries.retain(|e| {
+                let e_name = e
+                    .get("annotations")
+                    .and_then(|a| a.get(REF_NAME))
+                    .and_then(|v| v.as_str());
+                match &name {
+                    Some(n) => e_name != Some(n.as_str()),
+                    // An untagged root replaces only an identical untagged entry.
+                    None => !(e_name.is_none() && e.get("digest") == desc.get("digest")),
+                }
+            });
+            entries.push(desc);
+        }
+        let mut doc = BTreeMap::new();
+        doc.insert("schemaVersion", serde_json::json!(2));
+        doc.insert("mediaType", serde_json::json!(media::OCI_INDEX));
+        doc.insert("manifests", serde_json::Value::Array(entries));
+        let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
+        write_atomic(&self.root.join(INDEX_FILE), &bytes)?;
+        drop(lock);
+        Ok(())
+    }
+}
+
+/// Write a small file atomically: temp file in the same directory, fsync, rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(io_err(format!("creating a temp file in {}", dir.display())))?;
+    tmp.write_all(bytes)
+        .map_err(io_err(format!("writing {}", path.display())))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(io_err(format!("syncing {}", path.display())))?;
+    tmp.persist(path).map_err(|e| Error::Io {
+        what: format!("renaming into {}", path.display()),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+impl Storage for Layout {
+    fn describe(&self) -> String {
+        format!("oci:{}", self.root.display())
+    }
+
+    async fn fetch_manifest(&self, reference: &str, hint: Option<&str>) -> Result<RawManifest> {
+        let (digest, hint) = match reference.parse::<Digest>() {
+            Ok(d) => {
+                let from_index = self.find(reference).ok().flatten().map(|e| e.media_type);
+                (d, hint.map(str::to_string).or(from_index))
+            }
+            Err(_) => {
+                let e = self.find(reference)?.ok_or_else(|| {
+                    let names: Vec<String> = self
+                        .entries()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|(n, _)| n)
+                        .collect();
+                    self.err(format!(
+                        "no image tagged {reference:?} in index.json (it has: {})",
+                        if names.is_empty() {
+                            "no tags".into()
+                        } else {
+                            names.join(", ")
+                        }
+                    ))
+                })?;
+                (
+                    e.digest,
+                    Some(e.media_type)
+                        .filter(|m| !m.is_empty())
+                        .or(hint.map(str::to_string)),
+                )
+            }
+        };
+        let bytes = self.read_verified(&digest, MAX_MANIFEST_BYTES).await?;
+        RawManifest::from_bytes(bytes, digest.clone(), hint.as_deref()).map_err(|source| {
+            Error::Manifest {
+                what: format!("manifest {digest} in {}", self.describe()),
+                source,
+            }
+        })
+    }
+
+    async fn resolve(&self, reference: &str) -> Result<Option<Digest>> {
+        if !self.root.join(INDEX_FILE).exists() {
+            return Ok(None);
+        }
+        Ok(self.find(reference)?.map(|e| e.digest))
+    }
+
+    async fn has_manifest(&self, d: &Descriptor) -> Result<bool> {
+        self.has_blob(d).await
+    }
+
+    async fn has_blob(&self, d: &Descriptor) -> Result<bool> {
+        Ok(tokio::fs::metadata(self.blob_path(&d.digest))
+            .await
+            .map(|m| m.len() == d.size)
+            .unwrap_or(false))
+    }
+
+    async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
+        let p = self.blob_path(&d.digest);
+        let file = match tokio::fs::File::open(&p).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::Missing {
+                    what: format!("blob {} ({})", d.digest, p.display()),
+                    place: self.describe(),
+                    sparse: true,
+                })
+            }
+            Err(e) => return Err(io_err(format!("opening {}", p.display()))(e)),
+        };
+        let what = p.display().to_string();
+        let raw = futures_util::stream::unfold((file, what.clone()), |(mut f, what)| async move {
+            let mut buf = vec![0u8; 256 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), (f, what)))
+                }
+                Err(e) => Some((
+                    Err(std::io::Error::new(
+                        e.kind(),
+                        format!("reading {what}: {e}"),
+                    )),
+                    (f, what),
+                )),
+            }
+        });
+        let label = format!("{} in {}", what, self.describe());
+        let stream = VerifyingStream::new(Box::pin(raw), d.digest.clone(), d.size)
+            .map(move |r| {
+                r.map_err(|source| Error::Verify {
+                    what: label.clone(),
+                    source,
+                })
+            })
+            .boxed();
+        Ok(BlobBody {
+            size: d.size,
+            stream,
+        })
+    }
+
+    async fn push_blob(&self, d: &Descriptor, body: BlobBody) -> Result<()> {
+        self.write_blob(&d.digest, d.size, body.stream).await
+    }
+
+    async fn push_manifest(&self, m: &RawManifest, tag: Option<&str>) -> Result<Pushed> {
+        let bytes = m.bytes.clone();
+        let stream = futures_util::stream::once(async move { Ok(bytes) }).boxed();
+        self.write_blob(&m.digest, m.bytes.len() as u64, stream)
+            .await?;
+        if tag.is_some() || m.is_index() {
+            let mut desc = serde_json::json!({
+                "mediaType": m.media_type,
+                "digest": m.digest.to_string(),
+                "size": m.bytes.len(),
+            });
+            if let Some(t) = tag {
+                desc["annotations"] = serde_json::json!({ REF_NAME: t });
+            }
+            // Only roots are recorded: a tagged push, or (without a tag) the caller's root.
+            if tag.is_some() {
+                self.pending
+                    .lock()
+                    .expect("not poisoned")
+                    .push((tag.map(str::to_string), desc));
+            }
+        }
+        Ok(Pushed::Written)
+    }
+
+    fn is_registry(&self) -> bool {
+        false
+    }
+
+    async fn finish(&self) -> Result<()> {
+        self.commit_index()
+    }
+}

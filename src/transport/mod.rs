@@ -1,0 +1,140 @@
+//! The storage contract shared by registries and OCI layouts.
+//!
+//! [`Storage`] is deliberately small: manifests by reference, blobs by descriptor, existence
+//! checks, and a `finish` that commits (the layout writes `index.json` there). The copy engine is
+//! generic over it, so a registry → layout copy and a layout → registry copy run the same code.
+//! [`Endpoint`] is the enum the CLI opens from an [`ImageRef`](crate::reference::ImageRef).
+
+pub mod layout;
+pub mod registry;
+
+use std::future::Future;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::manifest::{Descriptor, RawManifest};
+
+/// A blob body: a stream of exactly `size` bytes (verification is the consumer's job).
+pub struct BlobBody {
+    /// Bytes the stream will deliver.
+    pub size: u64,
+    /// The bytes.
+    pub stream: BoxStream<'static, Result<Bytes>>,
+}
+
+/// What happened to a manifest push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushed {
+    /// Written.
+    Written,
+}
+
+/// One place images live: a registry repository or an OCI layout.
+pub trait Storage: Send + Sync + 'static {
+    /// A human description, e.g. `127.0.0.1:5000/team/app` or `oci:/mnt/usb/layout`.
+    fn describe(&self) -> String;
+
+    /// Fetch a manifest by tag or digest; the bytes are digest-verified. `hint` is the media type
+    /// from the parent descriptor.
+    fn fetch_manifest(
+        &self,
+        reference: &str,
+        hint: Option<&str>,
+    ) -> impl Future<Output = Result<RawManifest>> + Send;
+
+    /// What a tag or digest currently resolves to, without downloading it (HEAD).
+    fn resolve(&self, reference: &str) -> impl Future<Output = Result<Option<Digest>>> + Send;
+
+    /// Whether a manifest with this digest is present.
+    fn has_manifest(&self, d: &Descriptor) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Whether a blob is present.
+    fn has_blob(&self, d: &Descriptor) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Open a blob for reading.
+    fn fetch_blob(&self, d: &Descriptor) -> impl Future<Output = Result<BlobBody>> + Send;
+
+    /// Store a blob. Implementations verify size and digest before committing it.
+    fn push_blob(&self, d: &Descriptor, body: BlobBody) -> impl Future<Output = Result<()>> + Send;
+
+    /// Store manifest bytes verbatim, by digest, and point `tag` at it if given.
+    fn push_manifest(
+        &self,
+        m: &RawManifest,
+        tag: Option<&str>,
+    ) -> impl Future<Output = Result<Pushed>> + Send;
+
+    /// Try a cross-repository mount from `from` (same registry only). `Ok(false)`: not mounted.
+    fn try_mount(
+        &self,
+        _d: &Descriptor,
+        _from: &Self,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        async { Ok(false) }
+    }
+
+    /// Whether the endpoint is a registry (preflight and sparse rejection apply).
+    fn is_registry(&self) -> bool;
+
+    /// Commit pending state (layout: `index.json`). Called once, last.
+    fn finish(&self) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A storage opened from a reference.
+pub enum Endpoint {
+    /// A registry repository.
+    Registry(registry::RegistryRepo),
+    /// An OCI layout.
+    Layout(layout::Layout),
+}
+
+macro_rules! delegate {
+    ($self:ident, $e:ident => $body:expr) => {
+        match $self {
+            Endpoint::Registry($e) => $body,
+            Endpoint::Layout($e) => $body,
+        }
+    };
+}
+
+impl Storage for Endpoint {
+    fn describe(&self) -> String {
+        delegate!(self, e => e.describe())
+    }
+    async fn fetch_manifest(&self, reference: &str, hint: Option<&str>) -> Result<RawManifest> {
+        delegate!(self, e => e.fetch_manifest(reference, hint).await)
+    }
+    async fn resolve(&self, reference: &str) -> Result<Option<Digest>> {
+        delegate!(self, e => e.resolve(reference).await)
+    }
+    async fn has_manifest(&self, d: &Descriptor) -> Result<bool> {
+        delegate!(self, e => e.has_manifest(d).await)
+    }
+    async fn has_blob(&self, d: &Descriptor) -> Result<bool> {
+        delegate!(self, e => e.has_blob(d).await)
+    }
+    async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
+        delegate!(self, e => e.fetch_blob(d).await)
+    }
+    async fn push_blob(&self, d: &Descriptor, body: BlobBody) -> Result<()> {
+        delegate!(self, e => e.push_blob(d, body).await)
+    }
+    async fn push_manifest(&self, m: &RawManifest, tag: Option<&str>) -> Result<Pushed> {
+        delegate!(self, e => e.push_manifest(m, tag).await)
+    }
+    async fn try_mount(&self, d: &Descriptor, from: &Self) -> Result<bool> {
+        match (self, from) {
+            (Endpoint::Registry(a), Endpoint::Registry(b)) => a.try_mount(d, b).await,
+            _ => Ok(false),
+        }
+    }
+    fn is_registry(&self) -> bool {
+        matches!(self, Endpoint::Registry(_))
+    }
+    async fn finish(&self) -> Result<()> {
+        delegate!(self, e => e.finish().await)
+    }
+}
