@@ -170,14 +170,11 @@ fn rejection(plan: &Plan, e: &Error, target: &str, before_any_copy: bool) -> Spa
     };
     let named = rejection_digests(e).unwrap_or_default();
     let skipped: Vec<&plan::Entry> = plan.skipped().collect();
-    let missing: Vec<Digest> = if named.is_empty() {
-        skipped
-            .iter()
-            .map(|e| e.descriptor.digest.clone())
-            .collect()
-    } else {
-        named
-    };
+    // Registries name every child they do not have yet, selected ones included: report the ones
+    // the sparse copy leaves out (all skipped children when the registry named none of them).
+    let all_skipped: Vec<Digest> = skipped.iter().map(|e| e.descriptor.digest.clone()).collect();
+    let named_skipped: Vec<Digest> = all_skipped.iter().filter(|d| named.contains(d)).cloned().collect();
+    let missing = if named_skipped.is_empty() { all_skipped } else { named_skipped };
     let mut missing_platforms: Vec<String> = skipped
         .iter()
         .filter(|e| missing.contains(&e.descriptor.digest))
