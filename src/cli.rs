@@ -44,7 +44,7 @@ pub struct GlobalArgs {
     #[arg(short, long, value_enum, default_value_t = OutputFormat::Human, global = true, env = "MIRROR_OUTPUT")]
     pub output: OutputFormat,
 
-    /// Print only errors on stderr (repeat for nothing but the exit code... and errors).
+    /// Print only errors on stderr: no warnings, no summary, no progress.
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
     pub quiet: u8,
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::digest::Digest;
+use crate::digest::{Digest, VerifyingStream};
 use crate::error::{Error, Result, SparseRejection};
 use crate::manifest::{Descriptor, RawManifest};
 use crate::plan::{self, Plan};
@@ -29,7 +29,7 @@ use crate::progress::{BlobOutcome, Event, Reporter};
 use crate::resolve;
 use crate::retry::RetryPolicy;
 use crate::select::Selector;
-use crate::transport::Storage;
+use crate::transport::{BlobBody, Storage};
 
 /// What to do when the target refuses a sparse index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -172,9 +172,20 @@ fn rejection(plan: &Plan, e: &Error, target: &str, before_any_copy: bool) -> Spa
     let skipped: Vec<&plan::Entry> = plan.skipped().collect();
     // Registries name every child they do not have yet, selected ones included: report the ones
     // the sparse copy leaves out (all skipped children when the registry named none of them).
-    let all_skipped: Vec<Digest> = skipped.iter().map(|e| e.descriptor.digest.clone()).collect();
-    let named_skipped: Vec<Digest> = all_skipped.iter().filter(|d| named.contains(d)).cloned().collect();
-    let missing = if named_skipped.is_empty() { all_skipped } else { named_skipped };
+    let all_skipped: Vec<Digest> = skipped
+        .iter()
+        .map(|e| e.descriptor.digest.clone())
+        .collect();
+    let named_skipped: Vec<Digest> = all_skipped
+        .iter()
+        .filter(|d| named.contains(d))
+        .cloned()
+        .collect();
+    let missing = if named_skipped.is_empty() {
+        all_skipped
+    } else {
+        named_skipped
+    };
     let mut missing_platforms: Vec<String> = skipped
         .iter()
         .filter(|e| missing.contains(&e.descriptor.digest))
@@ -611,20 +622,48 @@ async fn copy_blob<E: Storage>(
     });
     retry
         .run("copy blob", || async {
-            let mut body = src.fetch_blob(d).await?;
-            let (r, digest) = (reporter.clone(), d.digest.clone());
-            body.stream = body
-                .stream
-                .inspect(move |c| {
-                    if let Ok(c) = c {
-                        r.event(Event::BlobBytes {
-                            digest: digest.clone(),
-                            n: c.len() as u64,
-                        });
+            let body = src.fetch_blob(d).await?;
+            // Verify exactly once, here. The first stream error (a digest or size mismatch, or
+            // a read failure at the source) is kept so it is reported as itself rather than as
+            // the upload failure it causes.
+            let slot: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
+            let (r, digest, keep) = (reporter.clone(), d.digest.clone(), slot.clone());
+            let what = format!("content of {} is wrong", src.blob_location(&d.digest));
+            let verified =
+                VerifyingStream::new(body.stream, d.digest.clone(), d.size).map(move |item| {
+                    match item {
+                        Ok(c) => {
+                            r.event(Event::BlobBytes {
+                                digest: digest.clone(),
+                                n: c.len() as u64,
+                            });
+                            Ok(c)
+                        }
+                        Err(source) => {
+                            let e = Error::Verify {
+                                what: what.clone(),
+                                source,
+                            };
+                            let text = e.to_string();
+                            keep.lock().expect("not poisoned").get_or_insert(e);
+                            Err(Error::Internal(text))
+                        }
                     }
-                })
-                .boxed();
-            dst.push_blob(d, body).await
+                });
+            let pushed = dst
+                .push_blob(
+                    d,
+                    BlobBody {
+                        size: d.size,
+                        stream: verified.boxed(),
+                    },
+                )
+                .await;
+            let source_error = slot.lock().expect("not poisoned").take();
+            match (pushed, source_error) {
+                (Err(_), Some(source_error)) => Err(source_error),
+                (r, _) => r,
+            }
         })
         .await?;
     Ok(BlobOutcome::Copied)

@@ -208,11 +208,14 @@ pub enum VerifyError {
     Source(String),
 }
 
-/// Wraps a byte stream, hashing as it goes. At the end it yields an error instead of finishing
-/// when the size or digest is wrong, so a consumer (an HTTP upload or a file write) never commits
-/// unverified bytes. An overrun is reported as soon as it happens.
+/// Wraps a byte stream, hashing as it goes. The most recent chunk is held back until the next
+/// one arrives, and the last chunk is released only after the size and digest check out; on a
+/// mismatch the stream yields an error instead. So a consumer (an HTTP upload with a
+/// `Content-Length`, or a file write) never receives a complete body of unverified bytes and
+/// cannot commit it. An overrun is reported as soon as it happens.
 pub struct VerifyingStream<S> {
     inner: S,
+    held: Option<Bytes>,
     hasher: Option<Hasher>,
     expected: Digest,
     expected_size: u64,
@@ -226,6 +229,7 @@ impl<S> VerifyingStream<S> {
         let hasher = Some(Hasher::new(expected.algorithm()));
         VerifyingStream {
             inner,
+            held: None,
             hasher,
             expected,
             expected_size: size,
@@ -249,48 +253,59 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.hasher.is_none() {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Err(e))) => {
-                this.hasher = None;
-                Poll::Ready(Some(Err(VerifyError::Source(e.to_string()))))
+        loop {
+            if this.hasher.is_none() {
+                return Poll::Ready(this.held.take().map(Ok));
             }
-            Poll::Ready(Some(Ok(chunk))) => {
-                this.seen += chunk.len() as u64;
-                if this.seen > this.expected_size {
+            match Pin::new(&mut this.inner).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Err(e))) => {
                     this.hasher = None;
-                    return Poll::Ready(Some(Err(VerifyError::Size {
-                        expected: this.expected_size,
-                        actual: this.seen,
-                    })));
+                    this.held = None;
+                    return Poll::Ready(Some(Err(VerifyError::Source(e.to_string()))));
                 }
-                if let Some(h) = this.hasher.as_mut() {
-                    h.update(&chunk);
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if chunk.is_empty() {
+                        continue;
+                    }
+                    this.seen += chunk.len() as u64;
+                    if this.seen > this.expected_size {
+                        this.hasher = None;
+                        this.held = None;
+                        return Poll::Ready(Some(Err(VerifyError::Size {
+                            expected: this.expected_size,
+                            actual: this.seen,
+                        })));
+                    }
+                    if let Some(h) = this.hasher.as_mut() {
+                        h.update(&chunk);
+                    }
+                    if let Some(f) = &this.on_bytes {
+                        f(chunk.len() as u64);
+                    }
+                    if let Some(prev) = this.held.replace(chunk) {
+                        return Poll::Ready(Some(Ok(prev)));
+                    }
                 }
-                if let Some(f) = &this.on_bytes {
-                    f(chunk.len() as u64);
+                Poll::Ready(None) => {
+                    let hasher = this.hasher.take().expect("checked above");
+                    if this.seen != this.expected_size {
+                        this.held = None;
+                        return Poll::Ready(Some(Err(VerifyError::Size {
+                            expected: this.expected_size,
+                            actual: this.seen,
+                        })));
+                    }
+                    let actual = hasher.finish();
+                    if actual != this.expected {
+                        this.held = None;
+                        return Poll::Ready(Some(Err(VerifyError::Digest {
+                            expected: this.expected.clone(),
+                            actual,
+                        })));
+                    }
+                    return Poll::Ready(this.held.take().map(Ok));
                 }
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Poll::Ready(None) => {
-                let hasher = this.hasher.take().expect("checked above");
-                if this.seen != this.expected_size {
-                    return Poll::Ready(Some(Err(VerifyError::Size {
-                        expected: this.expected_size,
-                        actual: this.seen,
-                    })));
-                }
-                let actual = hasher.finish();
-                if actual != this.expected {
-                    return Poll::Ready(Some(Err(VerifyError::Digest {
-                        expected: this.expected.clone(),
-                        actual,
-                    })));
-                }
-                Poll::Ready(None)
             }
         }
     }
@@ -342,6 +357,23 @@ mod tests {
             out.extend_from_slice(&c?);
         }
         Ok(out)
+    }
+
+    #[tokio::test]
+    async fn last_chunk_is_held_until_verified() {
+        let d = Digest::sha256_of(b"hello world");
+        let s = futures_util::stream::iter(vec![
+            Ok::<_, std::io::Error>(Bytes::from_static(b"hello ")),
+            Ok(Bytes::from_static(b"worle")),
+        ]);
+        let mut v = VerifyingStream::new(s, d, 11);
+        assert_eq!(&v.next().await.unwrap().unwrap()[..], b"hello ");
+        // The final 5 bytes never come out: the error replaces them.
+        assert!(matches!(
+            v.next().await,
+            Some(Err(VerifyError::Digest { .. }))
+        ));
+        assert!(v.next().await.is_none());
     }
 
     #[tokio::test]

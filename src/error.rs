@@ -177,7 +177,7 @@ pub enum Error {
         https_to_http: bool,
     },
     /// Content did not match its digest or size.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Verify {
         /// The object.
         what: String,
@@ -185,7 +185,7 @@ pub enum Error {
         source: VerifyError,
     },
     /// A manifest that cannot be used.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Manifest {
         /// The object.
         what: String,
@@ -236,7 +236,7 @@ pub enum Error {
         reason: String,
     },
     /// A local I/O failure.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// The file or operation.
         what: String,

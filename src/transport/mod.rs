@@ -76,6 +76,11 @@ pub trait Storage: Send + Sync + 'static {
         async { Ok(false) }
     }
 
+    /// Where a blob lives, for messages: a file path for layouts, the repository otherwise.
+    fn blob_location(&self, d: &Digest) -> String {
+        format!("{d} in {}", self.describe())
+    }
+
     /// Whether the endpoint is a registry (preflight and sparse rejection apply).
     fn is_registry(&self) -> bool;
 
@@ -130,6 +135,9 @@ impl Storage for Endpoint {
             (Endpoint::Registry(a), Endpoint::Registry(b)) => a.try_mount(d, b).await,
             _ => Ok(false),
         }
+    }
+    fn blob_location(&self, d: &Digest) -> String {
+        delegate!(self, e => e.blob_location(d))
     }
     fn is_registry(&self) -> bool {
         matches!(self, Endpoint::Registry(_))

@@ -25,7 +25,7 @@ use reqwest::{Method, Response, StatusCode};
 use tokio::sync::Mutex;
 
 use crate::auth::{parse_challenge, Auth, Challenge, Credentials, TokenResponse};
-use crate::digest::{Algorithm, Digest, VerifyError, VerifyingStream};
+use crate::digest::{Algorithm, Digest, VerifyError};
 use crate::error::{redact_url, Error, OciError, RegistryError, Result};
 use crate::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
 use crate::media;
@@ -89,9 +89,11 @@ fn scope(repo: &str, push: bool) -> String {
     )
 }
 
-fn network_error(method: &Method, url: &str, e: &reqwest::Error) -> Error {
+fn network_error(method: &Method, url: &str, e: reqwest::Error) -> Error {
+    // reqwest puts the full URL (with upload-state tokens) in its message: drop it.
+    let e = e.without_url();
     let mut message = e.to_string();
-    let mut src = std::error::Error::source(e);
+    let mut src = std::error::Error::source(&e);
     while let Some(s) = src {
         let t = s.to_string();
         if !message.contains(&t) {
@@ -264,7 +266,7 @@ impl RegistryClient {
         let resp = req
             .send()
             .await
-            .map_err(|e| network_error(&Method::GET, url.as_str(), &e))?;
+            .map_err(|e| network_error(&Method::GET, url.as_str(), e))?;
         let status = resp.status();
         if !status.is_success() {
             let e = registry_error(&Method::GET, url.as_str(), resp).await;
@@ -348,7 +350,7 @@ impl RegistryClient {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| network_error(&method, url, &e))?;
+                .map_err(|e| network_error(&method, url, e))?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
                 let can_replay = !streamed;
                 if can_replay && self.handle_challenge(&resp, scope).await? {
@@ -395,7 +397,7 @@ impl RegistryClient {
                 }
                 req.send()
                     .await
-                    .map_err(|e| network_error(&Method::GET, &url, &e))
+                    .map_err(|e| network_error(&Method::GET, &url, e))
             })
             .await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
@@ -701,7 +703,7 @@ impl Storage for RegistryRepo {
         let u = url.clone();
         let stream = resp
             .bytes_stream()
-            .map_err(move |e| network_error(&m, &u, &e))
+            .map_err(move |e| network_error(&m, &u, e))
             .boxed();
         Ok(BlobBody {
             size: d.size,
@@ -719,7 +721,11 @@ impl Storage for RegistryRepo {
         };
         let sep = if loc.contains('?') { '&' } else { '?' };
         let put_url = format!("{loc}{sep}digest={}", d.digest);
-        let verified = VerifyingStream::new(body.stream, d.digest.clone(), d.size);
+        // The caller verifies the stream (copy.rs); a stream error aborts the PUT before the last
+        // byte, so the registry never commits the upload.
+        let verified = body
+            .stream
+            .map_err(|e| std::io::Error::other(e.to_string()));
         let mut h = HeaderMap::new();
         h.insert(
             CONTENT_TYPE,

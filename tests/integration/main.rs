@@ -1,1 +1,12 @@
+//! The one integration-test binary. Registries are real `docker-registry` (distribution 2.8)
+//! processes started by `harness`; `fake_registry` stands in only for behaviour no installable
+//! registry has (accepting sparse indexes).
 
+mod fake_registry; // in-process registry that accepts sparse indexes
+mod fixtures; // deterministic images with unusual JSON formatting
+mod harness; // registry processes, HTTP helpers, running the binary
+
+mod cli; // help, completions, exit-code docs, usage errors
+mod copy_layout; // registry ↔ OCI layout
+mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
+mod copy_sparse; // a target that accepts sparse indexes

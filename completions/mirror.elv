@@ -1,0 +1,97 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[mirror] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'mirror'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'mirror'= {
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand copy 'Copy an image, keeping only selected platforms and the original index digest'
+            cand completions 'Print shell completions to stdout'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mirror;copy'= {
+            cand -p 'Platform(s) to keep: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes'
+            cand --platform 'Platform(s) to keep: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes'
+            cand --platformless 'What to do with index entries that have no platform (artifacts, nested indexes)'
+            cand --on-reject 'When the target refuses a sparse index: fail (exit 4), filter (push a new, smaller index with a NEW digest), or full (copy every child and push the original index)'
+            cand -j 'Concurrent blob transfers'
+            cand --jobs 'Concurrent blob transfers'
+            cand --retries 'Retries for each idempotent request or blob copy (exponential backoff with jitter)'
+            cand --timeout 'Per-request timeout in seconds (blob bodies excepted)'
+            cand --src-creds 'Credentials for the source registry: USER:PASSWORD'
+            cand --dest-creds 'Credentials for the target registry: USER:PASSWORD'
+            cand --src-authfile 'A docker config.json or containers auth.json to read source credentials from'
+            cand --dest-authfile 'A docker config.json or containers auth.json to read target credentials from'
+            cand --src-tls-verify 'Verify the source registry''s TLS certificate'
+            cand --dest-tls-verify 'Verify the target registry''s TLS certificate'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --require-platforms 'Fail (exit 3) when a literal --platform matches nothing, instead of warning'
+            cand --no-attestations 'Do not copy BuildKit attestation manifests of the selected platforms'
+            cand --dry-run 'Show the plan (entries, reasons, sizes) and write nothing'
+            cand --src-plain-http 'Talk plain HTTP to the source registry (always the case for loopback hosts)'
+            cand --dest-plain-http 'Talk plain HTTP to the target registry (always the case for loopback hosts)'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;completions'= {
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;help'= {
+            cand copy 'Copy an image, keeping only selected platforms and the original index digest'
+            cand completions 'Print shell completions to stdout'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mirror;help;copy'= {
+        }
+        &'mirror;help;completions'= {
+        }
+        &'mirror;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,92 @@
+//! The command line itself: help, completions, documented exit codes, usage errors.
+
+use crate::harness::mirror;
+
+#[test]
+fn completions_are_fresh() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (shell, file) in [
+        ("bash", "mirror.bash"),
+        ("zsh", "_mirror"),
+        ("fish", "mirror.fish"),
+        ("powershell", "_mirror.ps1"),
+        ("elvish", "mirror.elv"),
+    ] {
+        let out = mirror(&["completions", shell]);
+        assert_eq!(out.code, 0, "{out}");
+        let committed =
+            std::fs::read_to_string(root.join("completions").join(file)).unwrap_or_default();
+        assert!(
+            committed == out.stdout,
+            "completions/{file} is stale: run `cargo run -- completions {shell} > completions/{file}`"
+        );
+    }
+}
+
+#[test]
+fn exit_code_docs_match_the_constants() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/exit-codes.md"),
+    )
+    .unwrap();
+    for (code, name) in sparse_mirror::exit::ALL {
+        assert!(
+            doc.contains(&format!("| {code} | {name} |")),
+            "docs/exit-codes.md lacks | {code} | {name} |"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_name_the_part() {
+    let out = mirror(&["copy", "Bad/Repo:v1", "oci:/tmp/x"]);
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("\"Bad\""), "{out}");
+    let out = mirror(&["copy", "a/b:v1", "oci:/tmp/x", "--platform", "linux"]);
+    assert_eq!(out.code, 2, "{out}");
+    assert!(
+        out.stderr.contains("invalid platform pattern \"linux\""),
+        "{out}"
+    );
+    assert!(out.stderr.contains("os/arch[/variant]"), "{out}");
+    let out = mirror(&["copy", "a/b:v1"]);
+    assert_eq!(out.code, 2, "{out}");
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    let out = mirror(&["copy", "--help"]);
+    assert_eq!(out.code, 0);
+    for needle in [
+        "Examples:",
+        "--on-reject",
+        "--platform",
+        "sparse",
+        "Exit codes",
+    ] {
+        assert!(out.stdout.contains(needle), "copy --help lacks {needle:?}");
+    }
+}
+
+#[test]
+fn unreachable_registry_is_a_clear_failure() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = mirror(&[
+        "copy",
+        &format!("127.0.0.1:{port}/a:v1"),
+        "oci:/tmp/never-written-2:v1",
+        "--retries",
+        "0",
+    ]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains(&format!("GET http://127.0.0.1:{port}/v2/")),
+        "names method and URL: {out}"
+    );
+    assert!(out.stderr.contains("hint:"), "{out}");
+}
