@@ -49,6 +49,8 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --dest-authfile 'A docker config.json or containers auth.json to read target credentials from'
             cand --src-tls-verify 'Verify the source registry''s TLS certificate'
             cand --dest-tls-verify 'Verify the target registry''s TLS certificate'
+            cand --layout-ref-name 'What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the full source reference (`registry/repo:tag`). Both forms are accepted when reading'
+            cand --lock-timeout 'Seconds to wait for another writer of the same layout before failing'
             cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'

@@ -54,6 +54,9 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-tls-verify -d
 false\t''"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-tls-verify -d 'Verify the target registry\'s TLS certificate' -r -f -a "true\t''
 false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l layout-ref-name -d 'What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the full source reference (`registry/repo:tag`). Both forms are accepted when reading' -r -f -a "tag\t'Just the tag, e.g. `v1` (what skopeo and regclient write)'
+full\t'The full source reference, e.g. `quay.io/org/app:v1`'"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l lock-timeout -d 'Seconds to wait for another writer of the same layout before failing' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'

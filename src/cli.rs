@@ -226,4 +226,27 @@ pub struct CopyArgs {
     /// Verify the target registry's TLS certificate.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", help_heading = "Registry access")]
     pub dest_tls_verify: bool,
+
+    /// What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the
+    /// full source reference (`registry/repo:tag`). Both forms are accepted when reading.
+    #[arg(long, value_enum, default_value_t = RefName::Tag, value_name = "FORM", help_heading = "OCI layouts")]
+    pub layout_ref_name: RefName,
+
+    /// Seconds to wait for another writer of the same layout before failing.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "OCI layouts"
+    )]
+    pub lock_timeout: u64,
+}
+
+/// `--layout-ref-name` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RefName {
+    /// Just the tag, e.g. `v1` (what skopeo and regclient write).
+    Tag,
+    /// The full source reference, e.g. `quay.io/org/app:v1`.
+    Full,
 }

@@ -37,6 +37,8 @@ pub struct LayoutRef {
     pub tag: Option<String>,
     /// A digest to select.
     pub digest: Option<Digest>,
+    /// `oci-archive:`: the path is a tar file holding the layout.
+    pub archive: bool,
 }
 
 /// Where an image lives.
@@ -92,6 +94,11 @@ impl FromStr for ImageRef {
         if let Some(rest) = input.strip_prefix("oci:") {
             return parse_layout(rest).map(ImageRef::Layout).map_err(err);
         }
+        if let Some(rest) = input.strip_prefix("oci-archive:") {
+            return parse_layout(rest)
+                .map(|l| ImageRef::Layout(LayoutRef { archive: true, ..l }))
+                .map_err(err);
+        }
         let rest = input.strip_prefix("docker://").unwrap_or(input);
         if let Some((scheme, _)) = rest.split_once("://") {
             return Err(err(format!(
@@ -128,6 +135,7 @@ fn parse_layout(rest: &str) -> Result<LayoutRef, String> {
         path: PathBuf::from(path),
         tag,
         digest,
+        archive: false,
     })
 }
 
@@ -251,7 +259,8 @@ impl fmt::Display for RegistryRef {
 
 impl fmt::Display for LayoutRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "oci:{}", self.path.display())?;
+        let scheme = if self.archive { "oci-archive" } else { "oci" };
+        write!(f, "{scheme}:{}", self.path.display())?;
         if let Some(t) = &self.tag {
             write!(f, ":{t}")?;
         }
@@ -290,7 +299,14 @@ impl ImageRef {
     pub fn with_digest(&self, d: &Digest) -> String {
         match self {
             ImageRef::Registry(r) => format!("{}@{d}", r.name()),
-            ImageRef::Layout(l) => format!("oci:{}@{d}", l.path.display()),
+            ImageRef::Layout(l) => format!(
+                "{}@{d}",
+                LayoutRef {
+                    tag: None,
+                    digest: None,
+                    ..l.clone()
+                }
+            ),
         }
     }
 }
@@ -366,5 +382,10 @@ mod tests {
         };
         assert!(l.digest.is_some());
         assert!("oci:".parse::<ImageRef>().is_err());
+        let ImageRef::Layout(l) = "oci-archive:/mnt/usb/app.tar:v1".parse().unwrap() else {
+            panic!()
+        };
+        assert!(l.archive);
+        assert_eq!(l.to_string(), "oci-archive:/mnt/usb/app.tar:v1");
     }
 }

@@ -214,7 +214,11 @@ pub async fn run(cli: &Cli, printer: Printer) -> std::result::Result<u8, RunErro
 }
 
 /// Open a storage for one side.
-pub async fn open_endpoint(s: &EndpointSettings, push: bool) -> Result<Endpoint> {
+pub async fn open_endpoint(
+    s: &EndpointSettings,
+    push: bool,
+    lock_timeout: std::time::Duration,
+) -> Result<Endpoint> {
     match &s.reference {
         ImageRef::Registry(r) => {
             let client = Arc::new(RegistryClient::new(
@@ -232,8 +236,15 @@ pub async fn open_endpoint(s: &EndpointSettings, push: bool) -> Result<Endpoint>
             })?;
             Ok(Endpoint::Registry(repo))
         }
-        ImageRef::Layout(l) if push => Ok(Endpoint::Layout(Layout::create(&l.path)?)),
-        ImageRef::Layout(l) => Ok(Endpoint::Layout(Layout::open(&l.path)?)),
+        ImageRef::Layout(l) => Ok(Endpoint::Layout(
+            match (l.archive, push) {
+                (false, true) => Layout::create(&l.path)?,
+                (false, false) => Layout::open(&l.path)?,
+                (true, true) => Layout::create_archive(&l.path)?,
+                (true, false) => Layout::open_archive(&l.path)?,
+            }
+            .with_lock_timeout(lock_timeout),
+        )),
     }
 }
 
@@ -246,7 +257,7 @@ async fn copy_command(
     let reporter = Arc::new(CliReporter::new(printer));
     let source_text = s.source.reference.to_string();
     let target_text = s.target.reference.to_string();
-    let src = Arc::new(open_endpoint(&s.source, false).await?);
+    let src = Arc::new(open_endpoint(&s.source, false, s.lock_timeout).await?);
     reporter.event(Event::Stage("resolving"));
     let src_reference = match &s.source.reference {
         ImageRef::Registry(r) => r.reference(),
@@ -301,7 +312,7 @@ async fn copy_command(
         emit(cli, &report, printer, true);
         return Ok(exit::OK);
     }
-    let dst = Arc::new(open_endpoint(&s.target, true).await?);
+    let dst = Arc::new(open_endpoint(&s.target, true, s.lock_timeout).await?);
     let opts = CopyOptions {
         tag: s.target_tag.clone(),
         jobs: s.jobs,

@@ -50,6 +50,8 @@ pub struct CopySettings {
     pub jobs: usize,
     /// Dry run.
     pub dry_run: bool,
+    /// Layout lock wait.
+    pub lock_timeout: Duration,
 }
 
 /// Whether the text names a tag or digest explicitly (after the last `/`).
@@ -93,7 +95,15 @@ impl CopySettings {
                 )));
             }
         }
-        let target_tag = target_ref.tag().map(str::to_string);
+        let mut target_tag = target_ref.tag().map(str::to_string);
+        if let (ImageRef::Layout(_), crate::cli::RefName::Full, Some(t)) =
+            (&target_ref, a.layout_ref_name, &target_tag)
+        {
+            target_tag = Some(match &source_ref {
+                ImageRef::Registry(r) => format!("{}:{t}", r.name()),
+                ImageRef::Layout(_) => t.clone(),
+            });
+        }
         let platforms =
             PlatformFilter::parse(&a.platforms).map_err(|e| UsageError(e.to_string()))?;
         let selector = Selector {
@@ -155,6 +165,7 @@ impl CopySettings {
             on_reject: a.on_reject,
             jobs: a.jobs as usize,
             dry_run: a.dry_run,
+            lock_timeout: Duration::from_secs(a.lock_timeout),
         })
     }
 }

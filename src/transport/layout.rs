@@ -35,6 +35,12 @@ pub struct Layout {
     root: PathBuf,
     /// Tag updates to apply to `index.json` in `finish`: (ref name or None, descriptor json).
     pending: Mutex<Vec<(Option<String>, serde_json::Value)>>,
+    /// How long to wait for another writer's lock on `index.json`.
+    lock_timeout: std::time::Duration,
+    /// For `oci-archive:`: the unpacked layout's directory (kept alive) and, when writing, the tar file.
+    archive: Option<(tempfile::TempDir, Option<PathBuf>)>,
+    /// What the user named (the archive file, or the directory).
+    shown: PathBuf,
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
@@ -43,41 +49,102 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 impl Layout {
-    /// Open an existing layout for reading. A missing or garbled `oci-layout` is an error.
-    pub fn open(root: &Path) -> Result<Self> {
-        let l = Layout {
+    fn new(root: &Path) -> Self {
+        Layout {
             root: root.to_path_buf(),
             pending: Mutex::new(vec![]),
-        };
+            lock_timeout: std::time::Duration::from_secs(60),
+            archive: None,
+            shown: root.to_path_buf(),
+        }
+    }
+
+    /// Open an existing layout for reading. A missing or garbled `oci-layout` is an error.
+    pub fn open(root: &Path) -> Result<Self> {
+        let l = Self::new(root);
         l.check_layout_file()?;
         Ok(l)
     }
 
     /// Open a layout for writing, creating it if missing.
     pub fn create(root: &Path) -> Result<Self> {
-        let l = Layout {
-            root: root.to_path_buf(),
-            pending: Mutex::new(vec![]),
-        };
-        if l.root.join(LAYOUT_FILE).exists() {
-            l.check_layout_file()?;
-            return Ok(l);
+        let l = Self::new(root);
+        l.init()?;
+        Ok(l)
+    }
+
+    /// Set how long `finish` waits for another writer's lock on `index.json`.
+    pub fn with_lock_timeout(mut self, t: std::time::Duration) -> Self {
+        self.lock_timeout = t;
+        self
+    }
+
+    fn init(&self) -> Result<()> {
+        if self.root.join(LAYOUT_FILE).exists() {
+            return self.check_layout_file();
         }
-        std::fs::create_dir_all(l.root.join("blobs"))
-            .map_err(io_err(format!("creating {}", root.display())))?;
+        std::fs::create_dir_all(self.root.join("blobs"))
+            .map_err(io_err(format!("creating {}", self.root.display())))?;
         write_atomic(
-            &l.root.join(LAYOUT_FILE),
+            &self.root.join(LAYOUT_FILE),
             br#"{"imageLayoutVersion":"1.0.0"}"#,
         )?;
-        if !l.root.join(INDEX_FILE).exists() {
-            write_atomic(&l.root.join(INDEX_FILE), br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)?;
+        if !self.root.join(INDEX_FILE).exists() {
+            write_atomic(
+                &self.root.join(INDEX_FILE),
+                br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#,
+            )?;
         }
+        Ok(())
+    }
+
+    fn temp_dir(near: &Path) -> Result<tempfile::TempDir> {
+        let parent = near
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let base = if parent.is_dir() {
+            parent.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        tempfile::Builder::new()
+            .prefix(".mirror-archive-")
+            .tempdir_in(&base)
+            .map_err(io_err(format!(
+                "creating a temp directory in {}",
+                base.display()
+            )))
+    }
+
+    /// Open an `oci-archive:` tar for reading: unpacked (streamed) into a temp directory.
+    pub fn open_archive(file: &Path) -> Result<Self> {
+        let tmp = Self::temp_dir(file)?;
+        super::archive::unpack(file, tmp.path())?;
+        let mut l = Self::new(tmp.path());
+        l.shown = file.to_path_buf();
+        l.check_layout_file()?;
+        l.archive = Some((tmp, None));
+        Ok(l)
+    }
+
+    /// Open an `oci-archive:` tar for writing; an existing archive is unpacked first so its
+    /// other tags are kept. The tar is (re)written in `finish`.
+    pub fn create_archive(file: &Path) -> Result<Self> {
+        let tmp = Self::temp_dir(file)?;
+        if file.exists() {
+            super::archive::unpack(file, tmp.path())?;
+        }
+        let mut l = Self::new(tmp.path());
+        l.shown = file.to_path_buf();
+        l.init()?;
+        l.archive = Some((tmp, Some(file.to_path_buf())));
         Ok(l)
     }
 
     fn err(&self, reason: impl Into<String>) -> Error {
         Error::Layout {
-            path: self.root.display().to_string(),
+            path: self.shown.display().to_string(),
             reason: reason.into(),
         }
     }
@@ -257,8 +324,23 @@ impl Layout {
             .write(true)
             .open(&lock_path)
             .map_err(io_err(format!("opening {}", lock_path.display())))?;
-        lock.lock()
-            .map_err(io_err(format!("locking {}", lock_path.display())))?;
+        let deadline = std::time::Instant::now() + self.lock_timeout;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(self.err(format!(
+                    "another writer holds {} (waited {} s; raise --lock-timeout to wait longer)",
+                    lock_path.display(),
+                    self.lock_timeout.as_secs()
+                ))),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(io_err(format!("locking {}", lock_path.display()))(e))
+                }
+            }
+        }
         let mut entries = self.read_index()?;
         for (name, desc) in pending {
             entries.retain(|e| {
@@ -306,7 +388,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl Storage for Layout {
     fn describe(&self) -> String {
-        format!("oci:{}", self.root.display())
+        match &self.archive {
+            Some(_) => format!("oci-archive:{}", self.shown.display()),
+            None => format!("oci:{}", self.root.display()),
+        }
     }
 
     async fn fetch_manifest(&self, reference: &str, hint: Option<&str>) -> Result<RawManifest> {
@@ -451,6 +536,10 @@ impl Storage for Layout {
     }
 
     async fn finish(&self) -> Result<()> {
-        self.commit_index()
+        self.commit_index()?;
+        if let Some((_, Some(file))) = &self.archive {
+            super::archive::pack(&self.root, file)?;
+        }
+        Ok(())
     }
 }

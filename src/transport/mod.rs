@@ -5,6 +5,7 @@
 //! generic over it, so a registry → layout copy and a layout → registry copy run the same code.
 //! [`Endpoint`] is the enum the CLI opens from an [`ImageRef`](crate::reference::ImageRef).
 
+pub mod archive;
 pub mod layout;
 pub mod registry;
 
