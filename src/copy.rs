@@ -240,6 +240,15 @@ pub async fn execute<E: Storage>(
             dst.describe()
         ))
     })?;
+    // A target that already holds this plan's `--on-reject filter` index is up to date too.
+    if current.is_some()
+        && current.as_ref() != Some(&out.plan.root.digest)
+        && out.plan.sparse
+        && opts.on_reject == OnReject::Filter
+        && current.as_ref() == Some(&plan::filtered_indexes(&out.plan)?.0.digest)
+    {
+        switch_to_filtered(&mut out)?;
+    }
     if current.as_ref() == Some(&out.plan.root.digest) {
         let missing = missing_manifests(&dst, &out.plan.manifests, opts.jobs).await?;
         out.manifests_existing = (out.plan.manifests.len() - missing.len()) as u64 + 1;
@@ -364,27 +373,11 @@ async fn apply_reject<E: Storage>(
     match opts.on_reject {
         OnReject::Fail => Err(Error::SparseRejected(Box::new(rej))),
         OnReject::Filter => {
-            let (root, nested) = plan::filtered_indexes(&out.plan)?;
+            let old = switch_to_filtered(out)?;
             reporter.event(Event::Warning(format!(
-                "{} rejects sparse indexes; pushing a filtered index {} instead of {} (--on-reject filter): signatures over the original index will not verify",
-                rej.target, root.digest, out.plan.root.digest
+                "{} rejects sparse indexes; pushing a filtered index {} instead of {old} (--on-reject filter): signatures over the original index will not verify",
+                rej.target, out.plan.root.digest
             )));
-            let nested_old: HashSet<Digest> = out
-                .plan
-                .manifests
-                .iter()
-                .filter(|m| m.is_index())
-                .map(|m| m.digest.clone())
-                .collect();
-            out.plan
-                .manifests
-                .retain(|m| !nested_old.contains(&m.digest));
-            out.plan.manifests.extend(nested);
-            out.plan.root = root.clone();
-            out.plan.sparse = false;
-            out.reject_action = RejectAction::Filtered {
-                digest: root.digest,
-            };
             Ok(())
         }
         OnReject::Full => {
@@ -419,6 +412,29 @@ async fn apply_reject<E: Storage>(
             Ok(())
         }
     }
+}
+
+/// Swap the plan's indexes for their filtered versions; returns the original root digest.
+fn switch_to_filtered(out: &mut CopyOutcome) -> Result<Digest> {
+    let (root, nested) = plan::filtered_indexes(&out.plan)?;
+    let old = out.plan.root.digest.clone();
+    let nested_old: HashSet<Digest> = out
+        .plan
+        .manifests
+        .iter()
+        .filter(|m| m.is_index())
+        .map(|m| m.digest.clone())
+        .collect();
+    out.plan
+        .manifests
+        .retain(|m| !nested_old.contains(&m.digest));
+    out.plan.manifests.extend(nested);
+    out.plan.root = root;
+    out.plan.sparse = false;
+    out.reject_action = RejectAction::Filtered {
+        digest: out.plan.root.digest.clone(),
+    };
+    Ok(old)
 }
 
 /// Blobs, then child manifests (leaves first, then nested indexes).

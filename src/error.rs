@@ -213,7 +213,7 @@ pub enum Error {
         sparse_layout: bool,
     },
     /// The target refused the sparse index.
-    #[error("{} rejects sparse indexes: it refused index {} because {} child manifest(s) that the platform filter leaves out would be missing{}{}", .0.target, .0.index, .0.missing.len().max(1),
+    #[error("{} rejects sparse indexes: it refused index {} because {} child manifest(s) that this copy leaves out would be missing{}{}", .0.target, .0.index, .0.missing.len().max(1),
         if .0.missing_platforms.is_empty() { String::new() } else { format!(" ({})", .0.missing_platforms.join(", ")) },
         if .0.before_any_copy { "; no data was moved" } else { "" })]
     SparseRejected(Box<SparseRejection>),

@@ -331,11 +331,13 @@ impl Layout {
                 Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                Err(std::fs::TryLockError::WouldBlock) => return Err(self.err(format!(
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(self.err(format!(
                     "another writer holds {} (waited {} s; raise --lock-timeout to wait longer)",
                     lock_path.display(),
                     self.lock_timeout.as_secs()
-                ))),
+                )))
+                }
                 Err(std::fs::TryLockError::Error(e)) => {
                     return Err(io_err(format!("locking {}", lock_path.display()))(e))
                 }

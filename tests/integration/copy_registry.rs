@@ -196,6 +196,23 @@ async fn on_reject_filter_pushes_a_smaller_index_and_warns() {
             .0,
         404
     );
+    // A rerun recognises its own filtered index: no preflight, no PUT at all.
+    let mark = dst.mark();
+    let again = mirror_async(&[
+        "copy",
+        &format!("{}/team/app:v1", src.host()),
+        &format!("{}/mirror/app:v1", dst.host()),
+        "-p",
+        "linux/amd64,linux/arm64",
+        "--on-reject=filter",
+        "-o",
+        "json",
+    ])
+    .await;
+    assert_eq!(again.code, 0, "{again}");
+    assert!(report(&again.stdout).up_to_date, "{again}");
+    let reqs = dst.requests_since(mark);
+    assert_eq!(count(&reqs, "PUT", ""), 0, "{}", show(&reqs));
 }
 
 #[tokio::test(flavor = "multi_thread")]
