@@ -31,6 +31,8 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand copy 'Copy an image, keeping only selected platforms and the original index digest'
+            cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+            cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -69,6 +71,38 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mirror;inspect'= {
+            cand --src-creds 'Credentials: USER:PASSWORD'
+            cand --src-authfile 'A docker config.json or containers auth.json to read credentials from'
+            cand --src-tls-verify 'Verify the registry''s TLS certificate'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --src-plain-http 'Talk plain HTTP (always the case for loopback hosts)'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;man'= {
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mirror;completions'= {
             cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
@@ -85,10 +119,16 @@ set edit:completion:arg-completer[mirror] = {|@words|
         }
         &'mirror;help'= {
             cand copy 'Copy an image, keeping only selected platforms and the original index digest'
+            cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+            cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mirror;help;copy'= {
+        }
+        &'mirror;help;inspect'= {
+        }
+        &'mirror;help;man'= {
         }
         &'mirror;help;completions'= {
         }

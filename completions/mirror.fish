@@ -35,6 +35,8 @@ complete -c mirror -n "__fish_mirror_needs_command" -l no-progress -d 'Never dra
 complete -c mirror -n "__fish_mirror_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_needs_command" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "completions" -d 'Print shell completions to stdout'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s p -l platform -d 'Platform(s) to keep: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes' -r
@@ -72,6 +74,31 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -s v -l verbose -d '
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-creds -d 'Credentials: USER:PASSWORD' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-authfile -d 'A docker config.json or containers auth.json to read credentials from' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-tls-verify -d 'Verify the registry\'s TLS certificate' -r -f -a "true\t''
+false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-plain-http -d 'Talk plain HTTP (always the case for loopback hosts)'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand man" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand man" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand man" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand man" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand man" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand man" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -82,6 +109,8 @@ complete -c mirror -n "__fish_mirror_using_subcommand completions" -s v -l verbo
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy completions help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy completions help" -f -a "completions" -d 'Print shell completions to stdout'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "completions" -d 'Print shell completions to stdout'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

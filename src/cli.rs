@@ -95,6 +95,21 @@ pub enum Command {
     #[command(after_long_help = COPY_EXAMPLES)]
     Copy(Box<CopyArgs>),
 
+    /// Show what a reference resolves to: the index, every child with its platform and size,
+    /// attestations, annotations, and which children a sparse source lacks. Copies nothing.
+    ///
+    /// Example: mirror inspect docker.io/library/alpine:3.20 --output json
+    Inspect(InspectArgs),
+
+    /// Write man pages (mirror.1 and one per subcommand) into a directory.
+    ///
+    /// Example: mirror man /usr/local/share/man/man1
+    Man {
+        /// Where to write the pages.
+        #[arg(value_hint = clap::ValueHint::DirPath)]
+        dir: PathBuf,
+    },
+
     /// Print shell completions to stdout.
     ///
     /// Example: mirror completions bash > /etc/bash_completion.d/mirror
@@ -118,6 +133,35 @@ const COPY_EXAMPLES: &str = "Examples:
 
   # the target refuses sparse indexes: copy every child instead of failing
   mirror copy SRC DST --platform linux/amd64 --on-reject full";
+
+/// Options of `mirror inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// What to inspect: [docker://]REGISTRY/REPO[:TAG][@DIGEST], oci:DIR[:TAG|@DIGEST] or oci-archive:FILE[:TAG].
+    #[arg(value_name = "SRC")]
+    pub source: String,
+
+    /// Credentials: USER:PASSWORD.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "MIRROR_SRC_CREDS",
+        hide_env_values = true
+    )]
+    pub src_creds: Option<String>,
+
+    /// A docker config.json or containers auth.json to read credentials from.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub src_authfile: Option<PathBuf>,
+
+    /// Talk plain HTTP (always the case for loopback hosts).
+    #[arg(long)]
+    pub src_plain_http: bool,
+
+    /// Verify the registry's TLS certificate.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub src_tls_verify: bool,
+}
 
 /// Options of `mirror copy`.
 #[derive(Debug, Args)]

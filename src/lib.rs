@@ -20,6 +20,7 @@ pub mod copy;
 pub mod digest;
 pub mod error;
 pub mod exit;
+pub mod inspect;
 pub mod manifest;
 pub mod media;
 pub mod plan;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{Cli, ColorChoice, Command, CopyArgs, OutputFormat};
+use crate::cli::{Cli, ColorChoice, Command, CopyArgs, InspectArgs, OutputFormat};
 use crate::copy::{self, CopyOptions};
 use crate::error::{Error, Result};
 use crate::exit;
@@ -205,6 +205,16 @@ impl RunError {
 pub async fn run(cli: &Cli, printer: Printer) -> std::result::Result<u8, RunError> {
     match &cli.command {
         Command::Copy(args) => copy_command(cli, args, printer).await,
+        Command::Inspect(args) => inspect_command(cli, args).await,
+        Command::Man { dir } => {
+            write_man_pages(dir).map_err(|e| {
+                RunError::Engine(Error::Io {
+                    what: format!("writing man pages to {}", dir.display()),
+                    source: e,
+                })
+            })?;
+            Ok(exit::OK)
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut cmd, "mirror", &mut std::io::stdout());
@@ -259,15 +269,7 @@ async fn copy_command(
     let target_text = s.target.reference.to_string();
     let src = Arc::new(open_endpoint(&s.source, false, s.lock_timeout).await?);
     reporter.event(Event::Stage("resolving"));
-    let src_reference = match &s.source.reference {
-        ImageRef::Registry(r) => r.reference(),
-        ImageRef::Layout(l) => l
-            .digest
-            .as_ref()
-            .map(|d| d.to_string())
-            .or(l.tag.clone())
-            .unwrap_or_else(|| "latest".into()),
-    };
+    let src_reference = source_reference(&s.source.reference);
     let root = resolve::root(src.as_ref(), &src_reference).await?;
     let plan = resolve::resolve(src.as_ref(), &root, &s.selector, &source_text, s.jobs).await?;
     if !plan.unmatched.is_empty() {
@@ -371,5 +373,86 @@ fn strip_tag(r: &str) -> String {
     match r[slash..].rfind(':') {
         Some(i) => r[..slash + i].to_string(),
         None => r.to_string(),
+    }
+}
+
+/// Write `mirror.1` and `mirror-<sub>.1` for every visible subcommand.
+pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut buf = vec![];
+    clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
+    std::fs::write(dir.join("mirror.1"), &buf)?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("mirror-{}", sub.get_name());
+        let page = sub
+            .clone()
+            .display_name(name.clone())
+            .bin_name(name.clone());
+        let mut buf = vec![];
+        clap_mangen::Man::new(page).render(&mut buf)?;
+        std::fs::write(dir.join(format!("{name}.1")), &buf)?;
+    }
+    Ok(())
+}
+
+async fn inspect_command(cli: &Cli, a: &InspectArgs) -> std::result::Result<u8, RunError> {
+    let reference: ImageRef = a.source.parse().map_err(|e| UsageError(format!("{e}")))?;
+    let (plain, auth) = match &reference {
+        ImageRef::Registry(r) => (
+            a.src_plain_http || r.is_loopback(),
+            crate::settings::credentials(
+                &r.registry,
+                a.src_creds.as_deref(),
+                a.src_authfile.as_deref(),
+                "--src-creds",
+            )?,
+        ),
+        ImageRef::Layout(_) => (false, crate::auth::Auth::anonymous()),
+    };
+    let side = EndpointSettings {
+        reference: reference.clone(),
+        client: crate::transport::registry::ClientOptions {
+            plain_http: plain,
+            insecure_tls: !a.src_tls_verify,
+            ..Default::default()
+        },
+        auth,
+    };
+    let src = open_endpoint(&side, false, std::time::Duration::from_secs(60)).await?;
+    let src_reference = source_reference(&reference);
+    let root = resolve::root(&src, &src_reference).await?;
+    let plan = resolve::resolve(
+        &src,
+        &root,
+        &crate::select::Selector::all(),
+        &reference.to_string(),
+        8,
+    )
+    .await?;
+    let inspection = crate::inspect::from_plan(&reference.to_string(), &root, &plan)?;
+    let mut out = std::io::stdout().lock();
+    match cli.global.output {
+        OutputFormat::Json => {
+            let _ = serde_json::to_writer_pretty(&mut out, &inspection);
+            let _ = writeln!(out);
+        }
+        OutputFormat::Human => {
+            let _ = write!(out, "{}", inspection.render());
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// The tag or digest to fetch for a reference.
+fn source_reference(r: &ImageRef) -> String {
+    match r {
+        ImageRef::Registry(r) => r.reference(),
+        ImageRef::Layout(l) => l
+            .digest
+            .as_ref()
+            .map(|d| d.to_string())
+            .or(l.tag.clone())
+            .unwrap_or_else(|| "latest".into()),
     }
 }

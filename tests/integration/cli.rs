@@ -90,3 +90,25 @@ fn unreachable_registry_is_a_clear_failure() {
     );
     assert!(out.stderr.contains("hint:"), "{out}");
 }
+
+#[test]
+fn json_output_doc_lists_every_field() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json-output.md"),
+    )
+    .unwrap();
+    // The example in the doc must decode into the typed report, and list every field.
+    let start = doc.find("```json\n").expect("example present") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let example: sparse_mirror::report::Report = serde_json::from_str(&doc[start..end])
+        .expect("the example decodes with deny_unknown_fields");
+    let v = serde_json::to_value(&example).unwrap();
+    let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    keys.extend(v["entries"][0].as_object().unwrap().keys().cloned());
+    for k in keys {
+        assert!(
+            doc.contains(&format!("| `{k}` |")),
+            "docs/json-output.md has no row for `{k}`"
+        );
+    }
+}

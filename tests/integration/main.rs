@@ -6,8 +6,9 @@ mod fake_registry; // in-process registry that accepts sparse indexes
 mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
 
-mod airgap;
+mod airgap; // archives, shared layouts, crash safety, skopeo interop
 mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
-mod copy_sparse; // a target that accepts sparse indexes // archives, shared layouts, crash safety, skopeo interop
+mod copy_sparse; // a target that accepts sparse indexes
+mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
