@@ -75,6 +75,9 @@ pub struct Report {
     pub planned_blobs: u64,
     /// Bytes of the planned blobs.
     pub planned_bytes: u64,
+    /// Dry run only: bytes of the planned blobs already on the target (by HEAD); null otherwise
+    /// or when the target could not be checked.
+    pub present_bytes: Option<u64>,
     /// Foreign layers not copied.
     pub foreign_layers: Vec<Digest>,
     /// Manifests written.
@@ -130,6 +133,7 @@ impl Report {
             blobs: outcome.map(|o| o.blobs.clone()).unwrap_or_default(),
             planned_blobs: executed.blobs.len() as u64,
             planned_bytes: executed.blob_bytes(),
+            present_bytes: None,
             foreign_layers: executed.foreign.iter().map(|f| f.digest.clone()).collect(),
             manifests_pushed: outcome.map_or(0, |o| o.manifests_pushed),
             manifests_existing: outcome.map_or(0, |o| o.manifests_existing),
@@ -168,12 +172,32 @@ impl Report {
             );
         }
         let copied = self.entries.iter().filter(|e| e.decision.is_copy()).count();
+        let skipped_bytes: u64 = self
+            .entries
+            .iter()
+            .filter(|e| !e.decision.is_copy())
+            .filter_map(|e| e.total_size)
+            .sum();
+        if skipped_bytes > 0 {
+            let _ = writeln!(
+                s,
+                "the filter leaves out {} (counting blobs shared with selected platforms)",
+                human_bytes(skipped_bytes)
+            );
+        }
+        let to_move = match self.present_bytes {
+            Some(p) => format!(
+                "{} to transfer ({} already on the target)",
+                human_bytes(self.planned_bytes.saturating_sub(p)),
+                human_bytes(p)
+            ),
+            None => format!("{} to transfer at most", human_bytes(self.planned_bytes)),
+        };
         let _ = writeln!(
             s,
-            "{copied} of {} entries selected; {} blob(s), {} to transfer at most; result is {}",
+            "{copied} of {} entries selected; {} blob(s), {to_move}; result is {}",
             self.entries.len(),
             self.planned_blobs,
-            human_bytes(self.planned_bytes),
             if self.sparse {
                 "a SPARSE index (the original bytes, with some children absent)"
             } else {

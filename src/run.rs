@@ -20,7 +20,7 @@ use crate::resolve;
 use crate::settings::{CopySettings, EndpointSettings, UsageError};
 use crate::transport::layout::Layout;
 use crate::transport::registry::{RegistryClient, RegistryRepo};
-use crate::transport::Endpoint;
+use crate::transport::{Endpoint, Storage};
 
 /// What the run decided about stderr.
 #[derive(Debug, Clone, Copy)]
@@ -303,7 +303,7 @@ async fn copy_command(
         )));
     }
     if s.dry_run {
-        let report = Report::new(
+        let mut report = Report::new(
             &source_text,
             &target_text,
             &plan,
@@ -311,6 +311,7 @@ async fn copy_command(
             None,
             reporter.warnings(),
         );
+        dry_run_details(src.as_ref(), &root, &s, &plan, &mut report).await;
         emit(cli, &report, printer, true);
         return Ok(exit::OK);
     }
@@ -454,5 +455,63 @@ fn source_reference(r: &ImageRef) -> String {
             .map(|d| d.to_string())
             .or(l.tag.clone())
             .unwrap_or_else(|| "latest".into()),
+    }
+}
+
+/// Dry-run extras: sizes of the skipped entries (what the filter saves) and the bytes already on
+/// the target (HEAD only; the target is opened read-only and nothing is written).
+async fn dry_run_details(
+    src: &Endpoint,
+    root: &crate::manifest::RawManifest,
+    s: &CopySettings,
+    plan: &crate::plan::Plan,
+    report: &mut Report,
+) {
+    if plan.sparse {
+        if let Ok(all) = resolve::resolve(
+            src,
+            root,
+            &crate::select::Selector::all(),
+            &report.source,
+            s.jobs,
+        )
+        .await
+        {
+            let sizes: std::collections::HashMap<_, _> = all
+                .entries
+                .iter()
+                .filter_map(|e| Some((e.descriptor.digest.clone(), e.total_size?)))
+                .collect();
+            for e in report.entries.iter_mut().filter(|e| e.total_size.is_none()) {
+                e.total_size = sizes.get(&e.digest).copied();
+            }
+        }
+    }
+    let exists = match &s.target.reference {
+        ImageRef::Layout(l) => l.path.join("oci-layout").exists() && !l.archive,
+        ImageRef::Registry(_) => true,
+    };
+    if !exists {
+        report.present_bytes = Some(0);
+        return;
+    }
+    let Ok(dst) = open_endpoint(&s.target, false, s.lock_timeout).await else {
+        return;
+    };
+    let checks =
+        futures_util::StreamExt::collect::<Vec<_>>(futures_util::StreamExt::buffer_unordered(
+            futures_util::stream::iter(plan.blobs.iter().map(|b| {
+                let dst = &dst;
+                async move {
+                    dst.has_blob(b)
+                        .await
+                        .map(|has| if has { b.size } else { 0 })
+                }
+            })),
+            s.jobs,
+        ))
+        .await;
+    if let Ok(sizes) = checks.into_iter().collect::<Result<Vec<u64>>>() {
+        report.present_bytes = Some(sizes.iter().sum());
     }
 }

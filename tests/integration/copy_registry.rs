@@ -345,8 +345,21 @@ async fn dry_run_writes_nothing_and_shows_reasons() {
     assert!(out.stdout.contains("platform not selected"), "{out}");
     assert!(out.stdout.contains("SPARSE"), "{out}");
     assert!(
-        dst.requests_since(mark).is_empty(),
-        "dry run contacted the target"
+        out.stdout.contains("the filter leaves out"),
+        "sizes of skipped platforms: {out}"
+    );
+    assert!(out.stdout.contains("already on the target"), "{out}");
+    let reqs = dst.requests_since(mark);
+    assert!(
+        reqs.iter()
+            .all(|r| r.method == "HEAD" || (r.method == "GET" && r.path == "/v2/")),
+        "dry run may only HEAD the target: {}",
+        show(&reqs)
+    );
+    assert!(
+        count(&reqs, "HEAD", "/blobs/") > 0,
+        "it checked what is present: {}",
+        show(&reqs)
     );
 }
 
