@@ -94,19 +94,37 @@ impl fmt::Display for RegistryError {
         if let Some(r) = http_reason(self.status) {
             write!(f, " {r}")?;
         }
-        let shown = 4;
-        for e in self.errors.iter().take(shown) {
-            write!(f, "; {}: {}", e.code, e.message)?;
-            if let Some(d) = &e.detail {
-                match d {
-                    serde_json::Value::String(s) => write!(f, " ({s})")?,
-                    serde_json::Value::Null => {}
-                    other => write!(f, " ({other})")?,
-                }
+        // Group entries by code and message: distribution sends one per missing digest.
+        let mut groups: Vec<(&str, &str, Vec<String>)> = vec![];
+        for e in &self.errors {
+            let detail = match &e.detail {
+                Some(serde_json::Value::String(s)) => Some(s.clone()),
+                Some(serde_json::Value::Null) | None => None,
+                Some(other) => Some(other.to_string()),
+            };
+            match groups
+                .iter_mut()
+                .find(|(c, m, _)| *c == e.code && *m == e.message)
+            {
+                Some(g) => g.2.extend(detail),
+                None => groups.push((&e.code, &e.message, detail.into_iter().collect())),
             }
         }
-        if self.errors.len() > shown {
-            write!(f, "; … and {} more", self.errors.len() - shown)?;
+        for (code, message, details) in &groups {
+            write!(f, "; {code}: {message}")?;
+            match details.len() {
+                0 => {}
+                1 => write!(f, " ({})", details[0])?,
+                n => {
+                    let shown: Vec<&str> = details.iter().take(3).map(String::as_str).collect();
+                    write!(
+                        f,
+                        " ({n}×: {}{})",
+                        shown.join(", "),
+                        if n > 3 { ", …" } else { "" }
+                    )?
+                }
+            }
         }
         if self.errors.is_empty() {
             if self.method == "HEAD" {

@@ -12,3 +12,4 @@ mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
 mod copy_sparse; // a target that accepts sparse indexes
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
+mod messages; // golden snapshots of errors and help
