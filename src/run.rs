@@ -217,7 +217,9 @@ pub async fn run(cli: &Cli, printer: Printer) -> std::result::Result<u8, RunErro
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "mirror", &mut std::io::stdout());
+            let mut buf = vec![];
+            clap_complete::generate(*shell, &mut cmd, "mirror", &mut buf);
+            write_stdout(&buf);
             Ok(exit::OK)
         }
     }
@@ -513,5 +515,15 @@ async fn dry_run_details(
         .await;
     if let Ok(sizes) = checks.into_iter().collect::<Result<Vec<u64>>>() {
         report.present_bytes = Some(sizes.iter().sum());
+    }
+}
+
+/// Write to stdout; a closed pipe (`mirror … | head`) is not an error.
+fn write_stdout(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|_| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing to stdout: {e}");
+        }
     }
 }

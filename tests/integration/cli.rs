@@ -112,3 +112,54 @@ fn json_output_doc_lists_every_field() {
         );
     }
 }
+
+#[test]
+fn broken_pipe_on_stdout_exits_0() {
+    for args in [
+        vec!["completions", "bash"],
+        vec!["--help"],
+        vec!["copy", "--help"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader); // every write now fails with EPIPE
+        let out = std::process::Command::new(crate::harness::mirror_bin())
+            .args(&args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn color_always_and_never() {
+    let on = mirror(&[
+        "copy",
+        "Bad/x",
+        "oci:/tmp/never-written-3",
+        "--color",
+        "always",
+    ]);
+    assert!(on.stderr.contains("\u{1b}[31merror\u{1b}[0m"), "{on}");
+    let off = mirror(&[
+        "copy",
+        "Bad/x",
+        "oci:/tmp/never-written-3",
+        "--color",
+        "never",
+    ]);
+    assert!(
+        off.stderr.starts_with("error: ") && !off.stderr.contains('\u{1b}'),
+        "{off}"
+    );
+}
