@@ -284,6 +284,55 @@ pub struct CopyArgs {
         help_heading = "OCI layouts"
     )]
     pub lock_timeout: u64,
+
+    /// Copy referrers of the index and of each selected child: signatures, SBOMs, attestations
+    /// (manifests whose `subject` names them), recursively.
+    ///
+    /// Read through the referrers API, or the `sha256-<hex>` fallback tag where a registry
+    /// has none (and in OCI layouts). Pushed after their subject; on a target that does not
+    /// answer `OCI-Subject`, the fallback tag's index is maintained: merged with what is
+    /// there, never dropping other entries. Referrers of children the platform filter leaves
+    /// out stay behind. See docs/artifacts.md.
+    #[arg(long, help_heading = "Supply chain")]
+    pub referrers: bool,
+
+    /// Copy only referrers whose artifact type matches GLOB (repeatable; implies --referrers).
+    ///
+    /// The artifact type is the manifest's `artifactType`, else its config media type, e.g.
+    /// application/spdx+json, 'application/vnd.dev.sigstore.*', application/vnd.cncf.notary.signature.
+    #[arg(
+        long = "referrers-artifact-type",
+        value_name = "GLOB",
+        help_heading = "Supply chain"
+    )]
+    pub referrers_artifact_types: Vec<String>,
+
+    /// Copy cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the
+    /// index and of each selected child, byte for byte.
+    #[arg(long, help_heading = "Supply chain")]
+    pub digest_tags: bool,
+
+    /// Copy index entries that match RULE even when the platform filter skips them (repeatable).
+    ///
+    /// RULE is artifact-type=GLOB, media-type=GLOB or annotation:KEY=GLOB, matched against the
+    /// entry as the index lists it. A nested index forced in is copied whole. The plan names
+    /// the rule that decided each entry.
+    #[arg(long, value_name = "RULE", help_heading = "Supply chain")]
+    pub always_copy: Vec<String>,
+
+    /// Leave out index entries that match RULE (same forms as --always-copy; repeatable).
+    ///
+    /// --never-copy wins when both match, as a `!` exclude wins in --platform.
+    #[arg(long, value_name = "RULE", help_heading = "Supply chain")]
+    pub never_copy: Vec<String>,
+
+    /// Copy foreign / non-distributable layers (Windows base layers), downloading each from
+    /// its URLs and verifying it by digest.
+    ///
+    /// By default they are skipped and listed in the report: runtimes fetch them from their
+    /// URLs. The manifests keep their URLs either way, so the target must allow them.
+    #[arg(long, help_heading = "Supply chain")]
+    pub include_foreign_layers: bool,
 }
 
 /// `--layout-ref-name` values.

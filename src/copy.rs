@@ -58,6 +58,10 @@ pub struct CopyOptions {
     pub source_ref: String,
     /// The target reference, for messages.
     pub target_ref: String,
+    /// `--include-foreign-layers` (kept when `--on-reject full` re-plans).
+    pub include_foreign: bool,
+    /// Do not call `finish` on the target: the caller does, after copying referrers.
+    pub defer_finish: bool,
 }
 
 /// How the sparse-index question was settled.
@@ -131,7 +135,7 @@ pub struct CopyOutcome {
     pub seconds: f64,
 }
 
-fn descriptor_of(m: &RawManifest) -> Descriptor {
+pub(crate) fn descriptor_of(m: &RawManifest) -> Descriptor {
     Descriptor {
         media_type: m.media_type.clone(),
         digest: m.digest.clone(),
@@ -266,7 +270,9 @@ pub async fn execute<E: Storage>(
             out.manifests_pushed += push_children(&dst, &missing, &reporter).await?;
             out.repaired = missing.iter().map(|m| m.digest.clone()).collect();
         }
-        dst.finish().await?;
+        if !opts.defer_finish {
+            dst.finish().await?;
+        }
         out.seconds = started.elapsed().as_secs_f64();
         return Ok(out);
     }
@@ -350,14 +356,18 @@ pub async fn execute<E: Storage>(
             });
         }
         Err(e) => {
-            return Err(e.context(format!(
-                "pushing index {} to {}",
-                root.digest, opts.target_ref
-            )))
+            return Err(
+                crate::foreign::explain_rejection(&root, e, &opts.target_ref).context(format!(
+                    "pushing index {} to {}",
+                    root.digest, opts.target_ref
+                )),
+            )
         }
     }
     out.pushed_digest = out.plan.root.digest.clone();
-    dst.finish().await?;
+    if !opts.defer_finish {
+        dst.finish().await?;
+    }
     out.seconds = started.elapsed().as_secs_f64();
     Ok(out)
 }
@@ -385,10 +395,12 @@ async fn apply_reject<E: Storage>(
                 "{} rejects sparse indexes; copying every child (--on-reject full)",
                 rej.target
             )));
+            let mut everything = Selector::all();
+            everything.include_foreign = opts.include_foreign;
             let full = resolve::resolve(
                 src.as_ref(),
                 &out.plan.root,
-                &Selector::all(),
+                &everything,
                 &opts.source_ref,
                 opts.jobs,
             )
@@ -512,7 +524,7 @@ async fn push_children<E: Storage>(
             let dst = dst.clone();
             async move {
                 dst.push_manifest(m, None).await.map_err(|e| {
-                    e.context(format!(
+                    crate::foreign::explain_rejection(m, e, &dst.describe()).context(format!(
                         "pushing manifest {} to {}",
                         m.digest,
                         dst.describe()
@@ -549,7 +561,7 @@ async fn push_children<E: Storage>(
     Ok(n)
 }
 
-async fn copy_blobs<E: Storage>(
+pub(crate) async fn copy_blobs<E: Storage>(
     src: &Arc<E>,
     dst: &Arc<E>,
     blobs: &[Descriptor],
@@ -638,13 +650,17 @@ async fn copy_blob<E: Storage>(
     });
     retry
         .run("copy blob", || async {
-            let body = src.fetch_blob(d).await?;
+            let (body, location) = if d.is_foreign() {
+                crate::foreign::fetch(src.as_ref(), d).await?
+            } else {
+                (src.fetch_blob(d).await?, src.blob_location(&d.digest))
+            };
             // Verify exactly once, here. The first stream error (a digest or size mismatch, or
             // a read failure at the source) is kept so it is reported as itself rather than as
             // the upload failure it causes.
             let slot: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
             let (r, digest, keep) = (reporter.clone(), d.digest.clone(), slot.clone());
-            let what = format!("content of {} is wrong", src.blob_location(&d.digest));
+            let what = format!("content of {location} is wrong");
             let verified =
                 VerifyingStream::new(body.stream, d.digest.clone(), d.size).map(move |item| {
                     match item {

@@ -261,6 +261,20 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The target refused a manifest whose layers carry external URLs (foreign layers).
+    #[error("{target} refused manifest {manifest}: it lists foreign layer(s) {} with external URLs ({}), which this registry does not allow", layers.iter().map(|d| d.short()).collect::<Vec<_>>().join(", "), urls.join(", "))]
+    ForeignUrlsRejected {
+        /// The target repository.
+        target: String,
+        /// The manifest that was refused.
+        manifest: Digest,
+        /// Its layers with URLs.
+        layers: Vec<Digest>,
+        /// Their URLs (redacted).
+        urls: Vec<String>,
+        /// The registry's answer.
+        source: Box<Error>,
+    },
     /// Cancelled by a signal.
     #[error("interrupted")]
     Interrupted,
@@ -381,6 +395,10 @@ impl Error {
             }
             Error::NothingSelected { .. } => {
                 h.push("patterns look like os/arch[/variant][:os.version], e.g. linux/amd64, linux/arm/v7, 'linux/*'".into())
+            }
+            Error::ForeignUrlsRejected { .. } => {
+                h.push("allow the URLs on the target: distribution `validation.manifests.urls.allow: ['^https?://([^/]+\\.)*example\\.com/']` (or `validation.disabled: true`); by default distribution allows none".into());
+                h.push("--include-foreign-layers copies the layer data too, but the manifest keeps its URLs: removing them would change its digest and the index's".into());
             }
             Error::Manifest { source: ManifestError::Schema1, .. } => h.push(
                 "schema1 is deprecated and unsupported: convert the image upstream (e.g. rebuild and push it)".into(),

@@ -14,12 +14,14 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod artifacts;
 pub mod auth;
 pub mod cli;
 pub mod copy;
 pub mod digest;
 pub mod error;
 pub mod exit;
+pub mod foreign;
 pub mod inspect;
 pub mod manifest;
 pub mod media;
@@ -27,9 +29,11 @@ pub mod plan;
 pub mod platform;
 pub mod progress;
 pub mod reference;
+pub mod referrers;
 pub mod report;
 pub mod resolve;
 pub mod retry;
+pub mod rules;
 pub mod run;
 pub mod select;
 pub mod settings;

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 use crate::manifest::{Descriptor, ManifestView, RawManifest};
 use crate::media::{self, Kind};
 use crate::platform::Platform;
+use crate::referrers::DOCKER_ATTESTATION;
+use crate::rules::Verdict;
 use crate::select::{Decision, PlatformlessPolicy, Reason, Selector, SkipReason};
 
 /// How deep nested indexes may go before the input is treated as hostile.
@@ -60,6 +62,8 @@ pub struct Plan {
     pub blobs: Vec<Descriptor>,
     /// Foreign / non-distributable layers that are not copied.
     pub foreign: Vec<Descriptor>,
+    /// Foreign layers that are copied (`--include-foreign-layers`); they are also in `blobs`.
+    pub foreign_included: Vec<Descriptor>,
     /// True when some entry is skipped: the target will hold a sparse index.
     pub sparse: bool,
     /// Literal `--platform` patterns that matched nothing.
@@ -110,9 +114,12 @@ struct Walk<'a> {
     blobs: Vec<Descriptor>,
     blob_seen: HashSet<Digest>,
     foreign: Vec<Descriptor>,
+    foreign_included: Vec<Descriptor>,
     need: Vec<Descriptor>,
     platforms_seen: Vec<Platform>,
     matched_platform: bool,
+    /// Set while walking inside a nested index that an `--always-copy` rule forced in.
+    forced: Option<String>,
 }
 
 /// Plan the copy. Errors: nothing selected, invalid or cyclic manifests.
@@ -127,9 +134,11 @@ pub fn plan(root: &RawManifest, sel: &Selector, inp: &Inputs<'_>) -> Result<Outc
         blobs: vec![],
         blob_seen: HashSet::new(),
         foreign: vec![],
+        foreign_included: vec![],
         need: vec![],
         platforms_seen: vec![],
         matched_platform: false,
+        forced: None,
     };
     let view = root.view().map_err(|source| Error::Manifest {
         what: format!("root manifest of {}", inp.source_ref),
@@ -180,6 +189,7 @@ pub fn plan(root: &RawManifest, sel: &Selector, inp: &Inputs<'_>) -> Result<Outc
         manifest_blobs: w.manifest_blobs,
         blobs: w.blobs,
         foreign: w.foreign,
+        foreign_included: w.foreign_included,
         sparse,
         unmatched,
         available,
@@ -211,10 +221,17 @@ impl Walk<'_> {
         for b in std::iter::once(config).chain(layers) {
             total += b.size;
             if b.is_foreign() {
-                if !self.foreign.iter().any(|f| f.digest == b.digest) {
-                    self.foreign.push(b);
+                let list = if self.sel.include_foreign {
+                    &mut self.foreign_included
+                } else {
+                    &mut self.foreign
+                };
+                if !list.iter().any(|f| f.digest == b.digest) {
+                    list.push(b.clone());
                 }
-                continue;
+                if !self.sel.include_foreign {
+                    continue;
+                }
             }
             own.push(b.digest.clone());
             if self.blob_seen.insert(b.digest.clone()) {
@@ -231,22 +248,47 @@ impl Walk<'_> {
         }
     }
 
+    /// What the `--always-copy` / `--never-copy` rules (and a forced nested index) say.
+    fn rule_decision(&self, d: &Descriptor) -> Option<Decision> {
+        match self.sel.rules.verdict(d) {
+            Verdict::Never { rule, overrides } => {
+                Some(Decision::Skip(SkipReason::NeverCopy { rule, overrides }))
+            }
+            Verdict::Always(rule) => Some(Decision::Copy(Reason::AlwaysCopy { rule })),
+            Verdict::None => self
+                .forced
+                .clone()
+                .map(|rule| Decision::Copy(Reason::AlwaysCopy { rule })),
+        }
+    }
+
     /// Decide an entry that is not an attestation.
     fn decide(&mut self, d: &Descriptor) -> Decision {
         if self.inp.absent.contains(&d.digest) {
             return Decision::Skip(SkipReason::NotInSource);
         }
         let runnable = d.platform.as_ref().filter(|p| !p.is_unknown());
-        if let Some(p) = runnable {
-            self.platforms_seen.push(p.clone());
+        let pick = match runnable {
+            Some(p) => {
+                self.platforms_seen.push(p.clone());
+                let pick = (!self.sel.platforms.is_all())
+                    .then(|| self.sel.platforms.select(p))
+                    .flatten();
+                // The filter matched even if a rule overrides it: "selected nothing" would lie.
+                self.matched_platform |= pick.is_some();
+                pick
+            }
+            None => None,
+        };
+        if let Some(by_rule) = self.rule_decision(d) {
+            return by_rule;
+        }
+        if runnable.is_some() {
             if self.sel.platforms.is_all() {
                 return Decision::Copy(Reason::AllPlatforms);
             }
-            return match self.sel.platforms.select(p) {
-                Some(pattern) => {
-                    self.matched_platform = true;
-                    Decision::Copy(Reason::PlatformMatch { pattern })
-                }
+            return match pick {
+                Some(pattern) => Decision::Copy(Reason::PlatformMatch { pattern }),
                 None => Decision::Skip(SkipReason::PlatformNotSelected),
             };
         }
@@ -256,6 +298,32 @@ impl Walk<'_> {
             Decision::Copy(Reason::Platformless)
         } else {
             Decision::Skip(SkipReason::Platformless)
+        }
+    }
+
+    /// The manifest an attestation entry describes, or `None` for other entries. Entries
+    /// without a runnable platform are fetched (when a platform filter is active) to find
+    /// buildx referrer-style attestations, whose index descriptor may carry no annotations.
+    fn attestation_of(&mut self, d: &Descriptor) -> Option<Digest> {
+        if let Some(s) = d.attestation_subject() {
+            return Some(s);
+        }
+        let declared = d.artifact_type.as_deref() == Some(DOCKER_ATTESTATION);
+        let platformless = d.platform.as_ref().is_none_or(|p| p.is_unknown());
+        let candidate = declared
+            || (platformless
+                && !self.sel.platforms.is_all()
+                && media::kind(&d.media_type) != Kind::Index);
+        if !candidate || self.inp.absent.contains(&d.digest) {
+            return None;
+        }
+        match self.fetched(d)?.view() {
+            Ok(ManifestView::Image {
+                artifact_type: Some(t),
+                subject: Some(s),
+                ..
+            }) if t == DOCKER_ATTESTATION => Some(s.digest),
+            _ => None,
         }
     }
 
@@ -276,10 +344,17 @@ impl Walk<'_> {
         }
         let first = self.entries.len();
         let mut selected: HashSet<Digest> = HashSet::new();
+        let mut skipped: HashSet<Digest> = HashSet::new();
+        // Which entries are attestations, and of what: BuildKit's annotations, or a buildx
+        // referrer-style attestation (artifactType + `subject`, read from the manifest).
+        let attestation_of: Vec<Option<Digest>> =
+            manifests.iter().map(|d| self.attestation_of(d)).collect();
         // Pass 1: everything but attestations.
         for d in manifests
             .iter()
-            .filter(|d| d.attestation_subject().is_none())
+            .zip(&attestation_of)
+            .filter(|(_, a)| a.is_none())
+            .map(|(d, _)| d)
         {
             if path.contains(&d.digest) {
                 return Err(Error::Manifest {
@@ -306,10 +381,20 @@ impl Walk<'_> {
                                 unreachable!("kind is index")
                             };
                             path.push(m.digest.clone());
-                            let any = self.walk_index(&m.digest, &inner, depth + 1, path)?;
+                            let forced = match &decision {
+                                Decision::Copy(Reason::AlwaysCopy { rule }) => Some(rule.clone()),
+                                _ => None,
+                            };
+                            let inner_forced = forced.or_else(|| self.forced.clone());
+                            let outer = std::mem::replace(&mut self.forced, inner_forced);
+                            let any = self.walk_index(&m.digest, &inner, depth + 1, path);
+                            self.forced = outer;
+                            let any = any?;
                             path.pop();
                             if any {
-                                decision = Decision::Copy(Reason::NestedIndex);
+                                if !matches!(decision, Decision::Copy(Reason::AlwaysCopy { .. })) {
+                                    decision = Decision::Copy(Reason::NestedIndex);
+                                }
                                 self.push_manifest(m);
                             } else {
                                 decision = Decision::Skip(SkipReason::NestedIndexEmpty);
@@ -324,6 +409,8 @@ impl Walk<'_> {
             }
             if decision.is_copy() {
                 selected.insert(d.digest.clone());
+            } else {
+                skipped.insert(d.digest.clone());
             }
             self.entries.push(Entry {
                 parent: parent.clone(),
@@ -333,16 +420,18 @@ impl Walk<'_> {
                 total_size: total,
             });
         }
-        // Pass 2: attestations follow the entry they describe.
-        for d in manifests.iter() {
-            let Some(subject) = d.attestation_subject() else {
+        // Pass 2: attestations follow the entry they describe (rules still come first).
+        for (d, subject) in manifests.iter().zip(attestation_of) {
+            let Some(subject) = subject else {
                 continue;
             };
             let decision = if self.inp.absent.contains(&d.digest) {
                 Decision::Skip(SkipReason::NotInSource)
+            } else if let Some(by_rule) = self.rule_decision(d) {
+                by_rule
             } else if !self.sel.attestations {
                 Decision::Skip(SkipReason::AttestationsDisabled)
-            } else if self.sel.platforms.is_all() {
+            } else if self.sel.platforms.is_all() && !skipped.contains(&subject) {
                 Decision::Copy(Reason::AllPlatforms)
             } else if selected.contains(&subject) {
                 Decision::Copy(Reason::AttestationOf { subject })

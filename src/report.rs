@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::copy::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
 use crate::digest::Digest;
 use crate::plan::Plan;
+use crate::referrers::{ArtifactReport, FallbackUpdate, Skipped};
 use crate::select::Decision;
 
 /// Report schema version.
@@ -88,6 +89,15 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Wall time in seconds.
     pub duration_seconds: f64,
+    /// Foreign layers copied from their URLs (`--include-foreign-layers`).
+    pub foreign_layers_copied: Vec<Digest>,
+    /// Referrers and digest tags (`--referrers`, `--digest-tags`), each with its subject, in
+    /// push order.
+    pub artifacts: Vec<ArtifactReport>,
+    /// Referrers found on the source but not copied, with the reason.
+    pub artifacts_skipped: Vec<Skipped>,
+    /// Referrers fallback indexes (`sha256-<hex>` tags) written on the target.
+    pub fallback_tags: Vec<FallbackUpdate>,
 }
 
 impl Report {
@@ -139,6 +149,14 @@ impl Report {
             manifests_existing: outcome.map_or(0, |o| o.manifests_existing),
             warnings,
             duration_seconds: outcome.map_or(0.0, |o| (o.seconds * 1000.0).round() / 1000.0),
+            foreign_layers_copied: executed
+                .foreign_included
+                .iter()
+                .map(|f| f.digest.clone())
+                .collect(),
+            artifacts: vec![],
+            artifacts_skipped: vec![],
+            fallback_tags: vec![],
         }
     }
 
@@ -171,6 +189,7 @@ impl Report {
                 e.reason_text
             );
         }
+        self.render_artifacts(&mut s);
         let copied = self.entries.iter().filter(|e| e.decision.is_copy()).count();
         let skipped_bytes: u64 = self
             .entries
@@ -239,6 +258,15 @@ impl Report {
                 self.repaired.len()
             );
         }
+        if !self.artifacts.is_empty() {
+            let n = |kind: &str| self.artifacts.iter().filter(|a| a.kind == kind).count();
+            let _ = write!(
+                s,
+                "; {} referrer(s) and {} digest tag(s) travelled",
+                n("referrer"),
+                n("digest-tag")
+            );
+        }
         if self.sparse {
             let skipped = self
                 .entries
@@ -249,6 +277,43 @@ impl Report {
         }
         s.push('\n');
         s
+    }
+}
+
+impl Report {
+    /// Referrer and digest-tag lines for the plan table.
+    fn render_artifacts(&self, s: &mut String) {
+        for a in &self.artifacts {
+            let what = match &a.tag {
+                Some(t) => format!("tag {t}"),
+                None => a
+                    .artifact_type
+                    .clone()
+                    .unwrap_or_else(|| a.media_type.clone()),
+            };
+            let _ = writeln!(
+                s,
+                "  {:<4}  {:<10}  {}  {}  of {}",
+                match a.status {
+                    crate::referrers::ArtifactStatus::SubjectReplaced => "skip",
+                    _ => "copy",
+                },
+                a.kind,
+                a.digest.short(),
+                what,
+                a.subject.short()
+            );
+        }
+        for k in &self.artifacts_skipped {
+            let _ = writeln!(
+                s,
+                "  skip  referrer    {}  {}  of {}: {}",
+                k.digest.short(),
+                k.artifact_type.as_deref().unwrap_or("-"),
+                k.subject.short(),
+                k.reason
+            );
+        }
     }
 }
 

@@ -298,6 +298,12 @@ async fn copy_command(
             plan.available.join(", ")
         )));
     }
+    let artifact_plan = if s.artifacts.enabled() {
+        let r: Arc<dyn Reporter> = reporter.clone();
+        crate::artifacts::discover(src.as_ref(), &plan, &s.artifacts, &r).await?
+    } else {
+        Default::default()
+    };
     for f in &plan.foreign {
         reporter.event(Event::Warning(format!(
             "foreign layer {} is not copied (it is fetched from its URLs at pull time)",
@@ -314,6 +320,7 @@ async fn copy_command(
             reporter.warnings(),
         );
         dry_run_details(src.as_ref(), &root, &s, &plan, &mut report).await;
+        report.add_artifacts(&artifact_plan, None);
         emit(cli, &report, printer, true);
         return Ok(exit::OK);
     }
@@ -325,11 +332,39 @@ async fn copy_command(
         retry: s.target.client.retry,
         source_ref: source_text.clone(),
         target_ref: target_text.clone(),
+        include_foreign: s.selector.include_foreign,
+        defer_finish: s.artifacts.enabled(),
     };
-    let outcome = copy::execute(src, dst, plan.clone(), &opts, reporter.clone()).await;
+    let outcome = copy::execute(
+        src.clone(),
+        dst.clone(),
+        plan.clone(),
+        &opts,
+        reporter.clone(),
+    )
+    .await;
+    let outcome = match outcome {
+        Ok(o) if s.artifacts.enabled() => {
+            // Referrers and digest tags go after their subjects, then the layout commits.
+            let replaced = matches!(o.reject_action, copy::RejectAction::Filtered { .. })
+                .then_some(&plan.root.digest);
+            let r: Arc<dyn Reporter> = reporter.clone();
+            let copied =
+                crate::artifacts::copy(&src, &dst, &artifact_plan, replaced, &opts, &r).await;
+            // The image itself is complete either way: commit it (a layout writes index.json
+            // here) even when an artifact failed, then report that failure.
+            let finished = dst.finish().await;
+            match (copied, finished) {
+                (Ok(a), Ok(())) => Ok((o, Some(a))),
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            }
+        }
+        Ok(o) => Ok((o, None)),
+        Err(e) => Err(e),
+    };
     reporter.finish();
-    let outcome = outcome?;
-    let report = Report::new(
+    let (outcome, artifacts) = outcome?;
+    let mut report = Report::new(
         &source_text,
         &target_text,
         &plan,
@@ -337,6 +372,9 @@ async fn copy_command(
         Some(&outcome),
         reporter.warnings(),
     );
+    if let Some(a) = &artifacts {
+        report.add_artifacts(&artifact_plan, Some(a));
+    }
     emit(cli, &report, printer, false);
     Ok(exit::OK)
 }

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::platform::PlatformFilter;
+use crate::rules::Rules;
 
 /// What to do with index entries that have no platform (and are not attestations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -31,6 +32,10 @@ pub struct Selector {
     pub attestations: bool,
     /// Entries without a platform.
     pub platformless: PlatformlessPolicy,
+    /// `--always-copy` / `--never-copy` rules (never wins).
+    pub rules: Rules,
+    /// Copy foreign / non-distributable layers from their URLs (`--include-foreign-layers`).
+    pub include_foreign: bool,
 }
 
 impl Selector {
@@ -40,6 +45,8 @@ impl Selector {
             platforms: PlatformFilter::parse::<&str>(&[]).expect("empty filter parses"),
             attestations: true,
             platformless: PlatformlessPolicy::Copy,
+            rules: Rules::default(),
+            include_foreign: false,
         }
     }
 }
@@ -66,6 +73,11 @@ pub enum Reason {
     NestedIndex,
     /// The source is a single image manifest.
     SingleManifest,
+    /// Forced in by an `--always-copy` rule (or inside a nested index one forced in).
+    AlwaysCopy {
+        /// The rule, e.g. `--always-copy artifact-type=application/spdx+json`.
+        rule: String,
+    },
 }
 
 /// Why an entry is skipped.
@@ -87,6 +99,14 @@ pub enum SkipReason {
     NestedIndexEmpty,
     /// The source does not hold this child (a sparse layout or index).
     NotInSource,
+    /// Excluded by a `--never-copy` rule.
+    NeverCopy {
+        /// The rule, e.g. `--never-copy annotation:org.example/internal=true`.
+        rule: String,
+        /// An `--always-copy` rule that also matched and lost.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        overrides: Option<String>,
+    },
 }
 
 /// The outcome for one entry.
@@ -121,6 +141,11 @@ impl fmt::Display for Decision {
                 f.write_str("nested index with selected entries")
             }
             Decision::Copy(Reason::SingleManifest) => f.write_str("single-manifest image"),
+            Decision::Copy(Reason::AlwaysCopy { rule }) => f.write_str(rule),
+            Decision::Skip(SkipReason::NeverCopy { rule, overrides }) => match overrides {
+                Some(o) => write!(f, "{rule} (wins over {o})"),
+                None => f.write_str(rule),
+            },
             Decision::Skip(SkipReason::PlatformNotSelected) => f.write_str("platform not selected"),
             Decision::Skip(SkipReason::AttestationOfUnselected { subject }) => {
                 write!(f, "attestation of unselected {}", subject.short())

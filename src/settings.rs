@@ -52,6 +52,8 @@ pub struct CopySettings {
     pub dry_run: bool,
     /// Layout lock wait.
     pub lock_timeout: Duration,
+    /// Referrers and digest tags (`--referrers`, `--digest-tags`).
+    pub artifacts: crate::artifacts::ArtifactOptions,
 }
 
 /// Whether the text names a tag or digest explicitly (after the last `/`).
@@ -110,6 +112,18 @@ impl CopySettings {
             platforms,
             attestations: !a.no_attestations,
             platformless: a.platformless,
+            rules: crate::rules::Rules::parse(&a.always_copy, &a.never_copy)
+                .map_err(|e| UsageError(e.to_string()))?,
+            include_foreign: a.include_foreign_layers,
+        };
+        let artifacts = crate::artifacts::ArtifactOptions {
+            referrers: a.referrers || !a.referrers_artifact_types.is_empty(),
+            types: crate::referrers::ArtifactTypeFilter::parse(&a.referrers_artifact_types)
+                .map_err(|e| UsageError(e.to_string()))?,
+            digest_tags: a.digest_tags,
+            attestations: !a.no_attestations,
+            include_foreign: a.include_foreign_layers,
+            jobs: a.jobs as usize,
         };
         let retry = RetryPolicy {
             retries: a.retries,
@@ -166,6 +180,7 @@ impl CopySettings {
             jobs: a.jobs as usize,
             dry_run: a.dry_run,
             lock_timeout: Duration::from_secs(a.lock_timeout),
+            artifacts,
         })
     }
 }

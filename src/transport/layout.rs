@@ -537,6 +537,22 @@ impl Storage for Layout {
         false
     }
 
+    async fn list_tags(&self) -> Result<Vec<String>> {
+        // `REPO:TAG` ref names are listed by their tag part, as `find` accepts them.
+        let mut tags: Vec<String> = self
+            .entries()?
+            .into_iter()
+            .filter_map(|(n, _)| n)
+            .map(|n| match n.rsplit_once(':') {
+                Some((_, t)) if !t.contains('/') => t.to_string(),
+                _ => n,
+            })
+            .collect();
+        tags.sort();
+        tags.dedup();
+        Ok(tags)
+    }
+
     async fn finish(&self) -> Result<()> {
         self.commit_index()?;
         if let Some((_, Some(file))) = &self.archive {

@@ -31,6 +31,18 @@ pub struct BlobBody {
 pub enum Pushed {
     /// Written.
     Written,
+    /// Written, and the registry answered `OCI-Subject: <digest>`: it indexes this referrer
+    /// itself, so no fallback tag needs maintaining.
+    SubjectIndexed(Digest),
+}
+
+/// What a registry's referrers API listed for one subject (all pages).
+#[derive(Debug, Clone, Default)]
+pub struct ReferrerList {
+    /// The descriptors, as listed.
+    pub descriptors: Vec<Descriptor>,
+    /// The registry applied the `artifactType` filter (`OCI-Filters-Applied`).
+    pub filtered: bool,
 }
 
 /// One place images live: a registry repository or an OCI layout.
@@ -84,6 +96,20 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Whether the endpoint is a registry (preflight and sparse rejection apply).
     fn is_registry(&self) -> bool;
+
+    /// Every tag (registry: `tags/list` with pagination; layout: ref names in `index.json`).
+    fn list_tags(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// The referrers API's answer for `subject`, all pages; `Ok(None)` when there is no such
+    /// API (a 404, or an OCI layout), in which case the `sha256-<hex>` fallback tag applies.
+    /// `artifact_type` is passed on as `?artifactType=`; callers filter again anyway.
+    fn referrers(
+        &self,
+        _subject: &Digest,
+        _artifact_type: Option<&str>,
+    ) -> impl Future<Output = Result<Option<ReferrerList>>> + Send {
+        async { Ok(None) }
+    }
 
     /// Commit pending state (layout: `index.json`). Called once, last.
     fn finish(&self) -> impl Future<Output = Result<()>> + Send;
@@ -142,6 +168,16 @@ impl Storage for Endpoint {
     }
     fn is_registry(&self) -> bool {
         matches!(self, Endpoint::Registry(_))
+    }
+    async fn list_tags(&self) -> Result<Vec<String>> {
+        delegate!(self, e => e.list_tags().await)
+    }
+    async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<ReferrerList>> {
+        delegate!(self, e => e.referrers(subject, artifact_type).await)
     }
     async fn finish(&self) -> Result<()> {
         delegate!(self, e => e.finish().await)

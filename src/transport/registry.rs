@@ -30,7 +30,7 @@ use crate::error::{redact_url, Error, OciError, RegistryError, Result};
 use crate::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
 use crate::media;
 use crate::retry::{parse_retry_after, RetryPolicy};
-use crate::transport::{BlobBody, Pushed, Storage};
+use crate::transport::{BlobBody, Pushed, ReferrerList, Storage};
 
 /// Connection settings for one registry.
 #[derive(Debug, Clone)]
@@ -427,6 +427,7 @@ pub struct RegistryRepo {
     client: Arc<RegistryClient>,
     repo: String,
     push: bool,
+    tags_page: usize,
 }
 
 /// What a manifest HEAD found.
@@ -441,7 +442,69 @@ impl RegistryRepo {
             client,
             repo: repo.to_string(),
             push,
+            tags_page: 1000,
         }
+    }
+
+    /// The `n` asked for per `tags/list` page (default 1000; registries may clamp it).
+    pub fn with_tags_page_size(mut self, n: usize) -> Self {
+        self.tags_page = n.max(1);
+        self
+    }
+
+    /// GET a small JSON document (tags/list, referrers) with retries: `Ok(None)` on 404,
+    /// otherwise the body and the response headers.
+    async fn get_json(&self, url: &str, accept: &str) -> Result<Option<(HeaderMap, Bytes)>> {
+        let mut h = HeaderMap::new();
+        h.insert(
+            ACCEPT,
+            HeaderValue::from_str(accept).map_err(|e| Error::Internal(e.to_string()))?,
+        );
+        self.client
+            .opts
+            .retry
+            .run("GET", || async {
+                let resp = self
+                    .client
+                    .send(Method::GET, url, &self.scope(), h.clone(), None, true)
+                    .await?;
+                if resp.status() == StatusCode::NOT_FOUND {
+                    return Ok(None);
+                }
+                if !resp.status().is_success() {
+                    return Err(registry_error(&Method::GET, url, resp).await.into());
+                }
+                let headers = resp.headers().clone();
+                let body =
+                    read_limited(resp, MAX_MANIFEST_BYTES)
+                        .await
+                        .map_err(|m| Error::Network {
+                            method: "GET".into(),
+                            url: redact_url(url),
+                            message: m,
+                            transient: true,
+                            https_to_http: false,
+                        })?;
+                Ok(Some((headers, body)))
+            })
+            .await
+    }
+
+    /// The `rel="next"` target of a `Link` header, resolved against the registry.
+    fn next_link(&self, headers: &HeaderMap) -> Option<String> {
+        headers
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find_map(|l| {
+                let (target, params) = l.trim().split_once(';')?;
+                let next = params
+                    .split(';')
+                    .any(|p| p.trim().trim_start_matches("rel=").trim_matches('"') == "next");
+                let t = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+                next.then(|| self.resolve_location(t))
+            })
     }
 
     /// The shared client.
@@ -789,6 +852,11 @@ impl Storage for RegistryRepo {
                 if !resp.status().is_success() {
                     return Err(registry_error(&Method::PUT, &url, resp).await.into());
                 }
+                let oci_subject: Option<Digest> = resp
+                    .headers()
+                    .get("oci-subject")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok());
                 if let Some(got) = resp
                     .headers()
                     .get("docker-content-digest")
@@ -803,7 +871,7 @@ impl Storage for RegistryRepo {
                         });
                     }
                 }
-                Ok(Pushed::Written)
+                Ok(oci_subject.map_or(Pushed::Written, Pushed::SubjectIndexed))
             })
             .await
     }
@@ -828,6 +896,86 @@ impl Storage for RegistryRepo {
 
     fn is_registry(&self) -> bool {
         true
+    }
+
+    async fn list_tags(&self) -> Result<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let mut url = self.url(&format!("tags/list?n={}", self.tags_page));
+        let mut tags = vec![];
+        for _page in 0..100_000 {
+            let Some((headers, body)) = self.get_json(&url, "application/json").await? else {
+                // An unknown repository has no tags.
+                return Ok(tags);
+            };
+            let page: Page = serde_json::from_slice(&body).map_err(|e| {
+                Error::Internal(format!(
+                    "GET {} answered a tag list that is not JSON: {e}",
+                    redact_url(&url)
+                ))
+            })?;
+            tags.extend(page.tags.unwrap_or_default());
+            match self.next_link(&headers) {
+                Some(next) if next != url => url = next,
+                _ => return Ok(tags),
+            }
+        }
+        Err(Error::Internal(format!(
+            "{}: tags/list pagination did not end",
+            self.describe()
+        )))
+    }
+
+    async fn referrers(
+        &self,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Option<ReferrerList>> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            manifests: Vec<Descriptor>,
+        }
+        let mut url = self.url(&format!("referrers/{subject}"));
+        if let Some(t) = artifact_type {
+            let mut u = reqwest::Url::parse(&url)
+                .map_err(|e| Error::Internal(format!("referrers URL: {e}")))?;
+            u.query_pairs_mut().append_pair("artifactType", t);
+            url = u.to_string();
+        }
+        let mut out = ReferrerList::default();
+        for page in 0..10_000 {
+            let Some((headers, body)) = self.get_json(&url, media::OCI_INDEX).await? else {
+                if page == 0 {
+                    return Ok(None);
+                }
+                return Err(Error::Missing {
+                    what: format!("referrers page {}", redact_url(&url)),
+                    place: self.describe(),
+                    sparse: false,
+                });
+            };
+            let p: Page = serde_json::from_slice(&body).map_err(|e| Error::Manifest {
+                what: format!("referrers of {subject} from {}", self.describe()),
+                source: crate::manifest::ManifestError::Invalid(e.to_string()),
+            })?;
+            out.descriptors.extend(p.manifests);
+            out.filtered |= headers
+                .get("oci-filters-applied")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|f| f.trim() == "artifactType"));
+            match self.next_link(&headers) {
+                Some(next) if next != url => url = next,
+                _ => return Ok(Some(out)),
+            }
+        }
+        Err(Error::Internal(format!(
+            "{}: referrers pagination did not end",
+            self.describe()
+        )))
     }
 
     async fn finish(&self) -> Result<()> {
