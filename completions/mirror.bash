@@ -105,7 +105,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__copy)
-            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --dry-run --jobs --retries --timeout --src-creds --dest-creds --src-authfile --dest-authfile --src-plain-http --dest-plain-http --src-tls-verify --dest-tls-verify --layout-ref-name --lock-timeout --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --dry-run --jobs --retries --timeout --src-creds --dest-creds --src-authfile --dest-authfile --src-plain-http --dest-plain-http --src-tls-verify --dest-tls-verify --layout-ref-name --lock-timeout --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,6 +194,18 @@ _mirror() {
                     return 0
                     ;;
                 --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --referrers-artifact-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --always-copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --never-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

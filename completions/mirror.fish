@@ -59,6 +59,9 @@ false\t''"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l layout-ref-name -d 'What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the full source reference (`registry/repo:tag`). Both forms are accepted when reading' -r -f -a "tag\t'Just the tag, e.g. `v1` (what skopeo and regclient write)'
 full\t'The full source reference, e.g. `quay.io/org/app:v1`'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l lock-timeout -d 'Seconds to wait for another writer of the same layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l referrers-artifact-type -d 'Copy only referrers whose artifact type matches GLOB (repeatable; implies --referrers)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l always-copy -d 'Copy index entries that match RULE even when the platform filter skips them (repeatable)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l never-copy -d 'Leave out index entries that match RULE (same forms as --always-copy; repeatable)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -69,6 +72,9 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-attestations -
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dry-run -d 'Show the plan (entries, reasons, sizes) and write nothing'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-plain-http -d 'Talk plain HTTP to the source registry (always the case for loopback hosts)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -d 'Talk plain HTTP to the target registry (always the case for loopback hosts)'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l referrers -d 'Copy referrers of the index and of each selected child: signatures, SBOMs, attestations (manifests whose `subject` names them), recursively'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l digest-tags -d 'Copy cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the index and of each selected child, byte for byte'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l include-foreign-layers -d 'Copy foreign / non-distributable layers (Windows base layers), downloading each from its URLs and verifying it by digest'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

@@ -110,12 +110,27 @@ pub fn layers_with_urls(m: &RawManifest) -> Vec<Descriptor> {
 /// If pushing `m` failed and `m` lists layer URLs, explain that the target may refuse them.
 /// Authentication failures and rate limits pass through unchanged.
 pub fn explain_rejection(m: &RawManifest, e: Error, target: &str) -> Error {
+    let layers = layers_with_urls(m);
+    if layers.is_empty() {
+        return e;
+    }
+    // distribution answers 500 (UNKNOWN …, MANIFEST_BLOB_UNKNOWN <layer>) for a disallowed URL;
+    // other registries name the layer or the URL. A refusal that names only ordinary blobs is
+    // something else and passes through unchanged.
     let refused = match e.root() {
-        Error::Registry(r) => r.status != 401 && r.status != 403 && r.status != 429,
+        Error::Registry(r) if matches!(r.status, 401 | 403 | 429) => false,
+        Error::Registry(r) => {
+            let text = r.to_string().to_ascii_lowercase();
+            r.status >= 500
+                || text.contains("url")
+                || r.errors
+                    .iter()
+                    .flat_map(|o| o.detail_digests())
+                    .any(|d| layers.iter().any(|l| l.digest == d))
+        }
         _ => false,
     };
-    let layers = layers_with_urls(m);
-    if !refused || layers.is_empty() {
+    if !refused {
         return e;
     }
     let mut urls: Vec<String> = layers

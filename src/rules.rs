@@ -232,3 +232,259 @@ mod tests {
         assert_eq!(Rules::default().verdict(&keep), Verdict::None);
     }
 }
+
+/// The rules (and the buildx attestation rule) as the planner applies them.
+#[cfg(test)]
+mod plan_tests {
+    use std::collections::{HashMap, HashSet};
+
+    use bytes::Bytes;
+
+    use super::Rules;
+    use crate::digest::Digest;
+    use crate::manifest::RawManifest;
+    use crate::plan::{self, Inputs, Outcome, Plan};
+    use crate::platform::PlatformFilter;
+    use crate::referrers::DOCKER_ATTESTATION;
+    use crate::select::{Decision, PlatformlessPolicy, Reason, Selector, SkipReason};
+
+    const OCI_M: &str = "application/vnd.oci.image.manifest.v1+json";
+    const OCI_I: &str = "application/vnd.oci.image.index.v1+json";
+
+    fn raw(json: String) -> RawManifest {
+        let b = Bytes::from(json);
+        let d = Digest::sha256_of(&b);
+        RawManifest::from_bytes(b, d, None).unwrap()
+    }
+
+    fn image(seed: &str, extra: &str) -> RawManifest {
+        let cfg = Digest::sha256_of(format!("{seed}/config").as_bytes());
+        let layer = Digest::sha256_of(format!("{seed}/layer").as_bytes());
+        raw(format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_M}",{extra}"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cfg}","size":2}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{layer}","size":3}}]}}"#
+        ))
+    }
+
+    fn entry(m: &RawManifest, rest: &str) -> String {
+        format!(
+            r#"{{"mediaType":"{}","digest":"{}","size":{}{rest}}}"#,
+            m.media_type,
+            m.digest,
+            m.bytes.len()
+        )
+    }
+
+    struct Fixture {
+        root: RawManifest,
+        all: HashMap<Digest, RawManifest>,
+        amd: Digest,
+        arm: Digest,
+        bk_att_arm: Digest,
+        ref_att_arm: Digest,
+        sbom: Digest,
+        nested: Digest,
+        s390x: Digest,
+    }
+
+    /// amd64, arm64 (annotated keep=yes), a BuildKit attestation of arm64, a buildx
+    /// referrer-style attestation of arm64 (no annotations: only its manifest says what it
+    /// is), an SBOM artifact without platform, and a nested index holding s390x.
+    fn fixture() -> Fixture {
+        let amd = image("amd", "");
+        let arm = image("arm", "");
+        let bk = image("bk", "");
+        let refatt = image(
+            "refatt",
+            &format!(
+                r#""artifactType":"{DOCKER_ATTESTATION}","subject":{},"#,
+                entry(&arm, "")
+            ),
+        );
+        let sbom = image("sbom", r#""artifactType":"application/spdx+json","#);
+        let s390x = image("s390x", "");
+        let nested = raw(format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_I}","manifests":[{}]}}"#,
+            entry(
+                &s390x,
+                r#","platform":{"os":"linux","architecture":"s390x"}"#
+            )
+        ));
+        let entries = [
+            entry(&amd, r#","platform":{"os":"linux","architecture":"amd64"}"#),
+            entry(
+                &arm,
+                r#","platform":{"os":"linux","architecture":"arm64"},"annotations":{"keep":"yes"}"#,
+            ),
+            entry(
+                &bk,
+                &format!(
+                    r#","platform":{{"os":"unknown","architecture":"unknown"}},"annotations":{{"vnd.docker.reference.type":"attestation-manifest","vnd.docker.reference.digest":"{}"}}"#,
+                    arm.digest
+                ),
+            ),
+            entry(
+                &refatt,
+                r#","platform":{"os":"unknown","architecture":"unknown"}"#,
+            ),
+            entry(&sbom, r#","artifactType":"application/spdx+json""#),
+            entry(&nested, r#","annotations":{"group":"mainframe"}"#),
+        ];
+        let root = raw(format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_I}","manifests":[{}]}}"#,
+            entries.join(",")
+        ));
+        let all: HashMap<Digest, RawManifest> = [&amd, &arm, &bk, &refatt, &sbom, &nested, &s390x]
+            .into_iter()
+            .map(|m| (m.digest.clone(), m.clone()))
+            .collect();
+        Fixture {
+            root,
+            amd: amd.digest,
+            arm: arm.digest,
+            bk_att_arm: bk.digest,
+            ref_att_arm: refatt.digest,
+            sbom: sbom.digest,
+            nested: nested.digest,
+            s390x: s390x.digest,
+            all,
+        }
+    }
+
+    /// Run the planner the way resolve.rs does, feeding it what it asks for.
+    fn run(f: &Fixture, platforms: &[&str], always: &[&str], never: &[&str]) -> Plan {
+        let sel = Selector {
+            platforms: PlatformFilter::parse(platforms).unwrap(),
+            attestations: true,
+            platformless: PlatformlessPolicy::Copy,
+            rules: Rules::parse(always, never).unwrap(),
+            include_foreign: false,
+        };
+        let mut fetched = HashMap::new();
+        let absent = HashSet::new();
+        for _ in 0..5 {
+            let inp = Inputs {
+                fetched: &fetched,
+                absent: &absent,
+                root_platform: None,
+                source_ref: "test",
+            };
+            match plan::plan(&f.root, &sel, &inp).unwrap() {
+                Outcome::Complete(p) => return *p,
+                Outcome::Need(list) => {
+                    for d in list {
+                        fetched.insert(d.digest.clone(), f.all[&d.digest].clone());
+                    }
+                }
+            }
+        }
+        panic!("planning did not converge")
+    }
+
+    fn decision(p: &Plan, d: &Digest) -> Decision {
+        p.entries
+            .iter()
+            .find(|e| &e.descriptor.digest == d)
+            .unwrap_or_else(|| panic!("no entry {d}"))
+            .decision
+            .clone()
+    }
+
+    #[test]
+    fn referrer_style_attestations_follow_their_platform() {
+        let f = fixture();
+        let p = run(&f, &["linux/amd64"], &[], &[]);
+        assert!(decision(&p, &f.amd).is_copy());
+        assert_eq!(
+            decision(&p, &f.ref_att_arm),
+            Decision::Skip(SkipReason::AttestationOfUnselected {
+                subject: f.arm.clone()
+            }),
+            "a buildx referrer-style attestation of an unselected child is not copied"
+        );
+        assert!(!decision(&p, &f.bk_att_arm).is_copy());
+        let p = run(&f, &["linux/arm64"], &[], &[]);
+        assert_eq!(
+            decision(&p, &f.ref_att_arm),
+            Decision::Copy(Reason::AttestationOf {
+                subject: f.arm.clone()
+            })
+        );
+        assert!(p.manifests.iter().any(|m| m.digest == f.ref_att_arm));
+    }
+
+    #[test]
+    fn always_copy_includes_and_attestations_follow() {
+        let f = fixture();
+        let p = run(&f, &["linux/amd64"], &["annotation:keep=yes"], &[]);
+        assert_eq!(
+            decision(&p, &f.arm),
+            Decision::Copy(Reason::AlwaysCopy {
+                rule: "--always-copy annotation:keep=yes".into()
+            })
+        );
+        assert!(decision(&p, &f.bk_att_arm).is_copy());
+        assert!(decision(&p, &f.ref_att_arm).is_copy());
+        // A nested index forced in is copied whole.
+        let p = run(&f, &["linux/amd64"], &["annotation:group=main*"], &[]);
+        assert!(decision(&p, &f.nested).is_copy());
+        assert_eq!(
+            decision(&p, &f.s390x),
+            Decision::Copy(Reason::AlwaysCopy {
+                rule: "--always-copy annotation:group=main*".into()
+            })
+        );
+        let p = run(&f, &["linux/amd64"], &[], &[]);
+        assert!(!decision(&p, &f.s390x).is_copy());
+        assert!(!decision(&p, &f.nested).is_copy());
+    }
+
+    #[test]
+    fn never_copy_excludes_even_without_a_platform_filter() {
+        let f = fixture();
+        let p = run(&f, &[], &[], &["artifact-type=application/spdx+*"]);
+        assert_eq!(
+            decision(&p, &f.sbom),
+            Decision::Skip(SkipReason::NeverCopy {
+                rule: "--never-copy artifact-type=application/spdx+*".into(),
+                overrides: None
+            })
+        );
+        assert!(p.sparse);
+        // Excluding a platform by rule takes its attestations with it.
+        let p = run(&f, &[], &[], &["annotation:keep=yes"]);
+        assert!(!decision(&p, &f.arm).is_copy());
+        assert!(!decision(&p, &f.bk_att_arm).is_copy());
+        assert!(decision(&p, &f.amd).is_copy());
+        let p = run(
+            &f,
+            &[],
+            &[],
+            &["media-type=application/vnd.oci.image.index.v1+json"],
+        );
+        assert!(!decision(&p, &f.nested).is_copy());
+    }
+
+    #[test]
+    fn never_copy_wins_a_conflict_and_the_plan_says_so() {
+        let f = fixture();
+        let p = run(
+            &f,
+            &["linux/amd64"],
+            &["annotation:keep=*"],
+            &["annotation:keep=yes"],
+        );
+        let d = decision(&p, &f.arm);
+        assert_eq!(
+            d,
+            Decision::Skip(SkipReason::NeverCopy {
+                rule: "--never-copy annotation:keep=yes".into(),
+                overrides: Some("--always-copy annotation:keep=*".into())
+            })
+        );
+        assert_eq!(
+            d.to_string(),
+            "--never-copy annotation:keep=yes (wins over --always-copy annotation:keep=*)"
+        );
+        assert!(!decision(&p, &f.bk_att_arm).is_copy());
+    }
+}

@@ -34,6 +34,9 @@ pub struct FakeOptions {
     pub referrers_api: bool,
     /// Page size of referrers listings; `None` lists everything in one response (default).
     pub referrers_page_size: Option<usize>,
+    /// Fault injection: right after the first PUT of this tag (any repository), point the tag
+    /// at these index bytes instead, as a concurrent writer would (default `None`).
+    pub race_tag: Option<(String, Vec<u8>)>,
 }
 
 impl Default for FakeOptions {
@@ -42,6 +45,7 @@ impl Default for FakeOptions {
             accept_sparse: true,
             referrers_api: false,
             referrers_page_size: None,
+            race_tag: None,
         }
     }
 }
@@ -90,6 +94,7 @@ struct Inner {
     uploads: HashMap<String, (String, Vec<u8>)>,
     next_upload: u64,
     requests: Vec<(String, String, u16)>,
+    raced: bool,
 }
 
 impl Inner {
@@ -476,6 +481,11 @@ fn put_manifest(s: &mut Inner, p: &Parts, name: &str, reference: &str, body: &[u
         return errors(400, missing.into_iter().map(unknown).collect());
     }
     let digest = s.repo(name).store(reference, content_type, body);
+    let race = s.opts.race_tag.clone().filter(|(t, _)| t == reference);
+    if let Some((_, theirs)) = race.filter(|_| !s.raced) {
+        s.raced = true;
+        s.repo(name).store(reference, INDEX_MEDIA_TYPE, &theirs);
+    }
     let location = format!("/v2/{name}/manifests/{digest}");
     let mut headers = vec![("Location", location), ("Docker-Content-Digest", digest)];
     let subject = doc.pointer("/subject/digest").and_then(Value::as_str);

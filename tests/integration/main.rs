@@ -13,3 +13,4 @@ mod copy_registry; // registry → registry: byte equality, sparse rejection, po
 mod copy_sparse; // a target that accepts sparse indexes
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod messages; // golden snapshots of errors and help
+mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
