@@ -117,3 +117,61 @@ async fn artifact_type_filter_is_sent_to_the_api_and_applied() {
         vec![chain.sbom.manifest.digest.clone()]
     );
 }
+
+/// `tags/list` pagination (`n`, `last`, `Link`) through the library's registry backend with a
+/// small page size; the digest-tag scan relies on it. distribution 2.8.2 ignores `n` and
+/// answers with every tag at once (observed), so the paging itself runs against the fake.
+#[tokio::test(flavor = "multi_thread")]
+async fn tag_listing_follows_link_pagination() {
+    use sparse_mirror::auth::Auth;
+    use sparse_mirror::transport::registry::{ClientOptions, RegistryClient, RegistryRepo};
+    use sparse_mirror::transport::Storage;
+    let repo = |host: &str, name: &str| {
+        let opts = ClientOptions {
+            plain_http: true,
+            ..ClientOptions::default()
+        };
+        let client = RegistryClient::new(host, Auth::anonymous(), opts).unwrap();
+        RegistryRepo::new(std::sync::Arc::new(client), name, false).with_tags_page_size(3)
+    };
+
+    let chain = Chain::new();
+    let real = crate::harness::Registry::start();
+    chain
+        .push(&Http::new(), &real.host(), "team/app", true)
+        .await;
+    let want: std::collections::BTreeSet<String> = Http::new()
+        .tags(&real.host(), "team/app")
+        .await
+        .into_iter()
+        .collect();
+    assert!(want.len() > 7, "{want:?}");
+    let got = repo(&real.host(), "team/app").list_tags().await.unwrap();
+    assert_eq!(
+        got.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        want
+    );
+    assert!(repo(&real.host(), "no/such")
+        .list_tags()
+        .await
+        .unwrap()
+        .is_empty());
+
+    let fake = FakeRegistry::start(FakeOptions::default()).await;
+    chain
+        .push(&Http::new(), &fake.host(), "team/app", true)
+        .await;
+    let before = fake.requests().len();
+    let got = repo(&fake.host(), "team/app").list_tags().await.unwrap();
+    assert_eq!(
+        got.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        want
+    );
+    let pages: Vec<String> = fake.requests()[before..]
+        .iter()
+        .filter(|(m, p, _)| m == "GET" && p.contains("/tags/list"))
+        .map(|(_, p, _)| p.clone())
+        .collect();
+    assert_eq!(pages.len(), want.len().div_ceil(3), "{pages:?}");
+    assert!(pages[1].contains("last="), "{pages:?}");
+}
