@@ -201,6 +201,118 @@ async fn selected_referrers_and_digest_tags_travel_between_registries_without_th
         .filter(|q| !matches!(q.method.as_str(), "GET" | "HEAD"))
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
+
+    // A signature added upstream later arrives on the next run, merged into the target's
+    // fallback index next to the one already there.
+    let amd_m = chain.img.child("linux/amd64");
+    let late = referrer(
+        "late-amd64-sig",
+        super::SIG_TYPE,
+        amd_m,
+        super::key().sign(amd_m.digest.as_bytes()).as_ref().to_vec(),
+        "application/vnd.example.ed25519-signature",
+        &[
+            ("org.example.signed-digest", &amd_m.digest),
+            ("org.example.signer", "release-2"),
+        ],
+    );
+    let sh = src.host();
+    for b in &late.manifest.blobs {
+        if http.head_blob(&sh, "team/app", &b.digest).await != 200 {
+            http.push_blob(&sh, "team/app", &b.bytes).await;
+        }
+    }
+    fixtures::push_manifest_only(
+        &http,
+        &sh,
+        "team/app",
+        &late.manifest.digest,
+        &late.manifest,
+    )
+    .await;
+    let (st, body) = http
+        .put_manifest(
+            &sh,
+            "team/app",
+            &fallback_tag(amd),
+            OCI_INDEX,
+            &super::fallback_index(&[&chain.amd_sig, &late]),
+        )
+        .await;
+    assert_eq!(st, 201, "{body}");
+    let out = mirror_async(&args).await;
+    assert_eq!(out.code, 0, "{out}");
+    let r = report(&out.stdout);
+    let pushed: Vec<String> = r
+        .artifacts
+        .iter()
+        .filter(|a| a.status == ArtifactStatus::Pushed)
+        .map(|a| a.digest.to_string())
+        .collect();
+    assert_eq!(pushed, vec![late.manifest.digest.clone()]);
+    assert_eq!(
+        fallback_digests(&http, &dh, "mirror/app", amd).await,
+        sorted(&[&chain.amd_sig, &late])
+    );
+    let upd = &r.fallback_tags;
+    assert_eq!(upd.len(), 1, "{upd:?}");
+    assert_eq!((upd[0].added, upd[0].kept), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_reject_filter_leaves_the_original_index_referrers_behind() {
+    let chain = Chain::new();
+    let http = Http::new();
+    let src = Registry::start();
+    chain.push(&http, &src.host(), "team/app", true).await;
+    let dst = Registry::start();
+    let s = format!("{}/team/app:v1", src.host());
+    let d = format!("{}/mirror/app:v1", dst.host());
+    let out = mirror_async(&[
+        "copy",
+        &s,
+        &d,
+        "-p",
+        "linux/amd64",
+        "--on-reject",
+        "filter",
+        "--referrers",
+        "--digest-tags",
+        "-o",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let r = report(&out.stdout);
+    let status = |a: &Art| {
+        r.artifacts
+            .iter()
+            .find(|x| x.digest.as_str() == a.manifest.digest)
+            .unwrap_or_else(|| panic!("{} not reported", a.name))
+            .status
+    };
+    for a in [
+        &chain.sbom,
+        &chain.sbom_sig,
+        &chain.index_sig,
+        &chain.cosign[0],
+    ] {
+        assert_eq!(status(a), ArtifactStatus::SubjectReplaced, "{}", a.name);
+        assert_eq!(
+            http.head_manifest(&dst.host(), "mirror/app", &a.manifest.digest)
+                .await
+                .0,
+            404,
+            "{}",
+            a.name
+        );
+    }
+    assert_eq!(status(&chain.amd_sig), ArtifactStatus::Pushed);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("--on-reject filter")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
