@@ -344,7 +344,9 @@ impl Walk<'_> {
         }
         let first = self.entries.len();
         let mut selected: HashSet<Digest> = HashSet::new();
-        let mut skipped: HashSet<Digest> = HashSet::new();
+        // Entries a `--never-copy` rule excluded: their attestations follow them out even
+        // when every platform is selected.
+        let mut ruled_out: HashSet<Digest> = HashSet::new();
         // Which entries are attestations, and of what: BuildKit's annotations, or a buildx
         // referrer-style attestation (artifactType + `subject`, read from the manifest).
         let attestation_of: Vec<Option<Digest>> =
@@ -409,8 +411,8 @@ impl Walk<'_> {
             }
             if decision.is_copy() {
                 selected.insert(d.digest.clone());
-            } else {
-                skipped.insert(d.digest.clone());
+            } else if matches!(decision, Decision::Skip(SkipReason::NeverCopy { .. })) {
+                ruled_out.insert(d.digest.clone());
             }
             self.entries.push(Entry {
                 parent: parent.clone(),
@@ -431,7 +433,7 @@ impl Walk<'_> {
                 by_rule
             } else if !self.sel.attestations {
                 Decision::Skip(SkipReason::AttestationsDisabled)
-            } else if self.sel.platforms.is_all() && !skipped.contains(&subject) {
+            } else if self.sel.platforms.is_all() && !ruled_out.contains(&subject) {
                 Decision::Copy(Reason::AllPlatforms)
             } else if selected.contains(&subject) {
                 Decision::Copy(Reason::AttestationOf { subject })
