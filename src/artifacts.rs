@@ -1,5 +1,5 @@
 //! Supply-chain artifacts: the I/O half. [`discover`] reads the source (the resolve step for
-//! artifacts), [`copy`] writes the target after the image itself (the copy step).
+//! artifacts), [`copy()`] writes the target after the image itself (the copy step).
 //!
 //! Discovery, for the subjects `referrers::subjects` names (the root and every copied entry):
 //! - `--referrers`: `GET /v2/<name>/referrers/<digest>` (all `Link` pages); on 404, or for an
@@ -381,7 +381,7 @@ pub async fn discover<S: Storage>(
 }
 
 impl Report {
-    /// Add what [`discover`] found and, after a copy, what [`copy`] did.
+    /// Add what [`discover`] found and, after a copy, what [`copy()`] did.
     pub fn add_artifacts(&mut self, ap: &ArtifactPlan, outcome: Option<&ArtifactOutcome>) {
         match outcome {
             Some(o) => {

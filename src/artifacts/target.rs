@@ -20,7 +20,7 @@ use super::missing;
 /// How often a fallback index update is redone after a concurrent writer replaced it.
 const FALLBACK_ATTEMPTS: usize = 5;
 
-/// What [`copy`] did.
+/// What [`copy()`] did.
 #[derive(Debug, Clone, Default)]
 pub struct ArtifactOutcome {
     /// One line per artifact, in push order.
@@ -33,7 +33,7 @@ pub struct ArtifactOutcome {
     pub manifests_pushed: u64,
 }
 
-/// Copy what [`discover`] found. `replaced_root`: the original root digest when
+/// Copy what [`discover`](super::discover) found. `replaced_root`: the original root digest when
 /// `--on-reject filter` pushed a different index (its referrers and tags are left out).
 pub async fn copy<E: Storage>(
     src: &Arc<E>,
