@@ -79,23 +79,25 @@ impl Layout {
         self
     }
 
+    /// Create what is missing. `index.json` is written before `oci-layout`, and an existing
+    /// `oci-layout` without `index.json` (a writer killed between the two) is completed, so an
+    /// interrupted first write never leaves a layout that cannot be reopened.
     fn init(&self) -> Result<()> {
-        if self.root.join(LAYOUT_FILE).exists() {
-            return self.check_layout_file();
-        }
         std::fs::create_dir_all(self.root.join("blobs"))
             .map_err(io_err(format!("creating {}", self.root.display())))?;
-        write_atomic(
-            &self.root.join(LAYOUT_FILE),
-            br#"{"imageLayoutVersion":"1.0.0"}"#,
-        )?;
         if !self.root.join(INDEX_FILE).exists() {
             write_atomic(
                 &self.root.join(INDEX_FILE),
                 br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#,
             )?;
         }
-        Ok(())
+        if self.root.join(LAYOUT_FILE).exists() {
+            return self.check_layout_file();
+        }
+        write_atomic(
+            &self.root.join(LAYOUT_FILE),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
     }
 
     fn temp_dir(near: &Path) -> Result<tempfile::TempDir> {
@@ -559,5 +561,45 @@ impl Storage for Layout {
             super::archive::pack(&self.root, file)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a writer killed after `oci-layout` but before `index.json` left a layout
+    /// that every rerun refused ("index.json is missing").
+    #[test]
+    fn reopening_a_half_created_layout_completes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(LAYOUT_FILE),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        let l = Layout::create(dir.path()).unwrap();
+        assert!(l.read_index().unwrap().is_empty());
+        l.pending.lock().unwrap().push((Some("v1".into()), serde_json::json!({"digest": "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"})));
+        l.commit_index().unwrap();
+        assert_eq!(l.read_index().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn garbled_layout_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(LAYOUT_FILE), b"{nope").unwrap();
+        let e = Layout::open(dir.path()).err().unwrap().to_string();
+        assert!(e.contains("oci-layout is not valid"), "{e}");
+        std::fs::write(
+            dir.path().join(LAYOUT_FILE),
+            br#"{"imageLayoutVersion":"9.0.0"}"#,
+        )
+        .unwrap();
+        assert!(Layout::create(dir.path())
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("unsupported imageLayoutVersion"));
     }
 }
