@@ -105,7 +105,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__copy)
-            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --dry-run --jobs --retries --timeout --src-creds --dest-creds --src-authfile --dest-authfile --src-plain-http --dest-plain-http --src-tls-verify --dest-tls-verify --layout-ref-name --lock-timeout --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --dry-run --jobs --retries --timeout --src-creds --dest-creds --src-authfile --dest-authfile --src-plain-http --dest-plain-http --src-tls-verify --dest-tls-verify --layout-ref-name --lock-timeout --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --src-password-stdin --dest-password-stdin --src-registry-token --dest-registry-token --src-cert-dir --dest-cert-dir --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -207,6 +207,28 @@ _mirror() {
                     ;;
                 --never-copy)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --src-registry-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dest-registry-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --src-cert-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --dest-cert-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --output)

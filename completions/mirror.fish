@@ -48,8 +48,8 @@ full\t'Copy the remaining children too and push the original index'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s j -l jobs -d 'Concurrent blob transfers' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-creds -d 'Credentials for the source registry: USER:PASSWORD' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-creds -d 'Credentials for the target registry: USER:PASSWORD' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-creds -d 'Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-creds -d 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-authfile -d 'A docker config.json or containers auth.json to read source credentials from' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-authfile -d 'A docker config.json or containers auth.json to read target credentials from' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-tls-verify -d 'Verify the source registry\'s TLS certificate' -r -f -a "true\t''
@@ -62,6 +62,10 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l lock-timeout -d '
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l referrers-artifact-type -d 'Copy only referrers whose artifact type matches GLOB (repeatable; implies --referrers)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l always-copy -d 'Copy index entries that match RULE even when the platform filter skips them (repeatable)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l never-copy -d 'Leave out index entries that match RULE (same forms as --always-copy; repeatable)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-registry-token -d 'A bearer token for the source registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-registry-token -d 'A bearer token for the target registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-cert-dir -d 'Certificates for the source registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -70,11 +74,14 @@ never\t'Never'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-platforms -d 'Fail (exit 3) when a literal --platform matches nothing, instead of warning'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-attestations -d 'Do not copy BuildKit attestation manifests of the selected platforms'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dry-run -d 'Show the plan (entries, reasons, sizes) and write nothing'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-plain-http -d 'Talk plain HTTP to the source registry (always the case for loopback hosts)'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -d 'Talk plain HTTP to the target registry (always the case for loopback hosts)'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-plain-http -d 'Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves)'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l referrers -d 'Copy referrers of the index and of each selected child: signatures, SBOMs, attestations (manifests whose `subject` names them), recursively'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l digest-tags -d 'Copy cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the index and of each selected child, byte for byte'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l include-foreign-layers -d 'Copy foreign / non-distributable layers (Windows base layers), downloading each from its URLs and verifying it by digest'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-password-stdin -d 'Read the source password from stdin (with --src-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -89,7 +96,7 @@ json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
-complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-plain-http -d 'Talk plain HTTP (always the case for loopback hosts)'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-plain-http -d 'Talk plain HTTP (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

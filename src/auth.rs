@@ -22,6 +22,22 @@ pub enum Credentials {
     },
     /// A registry bearer token given directly; never printed.
     Bearer(String),
+    /// A docker `identitytoken`: an OAuth2 refresh token exchanged at the token realm
+    /// (`grant_type=refresh_token`) for access tokens; never printed.
+    IdentityToken {
+        /// User name, when the auth file has one (often empty or `<token>`).
+        username: String,
+        /// The refresh token.
+        token: String,
+    },
+    /// Ask a docker credential helper (`docker-credential-NAME get`) when the registry first
+    /// wants credentials.
+    Helper {
+        /// The helper suffix: `pass` runs `docker-credential-pass`.
+        helper: String,
+        /// What the helper is asked for: the registry host, or `https://index.docker.io/v1/`.
+        server: String,
+    },
 }
 
 impl fmt::Debug for Credentials {
@@ -30,6 +46,10 @@ impl fmt::Debug for Credentials {
             Credentials::Anonymous => f.write_str("Anonymous"),
             Credentials::Basic { username, .. } => write!(f, "Basic({username}:<redacted>)"),
             Credentials::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            Credentials::IdentityToken { username, .. } => {
+                write!(f, "IdentityToken({username}:<redacted>)")
+            }
+            Credentials::Helper { helper, server } => write!(f, "Helper({helper}, {server})"),
         }
     }
 }
@@ -65,6 +85,33 @@ pub enum Challenge {
         /// `service` parameter.
         service: Option<String>,
     },
+}
+
+impl Credentials {
+    /// Whether these are secrets the user supplied (as opposed to none, or a helper not yet run).
+    pub fn is_secret(&self) -> bool {
+        matches!(
+            self,
+            Credentials::Basic { .. } | Credentials::Bearer(_) | Credentials::IdentityToken { .. }
+        )
+    }
+}
+
+/// Whether a URL's host is a loopback address (`localhost`, `127.0.0.0/8`, `::1`).
+pub fn is_loopback_url(url: &reqwest::Url) -> bool {
+    let Some(h) = url.host_str() else {
+        return false;
+    };
+    let h = h.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a user-supplied secret may be sent to `url`: never over plain HTTP to a host that is
+/// not loopback, unless `--allow-insecure-auth` was given.
+pub fn may_send_secret(url: &reqwest::Url, allow_insecure_auth: bool) -> bool {
+    url.scheme() != "http" || allow_insecure_auth || is_loopback_url(url)
 }
 
 /// Parse a `WWW-Authenticate` header value. Unknown schemes yield `None`.
@@ -187,5 +234,33 @@ mod tests {
         };
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(!format!("{:?}", Credentials::Bearer("tok".into())).contains("tok"));
+        let c = Credentials::IdentityToken {
+            username: "u".into(),
+            token: "refresh-me".into(),
+        };
+        assert!(!format!("{c:?}").contains("refresh-me"));
+    }
+
+    #[test]
+    fn secrets_stay_off_plain_http_to_remote_hosts() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        assert!(may_send_secret(
+            &u("https://registry.example.com/v2/"),
+            false
+        ));
+        assert!(!may_send_secret(
+            &u("http://registry.example.com/v2/"),
+            false
+        ));
+        assert!(may_send_secret(&u("http://registry.example.com/v2/"), true));
+        assert!(may_send_secret(&u("http://127.0.0.1:5000/v2/"), false));
+        assert!(may_send_secret(&u("http://127.9.9.9:5000/v2/"), false));
+        assert!(may_send_secret(&u("http://localhost:5000/token"), false));
+        assert!(may_send_secret(&u("http://[::1]:5000/v2/"), false));
+        assert!(!may_send_secret(&u("http://10.0.0.1:5000/v2/"), false));
+        assert!(!may_send_secret(
+            &u("http://localhost.example.com/v2/"),
+            false
+        ));
     }
 }

@@ -154,7 +154,7 @@ pub struct InspectArgs {
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub src_authfile: Option<PathBuf>,
 
-    /// Talk plain HTTP (always the case for loopback hosts).
+    /// Talk plain HTTP (loopback hosts fall back to it by themselves).
     #[arg(long)]
     pub src_plain_http: bool,
 
@@ -227,20 +227,20 @@ pub struct CopyArgs {
     )]
     pub timeout: u64,
 
-    /// Credentials for the source registry: USER:PASSWORD.
+    /// Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal).
     #[arg(
         long,
-        value_name = "USER:PASSWORD",
+        value_name = "USER[:PASSWORD]",
         env = "MIRROR_SRC_CREDS",
         hide_env_values = true,
         help_heading = "Registry access"
     )]
     pub src_creds: Option<String>,
 
-    /// Credentials for the target registry: USER:PASSWORD.
+    /// Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal).
     #[arg(
         long,
-        value_name = "USER:PASSWORD",
+        value_name = "USER[:PASSWORD]",
         env = "MIRROR_DEST_CREDS",
         hide_env_values = true,
         help_heading = "Registry access"
@@ -255,11 +255,11 @@ pub struct CopyArgs {
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
     pub dest_authfile: Option<PathBuf>,
 
-    /// Talk plain HTTP to the source registry (always the case for loopback hosts).
+    /// Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves).
     #[arg(long, help_heading = "Registry access")]
     pub src_plain_http: bool,
 
-    /// Talk plain HTTP to the target registry (always the case for loopback hosts).
+    /// Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves).
     #[arg(long, help_heading = "Registry access")]
     pub dest_plain_http: bool,
 
@@ -333,6 +333,61 @@ pub struct CopyArgs {
     /// URLs. The manifests keep their URLs either way, so the target must allow them.
     #[arg(long, help_heading = "Supply chain")]
     pub include_foreign_layers: bool,
+
+    /// Read the source password from stdin (with --src-creds USER).
+    #[arg(
+        long,
+        requires = "src_creds",
+        conflicts_with = "dest_password_stdin",
+        help_heading = "Registry access"
+    )]
+    pub src_password_stdin: bool,
+
+    /// Read the target password from stdin (with --dest-creds USER).
+    #[arg(long, requires = "dest_creds", help_heading = "Registry access")]
+    pub dest_password_stdin: bool,
+
+    /// A bearer token for the source registry, sent as is (no token server round trip).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MIRROR_SRC_REGISTRY_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "src_creds",
+        help_heading = "Registry access"
+    )]
+    pub src_registry_token: Option<String>,
+
+    /// A bearer token for the target registry, sent as is (no token server round trip).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "MIRROR_DEST_REGISTRY_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "dest_creds",
+        help_heading = "Registry access"
+    )]
+    pub dest_registry_token: Option<String>,
+
+    /// Certificates for the source registry: *.crt CA files, client.cert + client.key for mutual TLS.
+    ///
+    /// The docker/podman certs.d layout. Without it, the first existing directory of
+    /// ~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST and
+    /// /etc/docker/certs.d/HOST is used.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "Registry access")]
+    pub src_cert_dir: Option<PathBuf>,
+
+    /// Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS.
+    ///
+    /// The docker/podman certs.d layout. Without it, the first existing directory of
+    /// ~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST and
+    /// /etc/docker/certs.d/HOST is used.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "Registry access")]
+    pub dest_cert_dir: Option<PathBuf>,
+
+    /// Send credentials over plain HTTP to registries that are not on this machine (unsafe).
+    #[arg(long, help_heading = "Registry access")]
+    pub allow_insecure_auth: bool,
 }
 
 /// `--layout-ref-name` values.

@@ -364,8 +364,20 @@ impl Error {
             Error::Network { https_to_http: true, .. } => h.push(
                 "the registry seems to speak plain HTTP: pass --src-plain-http or --dest-plain-http".into(),
             ),
-            Error::Network { .. } => h.push(
-                "check that the registry host and port are right and reachable from here".into(),
+            Error::Network { message, .. } if tls_hint(message).is_some() => {
+                h.push(tls_hint(message).unwrap_or_default().into())
+            }
+            Error::Network { url, message, .. } => {
+                h.push("check that the registry host and port are right and reachable from here".into());
+                // With TLS 1.3 a server refusing a missing client certificate often just closes
+                // the connection after the handshake, and its alert is lost.
+                let m = message.to_ascii_lowercase();
+                if url.starts_with("https://") && ["channel closed", "connection closed", "connection reset", "unexpected eof"].iter().any(|s| m.contains(s)) {
+                    h.push("if the registry requires a client certificate (mutual TLS), put client.cert and client.key in the --src-cert-dir/--dest-cert-dir directory".into());
+                }
+            }
+            Error::Registry(r) if r.status == 400 && r.body.as_deref().is_some_and(|b| b.contains("HTTP request to an HTTPS server")) => h.push(
+                "the registry speaks HTTPS: drop --src-plain-http/--dest-plain-http".into(),
             ),
             Error::Auth { credential_source, status, registry, .. } => {
                 h.push(format!("credentials tried: {credential_source}"));
@@ -406,6 +418,28 @@ impl Error {
             _ => {}
         }
         h
+    }
+}
+
+/// Advice for a TLS failure, from the transport's (rustls) message.
+fn tls_hint(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("invalid peer certificate") {
+        Some("the registry's certificate is not trusted here: put its CA certificate (PEM) in DIR/ca.crt and pass --src-cert-dir/--dest-cert-dir DIR (or use /etc/containers/certs.d/HOST/), or pass --src-tls-verify=false/--dest-tls-verify=false")
+    } else if [
+        "certificate required",
+        "certificaterequired",
+        "bad certificate",
+        "badcertificate",
+        "unknown ca",
+        "unknownca",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
+    {
+        Some("the registry wants a client certificate it trusts (mutual TLS): put client.cert and client.key in the --src-cert-dir/--dest-cert-dir directory")
+    } else {
+        None
     }
 }
 

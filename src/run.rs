@@ -439,25 +439,31 @@ pub fn write_man_pages(dir: &std::path::Path) -> std::io::Result<()> {
 
 async fn inspect_command(cli: &Cli, a: &InspectArgs) -> std::result::Result<u8, RunError> {
     let reference: ImageRef = a.source.parse().map_err(|e| UsageError(format!("{e}")))?;
-    let (plain, auth) = match &reference {
-        ImageRef::Registry(r) => (
-            a.src_plain_http || r.is_loopback(),
-            crate::settings::credentials(
-                &r.registry,
-                a.src_creds.as_deref(),
-                a.src_authfile.as_deref(),
-                "--src-creds",
-            )?,
-        ),
-        ImageRef::Layout(_) => (false, crate::auth::Auth::anonymous()),
+    let mut client = crate::transport::registry::ClientOptions {
+        insecure_tls: !a.src_tls_verify,
+        ..Default::default()
+    };
+    let auth = match &reference {
+        ImageRef::Registry(r) => {
+            client.plain_http = a.src_plain_http;
+            client.http_fallback = !a.src_plain_http && r.is_loopback();
+            client.tls = crate::tls::for_registry(None, &r.registry).map_err(UsageError)?;
+            let flags = crate::credentials::CredentialFlags {
+                side: "src",
+                creds: a.src_creds.as_deref(),
+                password_stdin: false,
+                registry_token: None,
+                authfile: a.src_authfile.as_deref(),
+            };
+            crate::credentials::resolve(&r.registry, &r.repository, &flags, &mut || {
+                Err(UsageError("mirror inspect does not read stdin".into()))
+            })?
+        }
+        ImageRef::Layout(_) => crate::auth::Auth::anonymous(),
     };
     let side = EndpointSettings {
         reference: reference.clone(),
-        client: crate::transport::registry::ClientOptions {
-            plain_http: plain,
-            insecure_tls: !a.src_tls_verify,
-            ..Default::default()
-        },
+        client,
         auth,
     };
     let src = open_endpoint(&side, false, std::time::Duration::from_secs(60)).await?;

@@ -3,14 +3,15 @@
 //! Everything that can be wrong with the command line is found here, before any I/O: references,
 //! platform patterns, credentials syntax. Credential lookup reads local files only.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use crate::auth::{Auth, Credentials};
+use crate::auth::Auth;
 use crate::cli::CopyArgs;
 use crate::copy::OnReject;
+use crate::credentials::CredentialFlags;
 use crate::platform::PlatformFilter;
-use crate::reference::{ImageRef, DOCKER_HUB};
+use crate::reference::ImageRef;
 use crate::retry::RetryPolicy;
 use crate::select::Selector;
 use crate::transport::registry::ClientOptions;
@@ -133,26 +134,31 @@ impl CopySettings {
         let side = |r: ImageRef,
                     plain: bool,
                     verify: bool,
-                    creds: &Option<String>,
-                    authfile: &Option<PathBuf>,
-                    flag: &str|
+                    cert_dir: Option<&Path>,
+                    flags: CredentialFlags|
          -> Result<EndpointSettings, UsageError> {
-            let (plain_http, auth) = match &r {
-                ImageRef::Registry(rr) => (
-                    plain || rr.is_loopback(),
-                    credentials(&rr.registry, creds.as_deref(), authfile.as_deref(), flag)?,
-                ),
-                ImageRef::Layout(_) => (false, Auth::anonymous()),
+            let mut client = ClientOptions {
+                insecure_tls: !verify,
+                timeout,
+                retry,
+                allow_insecure_auth: a.allow_insecure_auth,
+                ..ClientOptions::default()
+            };
+            let auth = match &r {
+                ImageRef::Registry(rr) => {
+                    client.plain_http = plain;
+                    client.http_fallback = !plain && rr.is_loopback();
+                    client.tls = crate::tls::for_registry(cert_dir, &rr.registry)
+                        .map_err(|e| UsageError(format!("--{}-cert-dir: {e}", flags.side)))?;
+                    crate::credentials::resolve(&rr.registry, &rr.repository, &flags, &mut || {
+                        crate::credentials::read_password_stdin(flags.side)
+                    })?
+                }
+                ImageRef::Layout(_) => Auth::anonymous(),
             };
             Ok(EndpointSettings {
                 reference: r,
-                client: ClientOptions {
-                    plain_http,
-                    insecure_tls: !verify,
-                    timeout,
-                    retry,
-                    ..ClientOptions::default()
-                },
+                client,
                 auth,
             })
         };
@@ -161,17 +167,27 @@ impl CopySettings {
                 source_ref,
                 a.src_plain_http,
                 a.src_tls_verify,
-                &a.src_creds,
-                &a.src_authfile,
-                "--src-creds",
+                a.src_cert_dir.as_deref(),
+                CredentialFlags {
+                    side: "src",
+                    creds: a.src_creds.as_deref(),
+                    password_stdin: a.src_password_stdin,
+                    registry_token: a.src_registry_token.as_deref(),
+                    authfile: a.src_authfile.as_deref(),
+                },
             )?,
             target: side(
                 target_ref,
                 a.dest_plain_http,
                 a.dest_tls_verify,
-                &a.dest_creds,
-                &a.dest_authfile,
-                "--dest-creds",
+                a.dest_cert_dir.as_deref(),
+                CredentialFlags {
+                    side: "dest",
+                    creds: a.dest_creds.as_deref(),
+                    password_stdin: a.dest_password_stdin,
+                    registry_token: a.dest_registry_token.as_deref(),
+                    authfile: a.dest_authfile.as_deref(),
+                },
             )?,
             target_tag,
             selector,
@@ -185,99 +201,6 @@ impl CopySettings {
     }
 }
 
-/// Find credentials for `registry`: the flag, then auth files, then anonymous.
-pub fn credentials(
-    registry: &str,
-    flag_value: Option<&str>,
-    authfile: Option<&Path>,
-    flag: &str,
-) -> Result<Auth, UsageError> {
-    if let Some(v) = flag_value {
-        let (user, pass) = v
-            .split_once(':')
-            .ok_or_else(|| UsageError(format!("{flag} expects USER:PASSWORD")))?;
-        return Ok(Auth {
-            credentials: Credentials::Basic {
-                username: user.into(),
-                password: pass.into(),
-            },
-            source: format!("{flag} (user {user:?})"),
-        });
-    }
-    let mut files: Vec<PathBuf> = vec![];
-    if let Some(f) = authfile {
-        if !f.exists() {
-            return Err(UsageError(format!(
-                "auth file {} does not exist",
-                f.display()
-            )));
-        }
-        files.push(f.to_path_buf());
-    }
-    if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE") {
-        files.push(f.into());
-    }
-    if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
-        files.push(Path::new(&d).join("containers/auth.json"));
-    }
-    match std::env::var_os("DOCKER_CONFIG") {
-        Some(d) => files.push(Path::new(&d).join("config.json")),
-        None => {
-            if let Some(h) = std::env::var_os("HOME") {
-                files.push(Path::new(&h).join(".docker/config.json"));
-            }
-        }
-    }
-    for f in files {
-        if let Some(a) = from_auth_file(&f, registry) {
-            return Ok(a);
-        }
-    }
-    Ok(Auth::anonymous())
-}
-
-fn from_auth_file(path: &Path, registry: &str) -> Option<Auth> {
-    use base64::Engine;
-    let text = std::fs::read(path).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    let auths = v.get("auths")?.as_object()?;
-    let aliases: Vec<&str> = if registry == DOCKER_HUB {
-        vec![
-            "docker.io",
-            "index.docker.io",
-            "registry-1.docker.io",
-            "https://index.docker.io/v1/",
-        ]
-    } else {
-        vec![registry]
-    };
-    for (key, entry) in auths {
-        let host = key
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        let host = if key.starts_with("https://index.docker.io/v1") {
-            key.as_str()
-        } else {
-            host.split('/').next().unwrap_or(host)
-        };
-        if !aliases.iter().any(|a| *a == host || *a == key) {
-            continue;
-        }
-        let raw = entry.get("auth")?.as_str()?;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(raw).ok()?;
-        let decoded = String::from_utf8(decoded).ok()?;
-        let (user, pass) = decoded.split_once(':')?;
-        return Some(Auth {
-            credentials: Credentials::Basic {
-                username: user.into(),
-                password: pass.into(),
-            },
-            source: format!("{} (entry {key:?}, user {user:?})", path.display()),
-        });
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,17 +211,5 @@ mod tests {
         assert!(!names_tag_or_digest("127.0.0.1:5000/a"));
         assert!(names_tag_or_digest("a@sha256:x"));
         assert!(!names_tag_or_digest("docker://localhost:5000/a/b"));
-    }
-
-    #[test]
-    fn auth_file_lookup() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("config.json");
-        std::fs::write(&f, r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwdw=="},"reg.local:5000":{"auth":"YTpi"}}}"#).unwrap();
-        let a = from_auth_file(&f, "docker.io").unwrap();
-        assert!(a.source.contains("user \"user\""));
-        assert!(!a.source.contains("pw"));
-        assert!(from_auth_file(&f, "reg.local:5000").is_some());
-        assert!(from_auth_file(&f, "other").is_none());
     }
 }

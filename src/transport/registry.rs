@@ -19,18 +19,20 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
 };
 use reqwest::{Method, Response, StatusCode};
 use tokio::sync::Mutex;
 
-use crate::auth::{parse_challenge, Auth, Challenge, Credentials, TokenResponse};
+use crate::auth::{Auth, Challenge, Credentials};
 use crate::digest::{Algorithm, Digest, VerifyError};
 use crate::error::{redact_url, Error, OciError, RegistryError, Result};
 use crate::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
 use crate::media;
 use crate::retry::{parse_retry_after, RetryPolicy};
 use crate::transport::{BlobBody, Pushed, ReferrerList, Storage};
+
+mod auth_flow;
 
 /// Connection settings for one registry.
 #[derive(Debug, Clone)]
@@ -45,6 +47,13 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// `User-Agent`.
     pub user_agent: String,
+    /// Try HTTPS first and fall back to plain HTTP when the server answers in plain HTTP
+    /// (loopback registries without `--*-plain-http`; decided once, by [`RegistryClient::ping`]).
+    pub http_fallback: bool,
+    /// Allow user-supplied credentials over plain HTTP to a host that is not loopback.
+    pub allow_insecure_auth: bool,
+    /// Extra CA certificates and a client certificate (`--*-cert-dir`, `certs.d`).
+    pub tls: crate::tls::TlsFiles,
 }
 
 impl Default for ClientOptions {
@@ -55,6 +64,9 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::default(),
             user_agent: concat!("sparse-mirror/", env!("CARGO_PKG_VERSION")).into(),
+            http_fallback: false,
+            allow_insecure_auth: false,
+            tls: crate::tls::TlsFiles::default(),
         }
     }
 }
@@ -62,17 +74,23 @@ impl Default for ClientOptions {
 struct Token {
     value: String,
     expires: Instant,
+    fetched: Instant,
 }
 
 /// A client for one registry host.
 pub struct RegistryClient {
     http: reqwest::Client,
-    base: String,
+    /// `https://host` or `http://host`; switched once by the HTTP fallback in `ping`.
+    base: std::sync::RwLock<String>,
     host: String,
     auth: Auth,
     opts: ClientOptions,
     challenge: Mutex<Option<Challenge>>,
     tokens: Mutex<HashMap<String, Token>>,
+    /// Credentials after running a credential helper (once, when first needed).
+    resolved: tokio::sync::OnceCell<std::result::Result<Credentials, String>>,
+    /// Serialises token requests so concurrent requests share one renewal.
+    token_fetch: Mutex<()>,
 }
 
 /// A request body: replayable bytes (re-sent after a 401 challenge) or a one-shot stream.
@@ -106,14 +124,30 @@ fn network_error(method: &Method, url: &str, e: reqwest::Error) -> Error {
     let https_to_http = lower.contains("invalidcontenttype")
         || lower.contains("corrupt message")
         || lower.contains("wrong version number");
+    // A certificate the client cannot verify, or one the server refuses, does not heal by itself.
+    let tls_refused = is_tls_refusal(&lower);
     Error::Network {
         method: method.to_string(),
         url: redact_url(url),
         message,
         transient: !https_to_http
+            && !tls_refused
             && (e.is_connect() || e.is_timeout() || e.is_request() || e.is_body() || e.is_decode()),
         https_to_http,
     }
+}
+
+/// Whether a (lower-cased) transport error is a TLS certificate problem on either side.
+fn is_tls_refusal(lower: &str) -> bool {
+    lower.contains("invalid peer certificate")
+        || lower.contains("certificate required")
+        || lower.contains("certificaterequired")
+        || lower.contains("bad certificate")
+        || lower.contains("badcertificate")
+        || lower.contains("unknown ca")
+        || lower.contains("unknownca")
+        || lower.contains("certificate unknown")
+        || lower.contains("certificateunknown")
 }
 
 async fn registry_error(method: &Method, url: &str, resp: Response) -> RegistryError {
@@ -166,24 +200,44 @@ impl RegistryClient {
     /// A client for `host` (as in the reference: `127.0.0.1:5000`, `registry-1.docker.io`).
     pub fn new(host: &str, auth: Auth, opts: ClientOptions) -> Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .user_agent(opts.user_agent.clone())
             .connect_timeout(Duration::from_secs(15))
             .read_timeout(opts.timeout)
             .pool_max_idle_per_host(32)
-            .tls_danger_accept_invalid_certs(opts.insecure_tls)
+            .tls_danger_accept_invalid_certs(opts.insecure_tls);
+        // reqwest's default redirect policy follows up to 10 hops and drops `Authorization`
+        // when the host, port or scheme changes (tests/integration/auth_redirect.rs checks it).
+        let builder = opts.tls.apply(builder).map_err(|e| {
+            Error::Internal(format!(
+                "TLS files for {host}{}: {e}",
+                opts.tls
+                    .dir
+                    .as_ref()
+                    .map(|d| format!(" in {}", d.display()))
+                    .unwrap_or_default()
+            ))
+        })?;
+        let http = builder
             .build()
             .map_err(|e| Error::Internal(format!("building the HTTP client: {e}")))?;
         let scheme = if opts.plain_http { "http" } else { "https" };
         Ok(RegistryClient {
             http,
-            base: format!("{scheme}://{host}"),
+            base: std::sync::RwLock::new(format!("{scheme}://{host}")),
             host: host.to_string(),
             auth,
             opts,
             challenge: Mutex::new(None),
             tokens: Mutex::new(HashMap::new()),
+            resolved: tokio::sync::OnceCell::new(),
+            token_fetch: Mutex::new(()),
         })
+    }
+
+    /// `https://host` or `http://host`.
+    pub fn base(&self) -> String {
+        self.base.read().expect("not poisoned").clone()
     }
 
     /// The registry host.
@@ -191,131 +245,9 @@ impl RegistryClient {
         &self.host
     }
 
-    async fn auth_header(&self, scope: &str) -> Result<Option<HeaderValue>> {
-        let challenge = self.challenge.lock().await.clone();
-        let value = match (&self.auth.credentials, challenge) {
-            (Credentials::Bearer(t), _) => Some(format!("Bearer {t}")),
-            (Credentials::Basic { username, password }, Some(Challenge::Basic)) => {
-                use base64::Engine;
-                let enc = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{username}:{password}"));
-                Some(format!("Basic {enc}"))
-            }
-            (_, Some(Challenge::Bearer { .. })) => {
-                let tokens = self.tokens.lock().await;
-                tokens
-                    .get(scope)
-                    .filter(|t| t.expires > Instant::now())
-                    .map(|t| format!("Bearer {}", t.value))
-            }
-            _ => None,
-        };
-        Ok(value
-            .and_then(|v| HeaderValue::from_str(&v).ok())
-            .map(|mut v| {
-                v.set_sensitive(true);
-                v
-            }))
-    }
-
-    /// React to a 401: remember the challenge and fetch a token for `scope` if it is Bearer.
-    async fn handle_challenge(&self, resp: &Response, scope: &str) -> Result<bool> {
-        let Some(ch) = resp
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_challenge)
-        else {
-            return Ok(false);
-        };
-        if let Challenge::Basic = ch {
-            if matches!(self.auth.credentials, Credentials::Anonymous) {
-                return Ok(false);
-            }
-            let had = self.challenge.lock().await.replace(ch.clone());
-            return Ok(had != Some(ch));
-        }
-        *self.challenge.lock().await = Some(ch.clone());
-        self.fetch_token(&ch, scope).await?;
-        Ok(true)
-    }
-
-    async fn fetch_token(&self, ch: &Challenge, scope: &str) -> Result<()> {
-        let Challenge::Bearer { realm, service } = ch else {
-            return Ok(());
-        };
-        let mut url = reqwest::Url::parse(realm).map_err(|e| Error::Auth {
-            registry: self.host.clone(),
-            reason: format!("the token realm {realm:?} is not a URL: {e}"),
-            credential_source: self.auth.source.clone(),
-            status: None,
-        })?;
-        {
-            let mut q = url.query_pairs_mut();
-            if let Some(s) = service {
-                q.append_pair("service", s);
-            }
-            for s in scope.split(' ') {
-                q.append_pair("scope", s);
-            }
-        }
-        let mut req = self.http.get(url.clone()).timeout(self.opts.timeout);
-        if let Credentials::Basic { username, password } = &self.auth.credentials {
-            req = req.basic_auth(username, Some(password));
-        }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| network_error(&Method::GET, url.as_str(), e))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let e = registry_error(&Method::GET, url.as_str(), resp).await;
-            let reason = e
-                .errors
-                .first()
-                .map(|o| format!("{}: {}", o.code, o.message))
-                .or(e.body.clone())
-                .unwrap_or_default();
-            return Err(Error::Auth {
-                registry: self.host.clone(),
-                reason: format!(
-                    "the token server {} answered HTTP {}{}",
-                    redact_url(realm),
-                    status.as_u16(),
-                    if reason.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {reason}")
-                    }
-                ),
-                credential_source: self.auth.source.clone(),
-                status: Some(status.as_u16()),
-            });
-        }
-        let body = read_limited(resp, 1 << 20).await.unwrap_or_default();
-        let (token, ttl) = serde_json::from_slice::<TokenResponse>(&body)
-            .ok()
-            .and_then(TokenResponse::into_token)
-            .ok_or_else(|| Error::Auth {
-                registry: self.host.clone(),
-                reason: format!("the token server {} sent no token", redact_url(realm)),
-                credential_source: self.auth.source.clone(),
-                status: None,
-            })?;
-        // Renew a little early so a long copy does not send an expired token.
-        let margin = Duration::from_secs(ttl.min(30) / 3);
-        self.tokens.lock().await.insert(
-            scope.to_string(),
-            Token {
-                value: token,
-                expires: Instant::now() + Duration::from_secs(ttl) - margin,
-            },
-        );
-        Ok(())
-    }
-
-    /// Send a request with authentication. A replayable body (or none) is retried once after a
-    /// 401 challenge; a streamed body is not (callers authenticate first with a bodyless request).
+    /// Send a request with authentication. A replayable body (or none) is sent again after a
+    /// 401 challenge with a fresh token. A streamed body cannot be: the token is renewed and a
+    /// transient error returned, so the caller's retry restarts from a fresh stream.
     async fn send(
         &self,
         method: Method,
@@ -334,7 +266,8 @@ impl RegistryClient {
             if timeout {
                 req = req.timeout(self.opts.timeout);
             }
-            if let Some(h) = self.auth_header(scope).await? {
+            let sent_at = Instant::now();
+            if let Some(h) = self.auth_header(scope, url).await? {
                 req = req.header(AUTHORIZATION, h);
             }
             let replay = match &body {
@@ -351,12 +284,24 @@ impl RegistryClient {
                 .send()
                 .await
                 .map_err(|e| network_error(&method, url, e))?;
-            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
-                let can_replay = !streamed;
-                if can_replay && self.handle_challenge(&resp, scope).await? {
+            if resp.status() == StatusCode::UNAUTHORIZED
+                && attempt == 0
+                && self.handle_challenge(&resp, scope, sent_at).await?
+            {
+                if !streamed {
                     body = replay;
                     continue;
                 }
+                return Err(Error::Network {
+                    method: method.to_string(),
+                    url: redact_url(url),
+                    message:
+                        "the registry refused the token during a streamed upload (it expired); \
+                              the token was renewed and the upload starts again"
+                            .into(),
+                    transient: true,
+                    https_to_http: false,
+                });
             }
             return self.check_auth(&method, url, resp).await;
         }
@@ -385,31 +330,32 @@ impl RegistryClient {
     /// `GET /v2/` and, when the registry asks, authenticate for `scope` now, so a wrong password
     /// or a token-server refusal is reported with its real reason before any work starts.
     pub async fn ping(&self, scope_repo: &str, push: bool) -> Result<()> {
-        let url = format!("{}/v2/", self.base);
         let sc = scope(scope_repo, push);
-        let resp = self
-            .opts
-            .retry
-            .run("ping", || async {
-                let mut req = self.http.get(&url).timeout(self.opts.timeout);
-                if let Some(h) = self.auth_header(&sc).await? {
-                    req = req.header(AUTHORIZATION, h);
-                }
-                req.send()
-                    .await
-                    .map_err(|e| network_error(&Method::GET, &url, e))
-            })
-            .await?;
+        let resp = match self.get_v2(&sc).await {
+            // A loopback registry without --*-plain-http: HTTPS first, plain HTTP when the
+            // server answers the TLS handshake in plain HTTP (as docker does for localhost).
+            // Nothing listening: report the plain HTTP attempt, the likelier intent.
+            Err(e)
+                if self.opts.http_fallback
+                    && self.base().starts_with("https://")
+                    && matches!(e.root(), Error::Network { https_to_http, message, .. }
+                        if *https_to_http || message.to_ascii_lowercase().contains("connection refused")) =>
+            {
+                tracing::debug!(registry = %self.host, "the registry speaks plain HTTP; using http://");
+                *self.base.write().expect("not poisoned") = format!("http://{}", self.host);
+                self.get_v2(&sc).await?
+            }
+            r => r?,
+        };
+        let url = format!("{}/v2/", self.base());
         if resp.status() == StatusCode::UNAUTHORIZED {
-            if self.handle_challenge(&resp, &sc).await? {
-                // Confirm the credentials work for /v2/ with Basic.
-                if let Some(Challenge::Basic) = *self.challenge.lock().await {
-                    let resp = self
-                        .send(Method::GET, &url, &sc, HeaderMap::new(), None, true)
-                        .await?;
-                    if !resp.status().is_success() {
-                        return Err(registry_error(&Method::GET, &url, resp).await.into());
-                    }
+            if self.handle_challenge(&resp, &sc, Instant::now()).await? {
+                // Confirm that the credentials (or the token) work for /v2/.
+                let resp = self
+                    .send(Method::GET, &url, &sc, HeaderMap::new(), None, true)
+                    .await?;
+                if !resp.status().is_success() && resp.status() != StatusCode::NOT_FOUND {
+                    return Err(registry_error(&Method::GET, &url, resp).await.into());
                 }
                 return Ok(());
             }
@@ -419,6 +365,22 @@ impl RegistryClient {
             return Err(registry_error(&Method::GET, &url, resp).await.into());
         }
         Ok(())
+    }
+
+    async fn get_v2(&self, sc: &str) -> Result<Response> {
+        let url = format!("{}/v2/", self.base());
+        self.opts
+            .retry
+            .run("ping", || async {
+                let mut req = self.http.get(&url).timeout(self.opts.timeout);
+                if let Some(h) = self.auth_header(sc, &url).await? {
+                    req = req.header(AUTHORIZATION, h);
+                }
+                req.send()
+                    .await
+                    .map_err(|e| network_error(&Method::GET, &url, e))
+            })
+            .await
     }
 }
 
@@ -522,16 +484,16 @@ impl RegistryRepo {
     }
 
     fn url(&self, tail: &str) -> String {
-        format!("{}/v2/{}/{tail}", self.client.base, self.repo)
+        format!("{}/v2/{}/{tail}", self.client.base(), self.repo)
     }
 
     fn resolve_location(&self, loc: &str) -> String {
         if loc.starts_with("http://") || loc.starts_with("https://") {
             loc.to_string()
         } else if loc.starts_with('/') {
-            format!("{}{loc}", self.client.base)
+            format!("{}{loc}", self.client.base())
         } else {
-            format!("{}/{loc}", self.client.base)
+            format!("{}/{loc}", self.client.base())
         }
     }
 
@@ -637,7 +599,11 @@ impl RegistryRepo {
         })
     }
 
-    async fn upload_session(&self, query: &str) -> Result<(StatusCode, Option<String>)> {
+    async fn upload_session(
+        &self,
+        query: &str,
+        scope: &str,
+    ) -> Result<(StatusCode, Option<String>)> {
         let url = format!("{}{query}", self.url("blobs/uploads/"));
         let mut h = HeaderMap::new();
         h.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
@@ -646,7 +612,7 @@ impl RegistryRepo {
             .send(
                 Method::POST,
                 &url,
-                &self.scope(),
+                scope,
                 h,
                 Some(SendBody::Bytes(Bytes::new())),
                 true,
@@ -775,7 +741,7 @@ impl Storage for RegistryRepo {
     }
 
     async fn push_blob(&self, d: &Descriptor, body: BlobBody) -> Result<()> {
-        let (status, loc) = self.upload_session("").await?;
+        let (status, loc) = self.upload_session("", &self.scope()).await?;
         let Some(loc) = loc else {
             return Err(Error::Internal(format!(
                 "{} answered POST blobs/uploads/ with {status} but no Location",
@@ -881,7 +847,10 @@ impl Storage for RegistryRepo {
             return Ok(false);
         }
         let q = format!("?mount={}&from={}", d.digest, from.repo);
-        match self.upload_session(&q).await {
+        // The registry checks push on this repository and pull on the source in one request
+        // (distribution `app.authorized`): ask for one token carrying both scopes.
+        let scopes = format!("{} {}", self.scope(), scope(&from.repo, false));
+        match self.upload_session(&q, &scopes).await {
             Ok((StatusCode::CREATED, _)) => Ok(true),
             Ok((_, Some(loc))) => {
                 // 202: not mounted, an upload was opened instead; we upload separately, so cancel it.
@@ -980,5 +949,73 @@ impl Storage for RegistryRepo {
 
     async fn finish(&self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A server that answers everything in plain HTTP: 200 to `GET /v2/`, 400 to anything else
+    /// (a TLS ClientHello included), like a registry without TLS.
+    fn plain_http_server() -> String {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            for mut c in l.incoming().flatten() {
+                let mut buf = [0u8; 4096];
+                let n = c.read(&mut buf).unwrap_or(0);
+                let status = if buf[..n].starts_with(b"GET /v2/ ") {
+                    "200 OK"
+                } else {
+                    "400 Bad Request"
+                };
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        addr
+    }
+
+    fn opts(fallback: bool) -> ClientOptions {
+        ClientOptions {
+            http_fallback: fallback,
+            retry: RetryPolicy::none(),
+            ..ClientOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn https_to_a_plain_http_registry_gets_a_hint() {
+        let host = plain_http_server();
+        let c = RegistryClient::new(&host, Auth::anonymous(), opts(false)).unwrap();
+        let e = c.ping("a", false).await.unwrap_err();
+        assert!(
+            matches!(
+                e.root(),
+                Error::Network {
+                    https_to_http: true,
+                    transient: false,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.hints().iter().any(|h| h.contains("--src-plain-http")),
+            "{:?}",
+            e.hints()
+        );
+    }
+
+    #[tokio::test]
+    async fn loopback_falls_back_to_plain_http() {
+        let host = plain_http_server();
+        let c = RegistryClient::new(&host, Auth::anonymous(), opts(true)).unwrap();
+        c.ping("a", false).await.unwrap();
+        assert_eq!(c.base(), format!("http://{host}"));
     }
 }

@@ -152,11 +152,19 @@ impl Registry {
     /// additional top-level keys (do not repeat `version`/`log`/`storage`/`http`).
     /// Waits up to 10 s for `GET /v2/` to answer 200, panicking with the log.
     pub fn start_with(extra_yaml: &str) -> Registry {
+        Self::start_secured("", extra_yaml)
+    }
+
+    /// Starts a registry with `http_yaml` added under `http:` (indented by the caller with
+    /// two spaces, e.g. `"  tls:\n    certificate: …"`) and `extra_yaml` as top-level keys (for
+    /// `auth:`). Ready when `GET /v2/` gets any HTTP answer (401 with auth, 400 for plain HTTP
+    /// to a TLS port), or exactly 200 when both are empty.
+    pub fn start_secured(http_yaml: &str, extra_yaml: &str) -> Registry {
         let bin = registry_bin();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::try_start(&bin, extra_yaml) {
+            match Self::try_start(&bin, http_yaml, extra_yaml) {
                 Ok(r) => return r,
                 // Another process grabbed the port between our probe and its bind.
                 Err(log) if attempt < 5 && log.contains("address already in use") => continue,
@@ -165,7 +173,7 @@ impl Registry {
         }
     }
 
-    fn try_start(bin: &Path, extra_yaml: &str) -> Result<Registry, String> {
+    fn try_start(bin: &Path, http_yaml: &str, extra_yaml: &str) -> Result<Registry, String> {
         let dir = tempfile::tempdir().expect("creating registry temp dir");
         let data = dir.path().join("data");
         fs::create_dir_all(&data).unwrap();
@@ -173,7 +181,7 @@ impl Registry {
         let config = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\n\
              storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: test\n{extra_yaml}\n",
+             http:\n  addr: 127.0.0.1:{port}\n  secret: test\n{http_yaml}\n{extra_yaml}\n",
             data.display()
         );
         let config_path = dir.path().join("config.yml");
@@ -199,7 +207,8 @@ impl Registry {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if probe(port) == Some(200) {
+            let secured = !http_yaml.is_empty() || extra_yaml.contains("auth:");
+            if probe(port).is_some_and(|s| s == 200 || secured) {
                 return Ok(reg);
             }
             let problem = match reg.child.try_wait() {

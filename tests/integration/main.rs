@@ -7,6 +7,7 @@ mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
+mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
 mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns

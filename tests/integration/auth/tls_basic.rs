@@ -1,0 +1,202 @@
+//! htpasswd basic auth over TLS on a real registry: the right and wrong credentials, the CA
+//! through `--dest-cert-dir` or the default `certs.d`, `--dest-tls-verify=false`, plain HTTP
+//! to a TLS port, and mutual TLS with `client.cert` + `client.key`.
+
+use super::pki::{htpasswd, tls_registry, Pki};
+use super::{assert_holds, assert_no_secret, basic, layout, secret, Env, LAYER};
+use crate::fixtures;
+
+#[test]
+fn htpasswd_over_tls() {
+    let env = Env::new();
+    let pki = Pki::new(&env.path("pki"));
+    let pass = secret("tls-pass");
+    let reg = tls_registry(&pki, &htpasswd(&env.path("auth"), "alice", &pass), false);
+    let img = fixtures::multi_arch_oci(LAYER);
+    let src = layout(&env, &img);
+    let certs = pki.cert_dir(&env.path("certs"), false);
+    let certs = certs.to_str().unwrap();
+    let dst = |tag: &str| format!("{}/team/app:{tag}", reg.host());
+    let creds = format!("alice:{pass}");
+
+    // The right credentials, the CA from --dest-cert-dir.
+    let out = env.mirror(
+        &[
+            "copy",
+            &src,
+            &dst("v1"),
+            "--dest-creds",
+            &creds,
+            "--dest-cert-dir",
+            certs,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert_holds(&reg, "team/app", "v1", &img);
+
+    // The wrong password: exit 5, the source of the credentials named, no secret anywhere.
+    let wrong = secret("wrong-pass");
+    let out = env.mirror(
+        &[
+            "copy",
+            &src,
+            &dst("v2"),
+            "--dest-creds",
+            &format!("alice:{wrong}"),
+            "--dest-cert-dir",
+            certs,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 5, "{out}");
+    assert!(
+        out.stderr.contains("--dest-creds (user \"alice\")"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("401"), "{out}");
+    assert_no_secret(&out, &[&wrong, &basic("alice", &wrong), &pass]);
+    assert!(reg.tag_target("team/app", "v2").is_none());
+
+    // Without the CA the certificate is refused, once (not retried), with a hint.
+    let mark = reg.mark();
+    let out = env.mirror(&["copy", &src, &dst("v2"), "--dest-creds", &creds], None);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains(&format!("https://{}/v2/", reg.host())),
+        "{out}"
+    );
+    assert!(out.stderr.contains("--dest-cert-dir"), "hint: {out}");
+    assert!(
+        reg.requests_since(mark).is_empty(),
+        "nothing got through TLS"
+    );
+
+    // --dest-tls-verify=false gets through without the CA.
+    let out = env.mirror(
+        &[
+            "copy",
+            &src,
+            &dst("v2"),
+            "--dest-creds",
+            &creds,
+            "--dest-tls-verify=false",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert_holds(&reg, "team/app", "v2", &img);
+
+    // Plain HTTP to the TLS port: the registry says so, and the hint says what to drop.
+    let out = env.mirror(
+        &[
+            "copy",
+            &src,
+            &dst("v3"),
+            "--dest-creds",
+            &creds,
+            "--dest-plain-http",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("drop --src-plain-http/--dest-plain-http"),
+        "{out}"
+    );
+
+    // The source side: credentials from auth.json, the CA from the default certs.d directory
+    // ($XDG_CONFIG_HOME/containers/certs.d/HOST/ca.crt).
+    pki.cert_dir(
+        &env.path(&format!("config/containers/certs.d/{}", reg.host())),
+        false,
+    );
+    env.auth_json(&format!(
+        r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+        reg.host(),
+        basic("alice", &pass)
+    ));
+    let back = env.path("back");
+    let out = env.mirror(
+        &[
+            "copy",
+            &dst("v1"),
+            &format!("oci:{}:v1", back.display()),
+            "--platform",
+            "linux/amd64",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let child = img.child("linux/amd64");
+    let hex = child.digest.trim_start_matches("sha256:");
+    assert_eq!(
+        std::fs::read(back.join("blobs/sha256").join(hex)).unwrap(),
+        child.bytes
+    );
+}
+
+#[test]
+fn mutual_tls_uses_the_client_certificate_of_the_cert_dir() {
+    let env = Env::new();
+    let pki = Pki::new(&env.path("pki"));
+    let pass = secret("mtls-pass");
+    let reg = tls_registry(&pki, &htpasswd(&env.path("auth"), "bob", &pass), true);
+    let img = fixtures::single_manifest(LAYER);
+    let src = layout(&env, &img);
+    let creds = format!("bob:{pass}");
+    let dst = format!("{}/m/app:v1", reg.host());
+
+    let ca_only = pki.cert_dir(&env.path("ca-only"), false);
+    let out = env.mirror(
+        &[
+            "copy",
+            &src,
+            &dst,
+            "--dest-creds",
+            &creds,
+            "--dest-cert-dir",
+            ca_only.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("client certificate"), "hint: {out}");
+
+    let full = pki.cert_dir(&env.path("full"), true);
+    let out = env.mirror(
+        &[
+            "copy",
+            &src,
+            &dst,
+            "--dest-creds",
+            &creds,
+            "--dest-cert-dir",
+            full.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert_holds(&reg, "m/app", "v1", &img);
+
+    // A key without its certificate is a usage error naming both files.
+    let broken = env.path("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::copy(&pki.client_key, broken.join("client.key")).unwrap();
+    let out = env.mirror(
+        &[
+            "copy",
+            &src,
+            &dst,
+            "--dest-cert-dir",
+            broken.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 2, "{out}");
+    assert!(
+        out.stderr.contains("client.key") && out.stderr.contains("client.cert"),
+        "{out}"
+    );
+}
