@@ -372,7 +372,7 @@ impl Error {
                 // With TLS 1.3 a server refusing a missing client certificate often just closes
                 // the connection after the handshake, and its alert is lost.
                 let m = message.to_ascii_lowercase();
-                if url.starts_with("https://") && ["channel closed", "connection closed", "connection reset", "unexpected eof"].iter().any(|s| m.contains(s)) {
+                if url.starts_with("https://") && ["channel closed", "connection closed", "connection reset", "unexpected eof", "broken pipe"].iter().any(|s| m.contains(s)) {
                     h.push("if the registry requires a client certificate (mutual TLS), put client.cert and client.key in the --src-cert-dir/--dest-cert-dir directory".into());
                 }
             }
