@@ -97,6 +97,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr. NO_COLOR is honoured by `auto`')
             [CompletionResult]::new('--src-plain-http', '--src-plain-http', [CompletionResultType]::ParameterName, 'Talk plain HTTP (loopback hosts fall back to it by themselves)')
+            [CompletionResult]::new('--referrers', '--referrers', [CompletionResultType]::ParameterName, 'Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style `sha256-<hex>.*` digest tags of the index and every child')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)')

@@ -335,7 +335,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__inspect)
-            opts="-o -q -v -h -V --src-creds --src-authfile --src-plain-http --src-tls-verify --output --quiet --verbose --no-progress --color --help --version"
+            opts="-o -q -v -h -V --src-creds --src-authfile --src-plain-http --src-tls-verify --referrers --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -92,6 +92,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
             cand --src-plain-http 'Talk plain HTTP (loopback hosts fall back to it by themselves)'
+            cand --referrers 'Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style `sha256-<hex>.*` digest tags of the index and every child'
             cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
             cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
             cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'

@@ -97,6 +97,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l color -d 'When
 always\t'Always'
 never\t'Never'"
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-plain-http -d 'Talk plain HTTP (loopback hosts fall back to it by themselves)'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l referrers -d 'Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style `sha256-<hex>.*` digest tags of the index and every child'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

@@ -161,6 +161,11 @@ pub struct InspectArgs {
     /// Verify the registry's TLS certificate.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub src_tls_verify: bool,
+
+    /// Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style
+    /// `sha256-<hex>.*` digest tags of the index and every child.
+    #[arg(long)]
+    pub referrers: bool,
 }
 
 /// Options of `mirror copy`.

@@ -59,6 +59,36 @@ pub struct Inspection {
     pub entries: Vec<InspectEntry>,
     /// Config + layers bytes of a single-manifest root.
     pub total_size: Option<u64>,
+    /// Referrers and digest-tagged manifests (`--referrers` only).
+    pub artifacts: Vec<InspectArtifact>,
+}
+
+/// A referrer or digest-tagged manifest attached to the index or a child.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InspectArtifact {
+    /// Its digest.
+    pub digest: Digest,
+    /// What it is attached to.
+    pub subject: Digest,
+    /// How it was found.
+    pub via: crate::referrers::Via,
+    /// The digest tag, for cosign-style tags.
+    pub tag: Option<String>,
+    /// `artifactType`, else the config media type.
+    pub artifact_type: Option<String>,
+}
+
+impl From<&crate::referrers::Artifact> for InspectArtifact {
+    fn from(a: &crate::referrers::Artifact) -> Self {
+        InspectArtifact {
+            digest: a.manifest.digest.clone(),
+            subject: a.subject.clone(),
+            via: a.via,
+            tag: a.tag.clone(),
+            artifact_type: a.artifact_type.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -102,6 +132,7 @@ pub fn from_plan(reference: &str, root: &RawManifest, plan: &Plan) -> Result<Ins
         annotations,
         entries,
         total_size,
+        artifacts: vec![],
     })
 }
 
@@ -156,6 +187,19 @@ impl Inspection {
                 e.digest.short(),
                 size,
                 notes.join("; ")
+            );
+        }
+        for a in &self.artifacts {
+            let how = match (&a.tag, a.via) {
+                (Some(t), _) => format!("tag {t}"),
+                (None, v) => format!("{v:?}").to_lowercase(),
+            };
+            let _ = writeln!(
+                s,
+                "  artifact {} on {}  {}  ({how})",
+                a.digest.short(),
+                a.subject.short(),
+                a.artifact_type.as_deref().unwrap_or("-")
             );
         }
         let present = self.entries.iter().filter(|e| e.present).count();

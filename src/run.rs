@@ -477,7 +477,27 @@ async fn inspect_command(cli: &Cli, a: &InspectArgs) -> std::result::Result<u8, 
         8,
     )
     .await?;
-    let inspection = crate::inspect::from_plan(&reference.to_string(), &root, &plan)?;
+    let mut inspection = crate::inspect::from_plan(&reference.to_string(), &root, &plan)?;
+    if a.referrers {
+        let opts = crate::artifacts::ArtifactOptions {
+            referrers: true,
+            digest_tags: true,
+            attestations: true,
+            jobs: 8,
+            ..Default::default()
+        };
+        let reporter: Arc<dyn Reporter> = Arc::new(CliReporter::new(Printer {
+            progress: false,
+            quiet: cli.global.quiet > 0,
+            color: false,
+        }));
+        let found = crate::artifacts::discover(&src, &plan, &opts, &reporter).await?;
+        inspection.artifacts = found
+            .artifacts
+            .iter()
+            .map(crate::inspect::InspectArtifact::from)
+            .collect();
+    }
     let mut out = std::io::stdout().lock();
     match cli.global.output {
         OutputFormat::Json => {

@@ -364,3 +364,49 @@ pub fn sorted(arts: &[&Art]) -> Vec<String> {
     v.sort();
     v
 }
+
+/// `mirror inspect --referrers` lists every referrer and digest tag of the index and children.
+#[tokio::test(flavor = "multi_thread")]
+async fn inspect_lists_referrers_and_digest_tags() {
+    let chain = Chain::new();
+    let src = crate::harness::Registry::start();
+    let http = Http::new();
+    chain.push(&http, &src.host(), "team/app", true).await;
+    let out = crate::harness::mirror_async(&[
+        "inspect",
+        "--referrers",
+        &format!("{}/team/app:v1", src.host()),
+        "-o",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let i: sparse_mirror::inspect::Inspection = serde_json::from_str(&out.stdout).unwrap();
+    let mut got: Vec<String> = i.artifacts.iter().map(|a| a.digest.to_string()).collect();
+    got.sort();
+    let all: Vec<&Art> = chain.referrers().into_iter().chain(&chain.cosign).collect();
+    assert_eq!(got, sorted(&all));
+    let sbom = i
+        .artifacts
+        .iter()
+        .find(|a| a.digest.to_string() == chain.sbom.manifest.digest)
+        .unwrap();
+    assert_eq!(sbom.subject.to_string(), chain.img.index.digest);
+    let human = crate::harness::mirror_async(&[
+        "inspect",
+        "--referrers",
+        &format!("{}/team/app:v1", src.host()),
+    ])
+    .await;
+    assert!(human.stdout.contains(".sig"), "{human}");
+    // Without the flag, nothing is listed (and nothing is looked up).
+    let plain = crate::harness::mirror_async(&[
+        "inspect",
+        &format!("{}/team/app:v1", src.host()),
+        "-o",
+        "json",
+    ])
+    .await;
+    let i: sparse_mirror::inspect::Inspection = serde_json::from_str(&plain.stdout).unwrap();
+    assert!(i.artifacts.is_empty());
+}
