@@ -34,6 +34,8 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
             cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
+            cand sync 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+            cand verify 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mirror;copy'= {
@@ -131,11 +133,76 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mirror;sync'= {
+            cand -f 'The configuration file (YAML; see docs/sync.md)'
+            cand --file 'The configuration file (YAML; see docs/sync.md)'
+            cand --parallel 'Images (work items) processed at the same time'
+            cand -j 'Blob transfers in flight across the whole run (each image is also capped by its `jobs`)'
+            cand --jobs 'Blob transfers in flight across the whole run (each image is also capped by its `jobs`)'
+            cand --shard 'Run only shard INDEX of COUNT (0-based): N machines with 0/N … N-1/N cover every item once'
+            cand --shards 'Split into COUNT shards and run the one named by $JOB_COMPLETION_INDEX (Kubernetes Indexed Job)'
+            cand --min-rate-remaining 'Pause before pulling when a registry''s `ratelimit-remaining` (Docker Hub) drops below N'
+            cand --cache-dir 'Where to keep index manifests between runs, so unchanged tags cost HEAD requests only'
+            cand --retries 'Retries for each idempotent request or blob copy'
+            cand --timeout 'Per-request timeout in seconds (blob bodies excepted)'
+            cand --authfile 'A docker config.json or containers auth.json with credentials for any registry'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --dry-run 'Show what would be copied or repaired, with sizes; write nothing'
+            cand --verify 'After syncing, verify every item (exit 7 when something is still missing)'
+            cand --keep-going 'Go on after an item fails (the default); the exit code is then 6'
+            cand --no-keep-going 'Stop starting new items after the first failure'
+            cand --no-cache 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;verify'= {
+            cand -p 'Platform(s) the mirror should hold, as for `mirror copy --platform`'
+            cand --platform 'Platform(s) the mirror should hold, as for `mirror copy --platform`'
+            cand --always-copy 'Entries the mirror copied whatever the platform filter said (as `mirror copy --always-copy`)'
+            cand --never-copy 'Entries the mirror never copied (as `mirror copy --never-copy`)'
+            cand --referrers-artifact-type 'Only referrers of these artifact types (globs; implies --referrers)'
+            cand --platformless 'What the mirror did with index entries that have no platform'
+            cand -j 'Concurrent HEAD requests'
+            cand --jobs 'Concurrent HEAD requests'
+            cand --retries 'Retries for each request'
+            cand --timeout 'Per-request timeout in seconds'
+            cand --src-creds 'Credentials for the source registry: USER:PASSWORD'
+            cand --dest-creds 'Credentials for the target registry: USER:PASSWORD'
+            cand --authfile 'A docker config.json or containers auth.json with credentials'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --no-attestations 'The mirror was made without BuildKit attestation manifests'
+            cand --referrers 'Also check the OCI referrers of the source (signatures, SBOMs) on the target'
+            cand --digest-tags 'Also check the source''s `sha256-<hex>.sig/.att/.sbom` digest tags on the target'
+            cand --src-plain-http 'Talk plain HTTP to the source registry (always the case for loopback hosts)'
+            cand --dest-plain-http 'Talk plain HTTP to the target registry (always the case for loopback hosts)'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mirror;help'= {
             cand copy 'Copy an image, keeping only selected platforms and the original index digest'
             cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
             cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
+            cand sync 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+            cand verify 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mirror;help;copy'= {
@@ -145,6 +212,10 @@ set edit:completion:arg-completer[mirror] = {|@words|
         &'mirror;help;man'= {
         }
         &'mirror;help;completions'= {
+        }
+        &'mirror;help;sync'= {
+        }
+        &'mirror;help;verify'= {
         }
         &'mirror;help;help'= {
         }

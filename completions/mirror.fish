@@ -38,6 +38,8 @@ complete -c mirror -n "__fish_mirror_needs_command" -f -a "copy" -d 'Copy an ima
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "completions" -d 'Print shell completions to stdout'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s p -l platform -d 'Platform(s) to keep: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l platformless -d 'What to do with index entries that have no platform (artifacts, nested indexes)' -r -f -a "copy\t'Copy them (default)'
@@ -123,8 +125,62 @@ complete -c mirror -n "__fish_mirror_using_subcommand completions" -s v -l verbo
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "completions" -d 'Print shell completions to stdout'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s f -l file -d 'The configuration file (YAML; see docs/sync.md)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l parallel -d 'Images (work items) processed at the same time' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s j -l jobs -d 'Blob transfers in flight across the whole run (each image is also capped by its `jobs`)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l shard -d 'Run only shard INDEX of COUNT (0-based): N machines with 0/N … N-1/N cover every item once' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l shards -d 'Split into COUNT shards and run the one named by $JOB_COMPLETION_INDEX (Kubernetes Indexed Job)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l min-rate-remaining -d 'Pause before pulling when a registry\'s `ratelimit-remaining` (Docker Hub) drops below N' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l cache-dir -d 'Where to keep index manifests between runs, so unchanged tags cost HEAD requests only' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l retries -d 'Retries for each idempotent request or blob copy' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l dry-run -d 'Show what would be copied or repaired, with sizes; write nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l verify -d 'After syncing, verify every item (exit 7 when something is still missing)'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l keep-going -d 'Go on after an item fails (the default); the exit code is then 6'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-keep-going -d 'Stop starting new items after the first failure'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-cache -d 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s p -l platform -d 'Platform(s) the mirror should hold, as for `mirror copy --platform`' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l always-copy -d 'Entries the mirror copied whatever the platform filter said (as `mirror copy --always-copy`)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l never-copy -d 'Entries the mirror never copied (as `mirror copy --never-copy`)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l referrers-artifact-type -d 'Only referrers of these artifact types (globs; implies --referrers)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l platformless -d 'What the mirror did with index entries that have no platform' -r -f -a "copy\t'Copy them (default)'
+skip\t'Leave them out'"
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s j -l jobs -d 'Concurrent HEAD requests' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l retries -d 'Retries for each request' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l timeout -d 'Per-request timeout in seconds' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-creds -d 'Credentials for the source registry: USER:PASSWORD' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-creds -d 'Credentials for the target registry: USER:PASSWORD' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l authfile -d 'A docker config.json or containers auth.json with credentials' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-attestations -d 'The mirror was made without BuildKit attestation manifests'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l referrers -d 'Also check the OCI referrers of the source (signatures, SBOMs) on the target'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l digest-tags -d 'Also check the source\'s `sha256-<hex>.sig/.att/.sbom` digest tags on the target'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-plain-http -d 'Talk plain HTTP to the source registry (always the case for loopback hosts)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-plain-http -d 'Talk plain HTTP to the target registry (always the case for loopback hosts)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "completions" -d 'Print shell completions to stdout'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -118,6 +118,226 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+
+    /// Mirror every image and tag listed in a YAML file: incremental, parallel, shardable.
+    ///
+    /// For each (image, tag): HEAD the source and the target tag. Same digest: HEAD the selected
+    /// children on the target and skip (no GET on the source, no PUT), or copy just the missing
+    /// ones (a platform newly added to the file, a deleted child) without re-pushing the index.
+    /// Different digest: copy. One failing image does not stop the others.
+    ///
+    /// Exit codes: 0 all done; 2 the file has an error (nothing ran); 6 some items failed;
+    /// 7 (--verify) the mirror is incomplete; 130 interrupted. See docs/sync.md.
+    #[command(after_long_help = SYNC_EXAMPLES)]
+    Sync(Box<SyncArgs>),
+
+    /// Check that a target holds a complete mirror of a source image (HEAD requests only).
+    ///
+    /// Checks that the target tag names the source digest, and that every selected child
+    /// manifest and each of its blobs is present. Missing objects are listed.
+    ///
+    /// Exit codes: 0 complete; 7 incomplete (or it could not be checked); 2 usage.
+    #[command(after_long_help = VERIFY_EXAMPLES)]
+    Verify(Box<VerifyArgs>),
+}
+
+const SYNC_EXAMPLES: &str = "Examples:
+  mirror sync -f mirror.yaml
+  mirror sync -f mirror.yaml --dry-run
+  mirror sync -f mirror.yaml --output json > report.jsonl
+  mirror sync -f mirror.yaml --shard 2/8            # machine 2 of 8 (0-based)
+  JOB_COMPLETION_INDEX=2 mirror sync -f mirror.yaml --shards 8
+  mirror sync -f mirror.yaml --verify --parallel 8 --jobs 16 --min-rate-remaining 20
+
+A minimal mirror.yaml:
+  defaults:
+    platforms: [linux/amd64, linux/arm64]
+  images:
+    - source: docker.io/library/nginx
+      target: registry.example.com/mirror/nginx
+      tags: {semver: \">=1.26 <2\", exclude: \"-perl$\"}";
+
+const VERIFY_EXAMPLES: &str = "Examples:
+  mirror verify docker.io/library/nginx:1.27 registry.local/nginx:1.27 --platform linux/amd64,linux/arm64
+  mirror verify quay.io/org/app:v1 oci:/mnt/usb/mirror:v1 --output json";
+
+/// Options of `mirror sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The configuration file (YAML; see docs/sync.md).
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_hint = clap::ValueHint::FilePath, env = "MIRROR_SYNC_FILE")]
+    pub file: PathBuf,
+
+    /// Show what would be copied or repaired, with sizes; write nothing.
+    #[arg(long, help_heading = "Sync")]
+    pub dry_run: bool,
+
+    /// After syncing, verify every item (exit 7 when something is still missing).
+    #[arg(long, help_heading = "Sync")]
+    pub verify: bool,
+
+    /// Images (work items) processed at the same time.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Sync")]
+    pub parallel: u16,
+
+    /// Blob transfers in flight across the whole run (each image is also capped by its `jobs`).
+    #[arg(short, long, default_value_t = 8, value_name = "N", env = "MIRROR_JOBS", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Sync")]
+    pub jobs: u16,
+
+    /// Go on after an item fails (the default); the exit code is then 6.
+    #[arg(long, overrides_with = "no_keep_going", help_heading = "Sync")]
+    pub keep_going: bool,
+
+    /// Stop starting new items after the first failure.
+    #[arg(long, overrides_with = "keep_going", help_heading = "Sync")]
+    pub no_keep_going: bool,
+
+    /// Run only shard INDEX of COUNT (0-based): N machines with 0/N … N-1/N cover every item once.
+    #[arg(
+        long,
+        value_name = "INDEX/COUNT",
+        conflicts_with = "shards",
+        help_heading = "Sharding"
+    )]
+    pub shard: Option<String>,
+
+    /// Split into COUNT shards and run the one named by $JOB_COMPLETION_INDEX (Kubernetes Indexed Job).
+    #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Sharding")]
+    pub shards: Option<u64>,
+
+    /// Pause before pulling when a registry's `ratelimit-remaining` (Docker Hub) drops below N.
+    #[arg(long, default_value_t = 0, value_name = "N", help_heading = "Transfer")]
+    pub min_rate_remaining: u64,
+
+    /// Where to keep index manifests between runs, so unchanged tags cost HEAD requests only.
+    ///
+    /// Content-addressed and verified on read; deleting it is always safe. Default:
+    /// $XDG_CACHE_HOME/sparse-mirror/manifests (or ~/.cache/…).
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "Transfer")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source).
+    #[arg(long, help_heading = "Transfer")]
+    pub no_cache: bool,
+
+    /// Retries for each idempotent request or blob copy.
+    #[arg(long, default_value_t = 5, value_name = "N", help_heading = "Transfer")]
+    pub retries: u32,
+
+    /// Per-request timeout in seconds (blob bodies excepted).
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "Transfer"
+    )]
+    pub timeout: u64,
+
+    /// A docker config.json or containers auth.json with credentials for any registry.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
+    pub authfile: Option<PathBuf>,
+}
+
+/// Options of `mirror verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Source: [docker://]REGISTRY/REPO[:TAG][@DIGEST] or oci:DIR[:TAG|@DIGEST].
+    #[arg(value_name = "SRC")]
+    pub source: String,
+
+    /// Target: [docker://]REGISTRY/REPO[:TAG] or oci:DIR[:TAG]. Without a tag, the source tag is used.
+    #[arg(value_name = "DST")]
+    pub target: String,
+
+    /// Platform(s) the mirror should hold, as for `mirror copy --platform`.
+    #[arg(
+        short = 'p',
+        long = "platform",
+        value_name = "PATTERN",
+        help_heading = "Selection"
+    )]
+    pub platforms: Vec<String>,
+
+    /// The mirror was made without BuildKit attestation manifests.
+    #[arg(long, help_heading = "Selection")]
+    pub no_attestations: bool,
+
+    /// Entries the mirror copied whatever the platform filter said (as `mirror copy --always-copy`).
+    #[arg(long, value_name = "RULE", help_heading = "Selection")]
+    pub always_copy: Vec<String>,
+
+    /// Entries the mirror never copied (as `mirror copy --never-copy`).
+    #[arg(long, value_name = "RULE", help_heading = "Selection")]
+    pub never_copy: Vec<String>,
+
+    /// Also check the OCI referrers of the source (signatures, SBOMs) on the target.
+    #[arg(long, help_heading = "Supply chain")]
+    pub referrers: bool,
+
+    /// Only referrers of these artifact types (globs; implies --referrers).
+    #[arg(
+        long = "referrers-artifact-type",
+        value_name = "GLOB",
+        help_heading = "Supply chain"
+    )]
+    pub referrers_artifact_types: Vec<String>,
+
+    /// Also check the source's `sha256-<hex>.sig/.att/.sbom` digest tags on the target.
+    #[arg(long, help_heading = "Supply chain")]
+    pub digest_tags: bool,
+
+    /// What the mirror did with index entries that have no platform.
+    #[arg(long, value_enum, default_value_t = PlatformlessPolicy::Copy, value_name = "POLICY", help_heading = "Selection")]
+    pub platformless: PlatformlessPolicy,
+
+    /// Concurrent HEAD requests.
+    #[arg(short, long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Transfer")]
+    pub jobs: u16,
+
+    /// Retries for each request.
+    #[arg(long, default_value_t = 5, value_name = "N", help_heading = "Transfer")]
+    pub retries: u32,
+
+    /// Per-request timeout in seconds.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "Transfer"
+    )]
+    pub timeout: u64,
+
+    /// Credentials for the source registry: USER:PASSWORD.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "MIRROR_SRC_CREDS",
+        hide_env_values = true,
+        help_heading = "Registry access"
+    )]
+    pub src_creds: Option<String>,
+
+    /// Credentials for the target registry: USER:PASSWORD.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "MIRROR_DEST_CREDS",
+        hide_env_values = true,
+        help_heading = "Registry access"
+    )]
+    pub dest_creds: Option<String>,
+
+    /// A docker config.json or containers auth.json with credentials.
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
+    pub authfile: Option<PathBuf>,
+
+    /// Talk plain HTTP to the source registry (always the case for loopback hosts).
+    #[arg(long, help_heading = "Registry access")]
+    pub src_plain_http: bool,
+
+    /// Talk plain HTTP to the target registry (always the case for loopback hosts).
+    #[arg(long, help_heading = "Registry access")]
+    pub dest_plain_http: bool,
 }
 
 const COPY_EXAMPLES: &str = "Examples:

@@ -12,6 +12,10 @@ pub const NOTHING_SELECTED: u8 = 3;
 pub const SPARSE_REJECTED: u8 = 4;
 /// Authentication or authorisation failed (401/403 or a token-server refusal).
 pub const AUTH: u8 = 5;
+/// `mirror sync`: some items failed, the others were done (the report lists the failures).
+pub const PARTIAL_FAILURE: u8 = 6;
+/// `mirror verify` / `mirror sync --verify`: the target lacks something the selection needs.
+pub const INCOMPLETE: u8 = 7;
 /// Interrupted by SIGINT or SIGTERM.
 pub const INTERRUPTED: u8 = 130;
 
@@ -23,5 +27,7 @@ pub const ALL: &[(u8, &str)] = &[
     (NOTHING_SELECTED, "NOTHING_SELECTED"),
     (SPARSE_REJECTED, "SPARSE_REJECTED"),
     (AUTH, "AUTH"),
+    (PARTIAL_FAILURE, "PARTIAL_FAILURE"),
+    (INCOMPLETE, "INCOMPLETE"),
     (INTERRUPTED, "INTERRUPTED"),
 ];

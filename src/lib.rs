@@ -38,5 +38,6 @@ pub mod rules;
 pub mod run;
 pub mod select;
 pub mod settings;
+pub mod sync;
 pub mod tls;
 pub mod transport;

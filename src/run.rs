@@ -215,6 +215,8 @@ pub async fn run(cli: &Cli, printer: Printer) -> std::result::Result<u8, RunErro
             })?;
             Ok(exit::OK)
         }
+        Command::Sync(args) => crate::sync::sync_command(cli, args, printer).await,
+        Command::Verify(args) => crate::sync::verify_command(cli, args, printer).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = vec![];

@@ -77,6 +77,40 @@ struct Token {
     fetched: Instant,
 }
 
+/// Docker Hub's pull budget, from `ratelimit-limit` / `ratelimit-remaining` (`20;w=21600`) on
+/// manifest HEAD and GET answers (REGISTRY-FACTS §12). A GET counts as a pull, a HEAD does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Pulls left in the window.
+    pub remaining: u64,
+    /// Pulls allowed per window, when sent.
+    pub limit: Option<u64>,
+    /// The window in seconds (`w=`), when sent.
+    pub window: Option<u64>,
+}
+
+impl RateLimit {
+    /// Read the headers; `None` when the registry sends none (no limit).
+    pub fn from_headers(h: &HeaderMap) -> Option<RateLimit> {
+        let field = |name: &str| -> Option<(u64, Option<u64>)> {
+            let v = h.get(name)?.to_str().ok()?;
+            let mut parts = v.split(';');
+            let n = parts.next()?.trim().parse().ok()?;
+            let w = parts
+                .filter_map(|p| p.trim().strip_prefix("w="))
+                .find_map(|w| w.parse().ok());
+            Some((n, w))
+        };
+        let (remaining, w1) = field("ratelimit-remaining")?;
+        let limit = field("ratelimit-limit");
+        Some(RateLimit {
+            remaining,
+            limit: limit.map(|l| l.0),
+            window: w1.or(limit.and_then(|l| l.1)),
+        })
+    }
+}
+
 /// A client for one registry host.
 pub struct RegistryClient {
     http: reqwest::Client,
@@ -91,6 +125,8 @@ pub struct RegistryClient {
     resolved: tokio::sync::OnceCell<std::result::Result<Credentials, String>>,
     /// Serialises token requests so concurrent requests share one renewal.
     token_fetch: Mutex<()>,
+    /// The last Docker Hub pull budget seen on a manifest answer.
+    rate: std::sync::Mutex<Option<RateLimit>>,
 }
 
 /// A request body: replayable bytes (re-sent after a 401 challenge) or a one-shot stream.
@@ -232,6 +268,7 @@ impl RegistryClient {
             tokens: Mutex::new(HashMap::new()),
             resolved: tokio::sync::OnceCell::new(),
             token_fetch: Mutex::new(()),
+            rate: std::sync::Mutex::new(None),
         })
     }
 
@@ -243,6 +280,17 @@ impl RegistryClient {
     /// The registry host.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// The pull budget from the last manifest answer that carried rate-limit headers.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        *self.rate.lock().expect("not poisoned")
+    }
+
+    fn note_rate_limit(&self, h: &HeaderMap) {
+        if let Some(r) = RateLimit::from_headers(h) {
+            *self.rate.lock().expect("not poisoned") = Some(r);
+        }
     }
 
     /// Send a request with authentication. A replayable body (or none) is sent again after a
@@ -509,6 +557,7 @@ impl RegistryRepo {
                     .client
                     .send(Method::HEAD, &url, &self.scope(), h.clone(), None, true)
                     .await?;
+                self.client.note_rate_limit(resp.headers());
                 match resp.status() {
                     s if s.is_success() => Ok(Some(Head {
                         digest: resp
@@ -536,6 +585,7 @@ impl RegistryRepo {
             .client
             .send(Method::GET, url, &self.scope(), h, None, true)
             .await?;
+        self.client.note_rate_limit(resp.headers());
         if !resp.status().is_success() {
             return Err(registry_error(&Method::GET, url, resp).await.into());
         }
@@ -1017,5 +1067,31 @@ mod tests {
         let c = RegistryClient::new(&host, Auth::anonymous(), opts(true)).unwrap();
         c.ping("a", false).await.unwrap();
         assert_eq!(c.base(), format!("http://{host}"));
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use super::*;
+
+    #[test]
+    fn docker_hub_rate_limit_headers() {
+        let mut h = HeaderMap::new();
+        assert_eq!(RateLimit::from_headers(&h), None);
+        h.insert("ratelimit-limit", HeaderValue::from_static("100;w=21600"));
+        h.insert(
+            "ratelimit-remaining",
+            HeaderValue::from_static("20;w=21600"),
+        );
+        assert_eq!(
+            RateLimit::from_headers(&h),
+            Some(RateLimit {
+                remaining: 20,
+                limit: Some(100),
+                window: Some(21600)
+            })
+        );
+        h.insert("ratelimit-remaining", HeaderValue::from_static("7"));
+        assert_eq!(RateLimit::from_headers(&h).unwrap().window, Some(21600));
     }
 }

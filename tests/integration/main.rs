@@ -15,3 +15,4 @@ mod copy_sparse; // a target that accepts sparse indexes
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod messages; // golden snapshots of errors and help
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
+mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures

@@ -1,0 +1,350 @@
+//! Batch reports: one JSON line per work item, then a summary line (`--output json`), or human
+//! per-item lines and a final table. The schema is documented in docs/sync.md and decoded by the
+//! integration tests with `deny_unknown_fields`.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::copy::BlobStats;
+use crate::digest::Digest;
+use crate::report::human_bytes;
+
+/// What happened to one (image, tag) item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The target tag already names the source digest and every selected child is present:
+    /// checked with HEAD requests only; nothing was read or written.
+    SkippedUnchanged,
+    /// The image was copied (new tag, or the source digest changed).
+    Copied,
+    /// The tag already named the source digest; missing selected children were copied. The
+    /// index was not pushed again.
+    PartialRepair,
+    /// The item failed; see `error`.
+    Failed,
+    /// Dry run: would be copied.
+    WouldCopy,
+    /// Dry run: the tag is current but children are missing; they would be copied.
+    WouldRepair,
+    /// Verify: the target holds everything the configuration selects.
+    Complete,
+    /// Verify: something is missing; see `missing`.
+    Incomplete,
+}
+
+impl Action {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::SkippedUnchanged => "skipped-unchanged",
+            Action::Copied => "copied",
+            Action::PartialRepair => "partial-repair",
+            Action::Failed => "failed",
+            Action::WouldCopy => "would-copy",
+            Action::WouldRepair => "would-repair",
+            Action::Complete => "complete",
+            Action::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// Something a verify (or a dry run) found missing on the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Missing {
+    /// `tag` (the target tag is absent), `wrong-digest` (it names another digest), `manifest`
+    /// (a selected child manifest) or `blob`.
+    pub kind: String,
+    /// The missing object, or for `wrong-digest` the digest the target tag names.
+    pub digest: Option<Digest>,
+    /// The child's platform, for manifests.
+    pub platform: Option<String>,
+    /// For blobs: the manifest that needs it.
+    pub of: Option<Digest>,
+}
+
+/// One JSON line per work item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ItemReport {
+    /// Index of the `images:` entry (0-based).
+    pub image: usize,
+    /// `REGISTRY/REPO:TAG`, `REGISTRY/REPO@DIGEST` or `oci:DIR:TAG`.
+    pub source: String,
+    /// Where it goes, same forms.
+    pub target: String,
+    /// What happened.
+    pub action: Action,
+    /// The digest the source tag names (null when the source could not be read).
+    pub source_digest: Option<Digest>,
+    /// The digest the target tag named before this run (verify: now).
+    pub target_digest: Option<Digest>,
+    /// Selected child manifests checked on the target with HEAD.
+    pub children_checked: usize,
+    /// Child manifests restored by a partial repair.
+    pub repaired: Vec<Digest>,
+    /// Manifests written (0 for skipped and repaired-only-children items: the index is never
+    /// re-pushed when it is already there).
+    pub manifests_pushed: u64,
+    /// Blob counts and bytes.
+    pub blobs: BlobStats,
+    /// Dry run: bytes of the blobs the copy would need at most.
+    pub planned_bytes: Option<u64>,
+    /// Missing objects (verify, dry-run repair).
+    pub missing: Vec<Missing>,
+    /// Warnings (unmatched platforms, rate-limit pauses, …).
+    pub warnings: Vec<String>,
+    /// The failure, with its causes, for `failed`.
+    pub error: Option<String>,
+    /// The exit code `mirror copy` would have used for this failure (4 = sparse rejected, …).
+    pub exit_code: Option<u8>,
+    /// Wall time of this item.
+    pub duration_seconds: f64,
+}
+
+impl ItemReport {
+    /// An empty report for an item.
+    pub fn new(image: usize, source: &str, target: &str) -> ItemReport {
+        ItemReport {
+            image,
+            source: source.into(),
+            target: target.into(),
+            action: Action::Failed,
+            source_digest: None,
+            target_digest: None,
+            children_checked: 0,
+            repaired: vec![],
+            manifests_pushed: 0,
+            blobs: BlobStats::default(),
+            planned_bytes: None,
+            missing: vec![],
+            warnings: vec![],
+            error: None,
+            exit_code: None,
+            duration_seconds: 0.0,
+        }
+    }
+
+    /// A short human description of the result.
+    pub fn detail(&self) -> String {
+        match self.action {
+            Action::SkippedUnchanged => format!("{} children present", self.children_checked),
+            Action::Copied => format!(
+                "{} blob(s) copied ({}), {} present, {} mounted; {} manifest(s) pushed",
+                self.blobs.copied,
+                human_bytes(self.blobs.copied_bytes),
+                self.blobs.existing,
+                self.blobs.mounted,
+                self.manifests_pushed
+            ),
+            Action::PartialRepair => format!(
+                "{} missing child(ren) restored, {} blob(s) copied ({}); index not re-pushed",
+                self.repaired.len(),
+                self.blobs.copied,
+                human_bytes(self.blobs.copied_bytes)
+            ),
+            Action::WouldCopy => format!(
+                "would copy up to {}",
+                human_bytes(self.planned_bytes.unwrap_or(0))
+            ),
+            Action::WouldRepair => format!(
+                "{} child(ren) missing, up to {} to copy",
+                self.missing.len(),
+                human_bytes(self.planned_bytes.unwrap_or(0))
+            ),
+            Action::Complete => {
+                format!("{} children and their blobs present", self.children_checked)
+            }
+            Action::Incomplete => {
+                let list: Vec<String> = self
+                    .missing
+                    .iter()
+                    .take(4)
+                    .map(|m| {
+                        let what = m.digest.as_ref().map_or("", |d| d.short());
+                        match (&m.platform, &m.of) {
+                            (Some(p), _) => format!("{} {what} ({p})", m.kind),
+                            (None, Some(of)) => format!("{} {what} of {}", m.kind, of.short()),
+                            _ => format!("{} {what}", m.kind).trim_end().to_string(),
+                        }
+                    })
+                    .collect();
+                let more = self.missing.len().saturating_sub(4);
+                format!(
+                    "missing: {}{}",
+                    list.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+            Action::Failed => self
+                .error
+                .as_deref()
+                .unwrap_or("failed")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+}
+
+/// The last JSON line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// Items this run handled (after sharding).
+    pub items: usize,
+    /// Items in the whole configuration (before sharding).
+    pub items_total: usize,
+    /// `I/N` when sharded.
+    pub shard: Option<String>,
+    /// Counts per action.
+    pub skipped_unchanged: usize,
+    /// Copied.
+    pub copied: usize,
+    /// Partially repaired.
+    pub partial_repair: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Dry run: would copy.
+    pub would_copy: usize,
+    /// Dry run: would repair.
+    pub would_repair: usize,
+    /// Verify: complete.
+    pub complete: usize,
+    /// Verify: incomplete.
+    pub incomplete: usize,
+    /// Blobs streamed from sources.
+    pub blobs_copied: u64,
+    /// Their bytes.
+    pub bytes_copied: u64,
+    /// Blobs mounted.
+    pub blobs_mounted: u64,
+    /// Manifests written.
+    pub manifests_pushed: u64,
+    /// Wall time.
+    pub duration_seconds: f64,
+    /// The process exit code (0, 6 or 7; see docs/exit-codes.md).
+    pub exit_code: u8,
+}
+
+impl Summary {
+    /// Count one item (verify results are counted apart: `items` counts sync items).
+    pub fn add(&mut self, r: &ItemReport) {
+        if !matches!(r.action, Action::Complete | Action::Incomplete) {
+            self.items += 1;
+        }
+        match r.action {
+            Action::SkippedUnchanged => self.skipped_unchanged += 1,
+            Action::Copied => self.copied += 1,
+            Action::PartialRepair => self.partial_repair += 1,
+            Action::Failed => self.failed += 1,
+            Action::WouldCopy => self.would_copy += 1,
+            Action::WouldRepair => self.would_repair += 1,
+            Action::Complete => self.complete += 1,
+            Action::Incomplete => self.incomplete += 1,
+        }
+        self.blobs_copied += r.blobs.copied;
+        self.bytes_copied += r.blobs.copied_bytes;
+        self.blobs_mounted += r.blobs.mounted;
+        self.manifests_pushed += r.manifests_pushed;
+    }
+
+    /// One human line.
+    pub fn line(&self) -> String {
+        let mut parts = vec![];
+        for (n, what) in [
+            (self.skipped_unchanged, "unchanged"),
+            (self.copied, "copied"),
+            (self.partial_repair, "repaired"),
+            (self.would_copy, "would copy"),
+            (self.would_repair, "would repair"),
+            (self.complete, "complete"),
+            (self.incomplete, "incomplete"),
+            (self.failed, "failed"),
+        ] {
+            if n > 0 || (what == "failed" && self.items > 0) {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        let shard = self
+            .shard
+            .as_ref()
+            .map(|s| format!(" (shard {s} of {} item(s) in total)", self.items_total))
+            .unwrap_or_default();
+        let written = if self.blobs_copied + self.blobs_mounted + self.manifests_pushed == 0 {
+            "; nothing written".to_string()
+        } else {
+            format!(
+                "; {} blob(s) copied ({}), {} mounted, {} manifest(s) pushed",
+                self.blobs_copied,
+                human_bytes(self.bytes_copied),
+                self.blobs_mounted,
+                self.manifests_pushed
+            )
+        };
+        format!(
+            "{} item(s){shard}: {}{written} in {:.1}s",
+            self.items,
+            parts.join(", "),
+            self.duration_seconds
+        )
+    }
+}
+
+/// One JSON line of `--output json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Line {
+    /// A work item (sync or verify).
+    Item(ItemReport),
+    /// The run's summary (last line).
+    Summary(Summary),
+}
+
+/// The final human table.
+pub fn table(items: &[ItemReport]) -> String {
+    let mut s = String::new();
+    let w_action = items
+        .iter()
+        .map(|i| i.action.as_str().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let w_src = items
+        .iter()
+        .map(|i| i.source.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let w_dst = items
+        .iter()
+        .map(|i| i.target.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let _ = writeln!(
+        s,
+        "{:<w_action$}  {:<w_src$}  {:<w_dst$}  {:<19}  DETAIL",
+        "ACTION", "SOURCE", "TARGET", "DIGEST"
+    );
+    for i in items {
+        let digest = i.source_digest.as_ref().map_or("-", |d| d.short());
+        let _ = writeln!(
+            s,
+            "{:<w_action$}  {:<w_src$}  {:<w_dst$}  {:<19}  {}",
+            i.action.as_str(),
+            i.source,
+            i.target,
+            digest,
+            i.detail()
+        );
+    }
+    s
+}
