@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::digest::{Digest, VerifyingStream};
 use crate::error::{Error, Result, SparseRejection};
+use crate::invariant::Confirmed;
 use crate::manifest::{Descriptor, RawManifest};
 use crate::plan::{self, Plan};
 use crate::progress::{BlobOutcome, Event, Reporter};
@@ -133,6 +134,8 @@ pub struct CopyOutcome {
     pub manifests_existing: u64,
     /// Seconds spent.
     pub seconds: f64,
+    /// What the copy confirmed on the target; checked before the tag is written.
+    pub confirmed: Confirmed,
 }
 
 pub(crate) fn descriptor_of(m: &RawManifest) -> Descriptor {
@@ -229,6 +232,7 @@ pub async fn execute<E: Storage>(
         manifests_pushed: 0,
         manifests_existing: 0,
         seconds: 0.0,
+        confirmed: Confirmed::default(),
     };
     let target_reference = opts
         .tag
@@ -266,10 +270,21 @@ pub async fn execute<E: Storage>(
                 missing.len()
             )));
             let blobs = blobs_of(&out.plan, &missing);
-            copy_blobs(&src, &dst, &blobs, opts, &reporter, &mut out.blobs).await?;
-            out.manifests_pushed += push_children(&dst, &missing, &reporter).await?;
+            copy_blobs(
+                &src,
+                &dst,
+                &blobs,
+                opts,
+                &reporter,
+                &mut out.blobs,
+                &mut out.confirmed,
+            )
+            .await?;
+            out.manifests_pushed +=
+                push_children(&dst, &missing, &reporter, &mut out.confirmed).await?;
             out.repaired = missing.iter().map(|m| m.digest.clone()).collect();
         }
+        crate::interrupt::check()?;
         if !opts.defer_finish {
             dst.finish().await?;
         }
@@ -323,6 +338,8 @@ pub async fn execute<E: Storage>(
     // 3–5.
     push_all(&src, &dst, &mut out, opts, &reporter).await?;
     let root = out.plan.root.clone();
+    crate::interrupt::check()?;
+    out.confirmed.check_before_tag(&out.plan)?;
     reporter.event(Event::Stage("index"));
     match dst.push_manifest(&root, opts.tag.as_deref()).await {
         Ok(_) => {
@@ -341,6 +358,7 @@ pub async fn execute<E: Storage>(
             apply_reject(&src, &mut out, opts, &reporter, rej).await?;
             push_all(&src, &dst, &mut out, opts, &reporter).await?;
             let root = out.plan.root.clone();
+            out.confirmed.check_before_tag(&out.plan)?;
             dst.push_manifest(&root, opts.tag.as_deref())
                 .await
                 .map_err(|e| {
@@ -365,6 +383,7 @@ pub async fn execute<E: Storage>(
         }
     }
     out.pushed_digest = out.plan.root.digest.clone();
+    crate::interrupt::check()?;
     if !opts.defer_finish {
         dst.finish().await?;
     }
@@ -458,11 +477,30 @@ async fn push_all<E: Storage>(
     reporter: &Arc<dyn Reporter>,
 ) -> Result<()> {
     let blobs = out.plan.blobs.clone();
-    copy_blobs(src, dst, &blobs, opts, reporter, &mut out.blobs).await?;
+    copy_blobs(
+        src,
+        dst,
+        &blobs,
+        opts,
+        reporter,
+        &mut out.blobs,
+        &mut out.confirmed,
+    )
+    .await?;
     reporter.event(Event::Stage("manifests"));
     let missing = missing_manifests(dst, &out.plan.manifests, opts.jobs).await?;
     out.manifests_existing += (out.plan.manifests.len() - missing.len()) as u64;
-    out.manifests_pushed += push_children(dst, &missing, reporter).await?;
+    let absent: HashSet<&Digest> = missing.iter().map(|m| &m.digest).collect();
+    for m in out
+        .plan
+        .manifests
+        .iter()
+        .filter(|m| !absent.contains(&m.digest))
+    {
+        out.confirmed.manifest(&m.digest);
+    }
+    crate::interrupt::check()?;
+    out.manifests_pushed += push_children(dst, &missing, reporter, &mut out.confirmed).await?;
     Ok(())
 }
 
@@ -516,6 +554,7 @@ async fn push_children<E: Storage>(
     dst: &Arc<E>,
     manifests: &[RawManifest],
     reporter: &Arc<dyn Reporter>,
+    confirmed: &mut Confirmed,
 ) -> Result<u64> {
     let (indexes, images): (Vec<&RawManifest>, Vec<&RawManifest>) =
         manifests.iter().partition(|m| m.is_index());
@@ -538,10 +577,9 @@ async fn push_children<E: Storage>(
         .await;
     let mut n = 0;
     for r in results {
-        reporter.event(Event::ManifestPushed {
-            digest: r?,
-            tag: None,
-        });
+        let digest = r?;
+        confirmed.manifest(&digest);
+        reporter.event(Event::ManifestPushed { digest, tag: None });
         n += 1;
     }
     for m in indexes {
@@ -552,6 +590,7 @@ async fn push_children<E: Storage>(
                 dst.describe()
             ))
         })?;
+        confirmed.manifest(&m.digest);
         reporter.event(Event::ManifestPushed {
             digest: m.digest.clone(),
             tag: None,
@@ -568,6 +607,7 @@ pub(crate) async fn copy_blobs<E: Storage>(
     opts: &CopyOptions,
     reporter: &Arc<dyn Reporter>,
     stats: &mut BlobStats,
+    confirmed: &mut Confirmed,
 ) -> Result<()> {
     reporter.event(Event::Stage("blobs"));
     reporter.event(Event::BlobsPlanned {
@@ -597,7 +637,19 @@ pub(crate) async fn copy_blobs<E: Storage>(
         });
     }
     let mut first_err: Option<Error> = None;
-    while let Some(joined) = set.join_next().await {
+    loop {
+        let joined = tokio::select! {
+            biased;
+            // Interrupted: abort every transfer and wait until all are dropped (uploads
+            // aborted, temp files removed) before the caller cancels open upload sessions.
+            _ = crate::interrupt::wait() => {
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                return Err(Error::Interrupted);
+            }
+            j = set.join_next() => j,
+        };
+        let Some(joined) = joined else { break };
         match joined {
             Ok(Ok((d, outcome))) => {
                 let (n, b) = match outcome {
@@ -607,6 +659,7 @@ pub(crate) async fn copy_blobs<E: Storage>(
                 };
                 *n += 1;
                 *b += d.size;
+                confirmed.blob(&d.digest);
                 reporter.event(Event::BlobDone {
                     digest: d.digest,
                     size: d.size,
@@ -648,8 +701,16 @@ async fn copy_blob<E: Storage>(
         digest: d.digest.clone(),
         size: d.size,
     });
+    // Bytes from a registry (or a foreign layer's URL) crossed a network: a digest or size
+    // mismatch may be damage in transit, so it is retried too (from a fresh stream). A layout's
+    // bytes are what they are.
+    let retryable: fn(&Error) -> bool = if src.is_registry() || d.is_foreign() {
+        Error::is_transient_or_damaged
+    } else {
+        Error::is_transient
+    };
     retry
-        .run("copy blob", || async {
+        .run_when("copy blob", retryable, || async {
             let (body, location) = if d.is_foreign() {
                 crate::foreign::fetch(src.as_ref(), d).await?
             } else {

@@ -278,6 +278,18 @@ pub enum Error {
     /// Cancelled by a signal.
     #[error("interrupted")]
     Interrupted,
+    /// A step retried until the policy gave up. An outer retry loop does not retry it again,
+    /// so nested retries do not multiply.
+    #[error("{what}: gave up after {attempts} attempts")]
+    RetriesExhausted {
+        /// The step, e.g. `GET manifest`.
+        what: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        #[source]
+        source: Box<Error>,
+    },
     /// Something that should not happen; names the invariant.
     #[error("internal error: {0}")]
     Internal(String),
@@ -310,8 +322,17 @@ impl Error {
     /// The innermost error (through contexts).
     pub fn root(&self) -> &Error {
         match self {
-            Error::Context { source, .. } => source.root(),
+            Error::Context { source, .. } | Error::RetriesExhausted { source, .. } => source.root(),
             other => other,
+        }
+    }
+
+    /// Whether some retry loop already gave up on this error.
+    fn exhausted(&self) -> bool {
+        match self {
+            Error::RetriesExhausted { .. } => true,
+            Error::Context { source, .. } => source.exhausted(),
+            _ => false,
         }
     }
 
@@ -338,6 +359,9 @@ impl Error {
 
     /// Whether retrying the same idempotent step may succeed.
     pub fn is_transient(&self) -> bool {
+        if self.exhausted() {
+            return false;
+        }
         match self.root() {
             Error::Registry(r) => r.is_transient(),
             Error::Network { transient, .. } => *transient,
@@ -347,6 +371,12 @@ impl Error {
             } => true,
             _ => false,
         }
+    }
+
+    /// [`is_transient`](Self::is_transient), or bytes received over the network that failed
+    /// their digest or size check: a short or damaged body in transit looks exactly like that.
+    pub fn is_transient_or_damaged(&self) -> bool {
+        self.is_transient() || (!self.exhausted() && matches!(self.root(), Error::Verify { .. }))
     }
 
     /// `Retry-After` from the registry, if any.
@@ -412,6 +442,9 @@ impl Error {
                 h.push("allow the URLs on the target: distribution `validation.manifests.urls.allow: ['^https?://([^/]+\\.)*example\\.com/']` (or `validation.disabled: true`); by default distribution allows none".into());
                 h.push("--include-foreign-layers copies the layer data too, but the manifest keeps its URLs: removing them would change its digest and the index's".into());
             }
+            Error::Interrupted => h.push(
+                "run the same command again to finish: what is already on the target is not copied again".into(),
+            ),
             Error::Manifest { source: ManifestError::Schema1, .. } => h.push(
                 "schema1 is deprecated and unsupported: convert the image upstream (e.g. rebuild and push it)".into(),
             ),

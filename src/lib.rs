@@ -24,6 +24,8 @@ pub mod error;
 pub mod exit;
 pub mod foreign;
 pub mod inspect;
+pub mod interrupt;
+pub mod invariant;
 pub mod manifest;
 pub mod media;
 pub mod plan;

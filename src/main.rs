@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sparse_mirror::cli::Cli;
-use sparse_mirror::{exit, run};
+use sparse_mirror::{exit, interrupt, run};
+
+/// How long cleanup after SIGINT/SIGTERM may take before the process exits anyway.
+const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,6 +24,15 @@ fn main() -> ExitCode {
         }
     };
     let code = rt.block_on(async {
+        // First signal: the engine cancels its work and cleans up (uploads cancelled, temp
+        // files removed), then `run` returns `Interrupted`. Second signal: exit at once.
+        tokio::spawn(async {
+            shutdown_signal().await;
+            interrupt::trigger();
+            shutdown_signal().await;
+            eprintln!("error: interrupted again; exiting without cleanup");
+            std::process::exit(exit::INTERRUPTED.into());
+        });
         tokio::select! {
             r = run::run(&cli, printer) => match r {
                 Ok(code) => code,
@@ -29,8 +41,12 @@ fn main() -> ExitCode {
                     e.exit_code()
                 }
             },
-            _ = shutdown_signal() => {
-                eprintln!("error: interrupted");
+            // A last resort if cleanup hangs (a registry that does not answer the DELETE).
+            _ = async {
+                interrupt::wait().await;
+                tokio::time::sleep(CLEANUP_GRACE).await;
+            } => {
+                eprintln!("error: interrupted (cleanup did not finish within {} s)", CLEANUP_GRACE.as_secs());
                 exit::INTERRUPTED
             }
         }

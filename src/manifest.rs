@@ -35,7 +35,9 @@ pub enum ManifestError {
     #[error("not a valid manifest: {0}")]
     Invalid(String),
     /// Larger than [`MAX_MANIFEST_BYTES`].
-    #[error("manifest is {0} bytes, over the 4 MiB limit registries enforce")]
+    #[error(
+        "manifest is {0} bytes or more, over the 4 MiB (4194304 bytes) limit registries enforce"
+    )]
     TooLarge(usize),
     /// A schema1 manifest.
     #[error("Docker schema1 manifests are not supported")]

@@ -61,7 +61,23 @@ impl RetryPolicy {
     }
 
     /// Run `op` until it succeeds, fails permanently, or the retries are spent.
-    pub async fn run<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T>
+    pub async fn run<T, F, Fut>(&self, what: &str, op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.run_when(what, Error::is_transient, op).await
+    }
+
+    /// Like [`run`](Self::run), retrying the errors `retryable` accepts. Used where bytes came
+    /// over the network, so a digest or size mismatch may be damage in transit
+    /// ([`Error::is_transient_or_damaged`]).
+    pub async fn run_when<T, F, Fut>(
+        &self,
+        what: &str,
+        retryable: fn(&Error) -> bool,
+        mut op: F,
+    ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -70,11 +86,18 @@ impl RetryPolicy {
         loop {
             match op().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && attempt < self.retries => {
+                Err(e) if retryable(&e) && attempt < self.retries => {
                     attempt += 1;
                     let d = self.delay(attempt, &e);
                     tracing::debug!(what, attempt, delay_ms = d.as_millis() as u64, error = %e, "retrying");
                     tokio::time::sleep(d).await;
+                }
+                Err(e) if attempt > 0 && retryable(&e) => {
+                    return Err(Error::RetriesExhausted {
+                        what: what.to_string(),
+                        attempts: attempt + 1,
+                        source: Box::new(e),
+                    })
                 }
                 Err(e) => return Err(e),
             }
@@ -179,8 +202,11 @@ mod tests {
                 }
             })
             .await;
-        assert!(r.is_err());
+        let e = r.unwrap_err();
         assert_eq!(n, 4);
+        assert!(e.to_string().contains("gave up after 4 attempts"), "{e}");
+        assert!(!e.is_transient(), "an outer loop must not retry it again");
+        assert!(matches!(e.root(), Error::Network { .. }));
         let mut n = 0;
         let _ = p
             .run("x", || {

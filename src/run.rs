@@ -274,8 +274,15 @@ async fn copy_command(
     let src = Arc::new(open_endpoint(&s.source, false, s.lock_timeout).await?);
     reporter.event(Event::Stage("resolving"));
     let src_reference = source_reference(&s.source.reference);
-    let root = resolve::root(src.as_ref(), &src_reference).await?;
-    let plan = resolve::resolve(src.as_ref(), &root, &s.selector, &source_text, s.jobs).await?;
+    let root = interruptible(resolve::root(src.as_ref(), &src_reference)).await?;
+    let plan = interruptible(resolve::resolve(
+        src.as_ref(),
+        &root,
+        &s.selector,
+        &source_text,
+        s.jobs,
+    ))
+    .await?;
     if !plan.unmatched.is_empty() {
         let sparse_source = plan.entries.iter().any(|e| {
             e.decision == crate::select::Decision::Skip(crate::select::SkipReason::NotInSource)
@@ -337,34 +344,48 @@ async fn copy_command(
         include_foreign: s.selector.include_foreign,
         defer_finish: s.artifacts.enabled(),
     };
-    let outcome = copy::execute(
-        src.clone(),
-        dst.clone(),
-        plan.clone(),
-        &opts,
-        reporter.clone(),
-    )
-    .await;
-    let outcome = match outcome {
-        Ok(o) if s.artifacts.enabled() => {
-            // Referrers and digest tags go after their subjects, then the layout commits.
-            let replaced = matches!(o.reject_action, copy::RejectAction::Filtered { .. })
-                .then_some(&plan.root.digest);
-            let r: Arc<dyn Reporter> = reporter.clone();
-            let copied =
-                crate::artifacts::copy(&src, &dst, &artifact_plan, replaced, &opts, &r).await;
-            // The image itself is complete either way: commit it (a layout writes index.json
-            // here) even when an artifact failed, then report that failure.
-            let finished = dst.finish().await;
-            match (copied, finished) {
-                (Ok(a), Ok(())) => Ok((o, Some(a))),
-                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+    let work = async {
+        let outcome = copy::execute(
+            src.clone(),
+            dst.clone(),
+            plan.clone(),
+            &opts,
+            reporter.clone(),
+        )
+        .await;
+        match outcome {
+            Ok(o) if s.artifacts.enabled() => {
+                // Referrers and digest tags go after their subjects, then the layout commits.
+                let replaced = matches!(o.reject_action, copy::RejectAction::Filtered { .. })
+                    .then_some(&plan.root.digest);
+                let r: Arc<dyn Reporter> = reporter.clone();
+                let copied =
+                    crate::artifacts::copy(&src, &dst, &artifact_plan, replaced, &opts, &r).await;
+                // The image itself is complete either way: commit it (a layout writes index.json
+                // here) even when an artifact failed, then report that failure.
+                let finished = dst.finish().await;
+                match (copied, finished) {
+                    (Ok(a), Ok(())) => Ok((o, Some(a))),
+                    (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+                }
             }
+            Ok(o) => Ok((o, None)),
+            Err(e) => Err(e),
         }
-        Ok(o) => Ok((o, None)),
-        Err(e) => Err(e),
+    };
+    let outcome = tokio::select! {
+        r = work => r,
+        // The engine stops by itself at the next step; this only bounds a step that hangs.
+        _ = async {
+            crate::interrupt::wait().await;
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        } => Err(Error::Interrupted),
     };
     reporter.finish();
+    if matches!(&outcome, Err(e) if e.exit_code() == exit::INTERRUPTED) {
+        // In-flight transfers are dropped by now; cancel the upload sessions they left open.
+        dst.abort().await;
+    }
     let (outcome, artifacts) = outcome?;
     let mut report = Report::new(
         &source_text,
@@ -379,6 +400,14 @@ async fn copy_command(
     }
     emit(cli, &report, printer, false);
     Ok(exit::OK)
+}
+
+/// Run `f` unless an interrupt arrives first (nothing is open on the target yet).
+async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::select! {
+        r = f => r,
+        _ = crate::interrupt::wait() => Err(Error::Interrupted),
+    }
 }
 
 fn emit(cli: &Cli, report: &Report, printer: Printer, dry_run: bool) {

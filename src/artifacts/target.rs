@@ -74,7 +74,18 @@ pub async fn copy<E: Storage>(
         .filter(|b| seen.insert(b.digest.clone()))
         .cloned()
         .collect();
-    copy::copy_blobs(src, dst, &blobs, opts, reporter, &mut out.blobs).await?;
+    // The image's tag invariant does not cover artifacts (they follow their subjects).
+    let mut confirmed = crate::invariant::Confirmed::default();
+    copy::copy_blobs(
+        src,
+        dst,
+        &blobs,
+        opts,
+        reporter,
+        &mut out.blobs,
+        &mut confirmed,
+    )
+    .await?;
     reporter.event(Event::Stage("referrers"));
     // subject → (entries, all PUTs answered OCI-Subject, some PUT lacked it)
     let mut by_subject: Vec<(Digest, Vec<serde_json::Value>, bool, bool)> = vec![];

@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod layout;
 pub mod registry;
+pub mod resume;
 
 use std::future::Future;
 
@@ -113,6 +114,13 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Commit pending state (layout: `index.json`). Called once, last.
     fn finish(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// Undo what an interrupted copy left open: a registry DELETEs its open upload sessions.
+    /// Best effort, called after the in-flight work was dropped. (A layout has nothing to do:
+    /// its temp files are removed when the writes that own them are dropped.)
+    fn abort(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// A storage opened from a reference.
@@ -181,5 +189,8 @@ impl Storage for Endpoint {
     }
     async fn finish(&self) -> Result<()> {
         delegate!(self, e => e.finish().await)
+    }
+    async fn abort(&self) {
+        delegate!(self, e => e.abort().await)
     }
 }

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::header::{
-    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE,
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
+    RANGE,
 };
 use reqwest::{Method, Response, StatusCode};
 use tokio::sync::Mutex;
@@ -27,10 +28,10 @@ use tokio::sync::Mutex;
 use crate::auth::{Auth, Challenge, Credentials};
 use crate::digest::{Algorithm, Digest, VerifyError};
 use crate::error::{redact_url, Error, OciError, RegistryError, Result};
-use crate::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
+use crate::manifest::{Descriptor, ManifestError, RawManifest, MAX_MANIFEST_BYTES};
 use crate::media;
 use crate::retry::{parse_retry_after, RetryPolicy};
-use crate::transport::{BlobBody, Pushed, ReferrerList, Storage};
+use crate::transport::{resume, BlobBody, Pushed, ReferrerList, Storage};
 
 mod auth_flow;
 
@@ -218,14 +219,31 @@ async fn registry_error(method: &Method, url: &str, resp: Response) -> RegistryE
     }
 }
 
+/// Why [`read_limited`] stopped.
+enum Limited {
+    /// More than the limit: this many bytes had arrived.
+    TooLarge(u64),
+    /// The body failed.
+    Failed(String),
+}
+
+impl std::fmt::Display for Limited {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limited::TooLarge(n) => write!(f, "body larger than the limit ({n} bytes or more)"),
+            Limited::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
 /// Read at most `limit` bytes of a body; more is an error.
-async fn read_limited(resp: Response, limit: usize) -> std::result::Result<Bytes, String> {
+async fn read_limited(resp: Response, limit: usize) -> std::result::Result<Bytes, Limited> {
     let mut out = BytesMut::new();
     let mut s = resp.bytes_stream();
     while let Some(chunk) = s.next().await {
-        let chunk = chunk.map_err(|e| e.to_string())?;
+        let chunk = chunk.map_err(|e| Limited::Failed(e.to_string()))?;
         if out.len() + chunk.len() > limit {
-            return Err(format!("body larger than {limit} bytes"));
+            return Err(Limited::TooLarge((out.len() + chunk.len()) as u64));
         }
         out.extend_from_slice(&chunk);
     }
@@ -424,9 +442,16 @@ impl RegistryClient {
                 if let Some(h) = self.auth_header(sc, &url).await? {
                     req = req.header(AUTHORIZATION, h);
                 }
-                req.send()
+                let resp = req
+                    .send()
                     .await
-                    .map_err(|e| network_error(&Method::GET, &url, e))
+                    .map_err(|e| network_error(&Method::GET, &url, e))?;
+                // 408/429/5xx are answers worth retrying, not results.
+                let e = matches!(resp.status().as_u16(), 408 | 429 | 500..=599);
+                if e {
+                    return Err(registry_error(&Method::GET, &url, resp).await.into());
+                }
+                Ok(resp)
             })
             .await
     }
@@ -438,6 +463,9 @@ pub struct RegistryRepo {
     repo: String,
     push: bool,
     tags_page: usize,
+    /// Upload sessions opened and not yet finished or cancelled (their `Location`s), so an
+    /// interrupted copy can cancel them ([`Storage::abort`]).
+    open_uploads: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// What a manifest HEAD found.
@@ -453,6 +481,7 @@ impl RegistryRepo {
             repo: repo.to_string(),
             push,
             tags_page: 1000,
+            open_uploads: Default::default(),
         }
     }
 
@@ -491,7 +520,7 @@ impl RegistryRepo {
                         .map_err(|m| Error::Network {
                             method: "GET".into(),
                             url: redact_url(url),
-                            message: m,
+                            message: m.to_string(),
                             transient: true,
                             https_to_http: false,
                         })?;
@@ -599,16 +628,32 @@ impl RegistryRepo {
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok());
-        let bytes = read_limited(resp, MAX_MANIFEST_BYTES)
-            .await
-            .map_err(|m| Error::Network {
-                method: "GET".into(),
-                url: redact_url(url),
-                message: m,
-                transient: true,
-                https_to_http: false,
-            })?;
         let what = || format!("manifest {reference} from {}", self.describe());
+        // Refuse an oversized manifest without reading it, and without retrying: it is not a
+        // network problem.
+        let too_large = |n: u64| Error::Manifest {
+            what: what(),
+            source: ManifestError::TooLarge(n as usize),
+        };
+        if let Some(n) = resp
+            .content_length()
+            .filter(|n| *n > MAX_MANIFEST_BYTES as u64)
+        {
+            return Err(too_large(n));
+        }
+        let bytes = match read_limited(resp, MAX_MANIFEST_BYTES).await {
+            Ok(b) => b,
+            Err(Limited::TooLarge(n)) => return Err(too_large(n)),
+            Err(Limited::Failed(m)) => {
+                return Err(Error::Network {
+                    method: "GET".into(),
+                    url: redact_url(url),
+                    message: m,
+                    transient: true,
+                    https_to_http: false,
+                })
+            }
+        };
         let digest = match reference.parse::<Digest>() {
             Ok(want) => {
                 let got = Digest::of(want.algorithm(), &bytes);
@@ -680,6 +725,16 @@ impl RegistryRepo {
         Err(registry_error(&Method::POST, &url, resp).await.into())
     }
 
+    /// Record an upload session as open (or no longer open), for [`Storage::abort`].
+    fn track_upload(&self, loc: &str, open: bool) {
+        let mut set = self.open_uploads.lock().expect("not poisoned");
+        if open {
+            set.insert(loc.to_string());
+        } else {
+            set.remove(loc);
+        }
+    }
+
     /// Cancel an upload session (best effort).
     async fn cancel_upload(&self, location: &str) {
         let _ = self
@@ -696,6 +751,48 @@ impl RegistryRepo {
     }
 }
 
+/// `GET` a blob from byte `offset` on (`Range`, when `offset` > 0). Returns where the body
+/// really starts: `offset` for a 206, 0 for a 200 from a source that ignores `Range`.
+async fn open_blob(
+    client: Arc<RegistryClient>,
+    url: String,
+    scope: String,
+    offset: u64,
+) -> Result<(u64, resume::Body)> {
+    let mut h = HeaderMap::new();
+    if offset > 0 {
+        let v = HeaderValue::from_str(&format!("bytes={offset}-")).expect("ASCII header value");
+        h.insert(RANGE, v);
+    }
+    let resp = client
+        .send(Method::GET, &url, &scope, h, None, false)
+        .await?;
+    let start = match resp.status() {
+        StatusCode::PARTIAL_CONTENT => {
+            let range = resp
+                .headers()
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !range.starts_with(&format!("bytes {offset}-")) {
+                return Err(Error::Internal(format!(
+                    "GET {} with Range from byte {offset} answered Content-Range {range:?}",
+                    redact_url(&url)
+                )));
+            }
+            offset
+        }
+        s if s.is_success() => 0,
+        _ => return Err(registry_error(&Method::GET, &url, resp).await.into()),
+    };
+    let m = Method::GET;
+    let stream = resp
+        .bytes_stream()
+        .map_err(move |e| network_error(&m, &url, e))
+        .boxed();
+    Ok((start, stream))
+}
+
 impl Storage for RegistryRepo {
     fn describe(&self) -> String {
         format!("{}/{}", self.client.host, self.repo)
@@ -706,7 +803,7 @@ impl Storage for RegistryRepo {
         self.client
             .opts
             .retry
-            .run("GET manifest", || {
+            .run_when("GET manifest", Error::is_transient_or_damaged, || {
                 self.get_manifest_once(&url, reference, hint)
             })
             .await
@@ -755,35 +852,26 @@ impl Storage for RegistryRepo {
 
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
         let url = self.url(&format!("blobs/{}", d.digest));
-        let resp = self
+        let (client, scope) = (self.client.clone(), self.scope());
+        let (_, first) = self
             .client
             .opts
             .retry
-            .run("GET blob", || async {
-                let resp = self
-                    .client
-                    .send(
-                        Method::GET,
-                        &url,
-                        &self.scope(),
-                        HeaderMap::new(),
-                        None,
-                        false,
-                    )
-                    .await?;
-                if resp.status().is_success() {
-                    Ok(resp)
-                } else {
-                    Err(registry_error(&Method::GET, &url, resp).await.into())
-                }
+            .run("GET blob", || {
+                open_blob(client.clone(), url.clone(), scope.clone(), 0)
             })
             .await?;
-        let m = Method::GET;
-        let u = url.clone();
-        let stream = resp
-            .bytes_stream()
-            .map_err(move |e| network_error(&m, &u, e))
-            .boxed();
+        // A body that breaks off is resumed with `Range` (verified as a whole by the caller).
+        let reopen: resume::Reopen = Arc::new(move |offset| {
+            Box::pin(open_blob(
+                client.clone(),
+                url.clone(),
+                scope.clone(),
+                offset,
+            ))
+        });
+        let what = format!("blob {} from {}", d.digest, self.describe());
+        let stream = resume::resuming(first, d.size, self.client.opts.retry, what, reopen);
         Ok(BlobBody {
             size: d.size,
             stream,
@@ -798,6 +886,7 @@ impl Storage for RegistryRepo {
                 self.describe()
             )));
         };
+        self.track_upload(&loc, true);
         let sep = if loc.contains('?') { '&' } else { '?' };
         let put_url = format!("{loc}{sep}digest={}", d.digest);
         // The caller verifies the stream (copy.rs); a stream error aborts the PUT before the last
@@ -826,18 +915,23 @@ impl Storage for RegistryRepo {
             Ok(r) => r,
             Err(e) => {
                 self.cancel_upload(&loc).await;
+                self.track_upload(&loc, false);
                 return Err(e);
             }
         };
         if resp.status() == StatusCode::CREATED || resp.status().is_success() {
+            self.track_upload(&loc, false);
             return Ok(());
         }
         let e = registry_error(&Method::PUT, &put_url, resp).await;
         self.cancel_upload(&loc).await;
+        self.track_upload(&loc, false);
         Err(e.into())
     }
 
     async fn push_manifest(&self, m: &RawManifest, tag: Option<&str>) -> Result<Pushed> {
+        // Never start a manifest or tag PUT after an interrupt.
+        crate::interrupt::check()?;
         let reference = tag.map_or_else(|| m.digest.to_string(), str::to_string);
         let url = self.url(&format!("manifests/{reference}"));
         let mut h = HeaderMap::new();
@@ -999,6 +1093,20 @@ impl Storage for RegistryRepo {
 
     async fn finish(&self) -> Result<()> {
         Ok(())
+    }
+
+    async fn abort(&self) {
+        let open: Vec<String> = self
+            .open_uploads
+            .lock()
+            .expect("not poisoned")
+            .drain()
+            .collect();
+        let cancels = open.iter().map(|loc| async move {
+            let done = tokio::time::timeout(Duration::from_secs(5), self.cancel_upload(loc)).await;
+            tracing::debug!(location = %redact_url(loc), ok = done.is_ok(), "cancelled upload session");
+        });
+        futures_util::future::join_all(cancels).await;
     }
 }
 

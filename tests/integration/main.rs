@@ -3,6 +3,7 @@
 //! registry has (accepting sparse indexes).
 
 mod fake_registry; // in-process registry that accepts sparse indexes
+mod fault_proxy; // fault-injecting proxy in front of a real registry
 mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
 
@@ -13,6 +14,7 @@ mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
 mod copy_sparse; // a target that accepts sparse indexes
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
+mod faults;
 mod messages; // golden snapshots of errors and help
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
-mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures
+mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
