@@ -110,6 +110,9 @@ pub struct FaultConfig {
     pub latency: Duration,
     /// Body throughput limit in bytes per second, both directions.
     pub throttle: Option<u64>,
+    /// Read a whole request body before forwarding it, as nginx does by default
+    /// (`proxy_request_buffering on`): an upload the client abandons never reaches the registry.
+    pub buffer_requests: bool,
 }
 
 impl Default for FaultConfig {
@@ -122,6 +125,7 @@ impl Default for FaultConfig {
             rules: vec![],
             latency: Duration::ZERO,
             throttle: None,
+            buffer_requests: false,
         }
     }
 }
@@ -160,6 +164,8 @@ pub struct Seen {
     pub status: Option<u16>,
     /// The `Location` header sent to the client.
     pub location: Option<String>,
+    /// The request's `Range` header.
+    pub range: Option<String>,
 }
 
 impl Seen {
@@ -461,6 +467,11 @@ async fn handle(
             fault,
             status: None,
             location: None,
+            range: req
+                .headers()
+                .get("range")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
         });
         (seen.len() - 1, fault)
     };
@@ -529,10 +540,16 @@ async fn handle(
             .into_data_stream()
             .map_err(io::Error::other)
             .boxed();
-        rb = rb.body(reqwest::Body::wrap_stream(throttled(
-            body,
-            shared.cfg.throttle,
-        )));
+        let body = throttled(body, shared.cfg.throttle);
+        if shared.cfg.buffer_requests {
+            let Ok(chunks) = body.try_collect::<Vec<Bytes>>().await else {
+                // The client gave up: nothing is forwarded.
+                return answer(400, full(400, &[], Bytes::new()));
+            };
+            rb = rb.body(chunks.concat());
+        } else {
+            rb = rb.body(reqwest::Body::wrap_stream(body));
+        }
     }
     let up = match rb.send().await {
         Ok(r) => r,
@@ -650,6 +667,8 @@ fn shape(
             match st.then.take() {
                 Some(After::End) => return None,
                 Some(After::Kill) => {
+                    // Let the client read what was sent: an RST discards unread data.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     kill.fire();
                     std::future::pending::<()>().await;
                 }

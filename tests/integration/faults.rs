@@ -133,3 +133,323 @@ async fn copy_through_a_clean_proxy_is_byte_identical() {
     assert_eq!(puts, img.all_blobs().len());
     let _ = Duration::ZERO;
 }
+
+fn rule(method: &'static str, part: &str, nth: usize, fault: Fault) -> Rule {
+    Rule {
+        method,
+        path_contains: part.to_string(),
+        nth,
+        fault,
+    }
+}
+
+fn requests<'a>(seen: &'a [Seen], method: &str, part: &str) -> Vec<&'a Seen> {
+    seen.iter()
+        .filter(|s| s.method == method && s.target.contains(part))
+        .collect()
+}
+
+/// A blob download that breaks off (reset mid-body, or a short body) continues with `Range`
+/// from where it stopped instead of starting over; the digest still covers the whole blob.
+#[tokio::test(flavor = "multi_thread")]
+async fn blob_downloads_resume_with_range() {
+    let img = fixtures::multi_arch_oci(256 * 1024);
+    let src = seeded_source(&img).await;
+    let layer = img.child("linux/amd64").layers()[1].clone();
+    for fault in [Fault::Reset, Fault::Truncate] {
+        let cfg = FaultConfig::rules(vec![rule("GET", &layer.digest, 1, fault)]);
+        let sp = FaultProxy::start(&src.host(), cfg).await;
+        let dir = tempfile::tempdir().unwrap();
+        let out = mirror_async(&[
+            "copy",
+            &format!("{}/team/app:v1", sp.host()),
+            &format!("oci:{}:v1", dir.path().display()),
+            "-p",
+            "linux/amd64",
+        ])
+        .await;
+        assert_eq!(out.code, 0, "{fault:?}: {out}");
+        let seen = sp.seen();
+        let gets = requests(&seen, "GET", &layer.digest);
+        assert_eq!(gets.len(), 2, "{fault:?}: {gets:#?}");
+        assert_eq!(gets[0].fault, Some(fault));
+        let range = gets[1]
+            .range
+            .as_deref()
+            .unwrap_or_else(|| panic!("{fault:?}: the second GET has no Range header: {gets:#?}"));
+        let from: u64 = range
+            .strip_prefix("bytes=")
+            .and_then(|r| r.strip_suffix('-'))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{fault:?}: Range {range:?}"));
+        assert!(
+            from > 0 && from < layer.bytes.len() as u64,
+            "{fault:?}: {range}"
+        );
+        assert_eq!(
+            gets[1].status,
+            Some(206),
+            "{fault:?}: the registry served the range"
+        );
+        let hex = layer.digest.strip_prefix("sha256:").unwrap();
+        let stored = std::fs::read(dir.path().join("blobs/sha256").join(hex)).unwrap();
+        assert!(stored == layer.bytes, "{fault:?}: the resumed blob differs");
+    }
+}
+
+/// A blob upload that fails mid-body is cancelled (DELETE of its session) and restarted from
+/// a fresh source stream in a NEW upload session; the half-sent body is never reused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_upload_restarts_in_a_fresh_session() {
+    let img = fixtures::multi_arch_oci(64 * 1024);
+    let src = seeded_source(&img).await;
+    let dst = Registry::start();
+    let cfg = FaultConfig::rules(vec![rule("PUT", "/blobs/uploads/", 1, Fault::Reset)]);
+    let dp = FaultProxy::start(&dst.host(), cfg).await;
+    let out = mirror_async(&[
+        "copy",
+        &format!("{}/team/app:v1", src.host()),
+        &format!("{}/m/app:v1", dp.host()),
+        "--jobs",
+        "1",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    check_full_copy(&dst, "m/app", "v1", &img).await.unwrap();
+    let seen = dp.seen();
+    let puts = requests(&seen, "PUT", "/blobs/uploads/");
+    let failed = puts[0];
+    assert_eq!(failed.fault, Some(Fault::Reset));
+    let session = |s: &Seen| s.target.split('?').next().unwrap().to_string();
+    let digest = failed.target.split("digest=").nth(1).unwrap().to_string();
+    let retry = puts[1..]
+        .iter()
+        .find(|s| s.target.ends_with(&format!("digest={digest}")))
+        .expect("the blob was uploaded again");
+    assert_ne!(
+        session(retry),
+        session(failed),
+        "the retry reused the session"
+    );
+    assert_eq!(retry.status, Some(201));
+    let deletes = requests(&seen, "DELETE", &session(failed));
+    assert_eq!(
+        deletes.len(),
+        1,
+        "the broken session was cancelled: {seen:#?}"
+    );
+    assert_eq!(deletes[0].status, Some(204));
+    // One POST per upload attempt: a new session for the retry.
+    assert_eq!(
+        requests(&seen, "POST", "/blobs/uploads/").len(),
+        puts.len(),
+        "{seen:#?}"
+    );
+}
+
+const MANIFEST_BLOB_UNKNOWN_500: &str = r#"{"errors":[{"code":"UNKNOWN","message":"unknown error"},{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:0000000000000000000000000000000000000000000000000000000000000000"}]}"#;
+const MANIFEST_INVALID_400: &str =
+    r#"{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid"}]}"#;
+const DENIED_403: &str =
+    r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#;
+const UNAUTHORIZED_401: &str =
+    r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+const BLOB_UNKNOWN_404: &str =
+    r#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#;
+
+/// 400, 401, 403, 404 and a 500 carrying MANIFEST_BLOB_UNKNOWN are answers, not accidents:
+/// exactly one attempt, the registry's code in the message, the documented exit code, no tag.
+#[tokio::test(flavor = "multi_thread")]
+async fn non_retryable_answers_fail_fast_with_the_registry_code() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let src = seeded_source(&img).await;
+    let dst = Registry::start();
+    let child = img.child("linux/amd64").digest.clone();
+    let layer = img.child("linux/amd64").layers()[1].digest.clone();
+    // (side, method, path part, status, body, exit code, text in stderr)
+    let cases: Vec<(&str, &'static str, String, u16, &'static str, i32, &str)> = vec![
+        (
+            "dst",
+            "PUT",
+            "/manifests/v1".into(),
+            500,
+            MANIFEST_BLOB_UNKNOWN_500,
+            1,
+            "MANIFEST_BLOB_UNKNOWN",
+        ),
+        (
+            "dst",
+            "PUT",
+            format!("/manifests/{child}"),
+            400,
+            MANIFEST_INVALID_400,
+            1,
+            "MANIFEST_INVALID",
+        ),
+        (
+            "dst",
+            "POST",
+            "/blobs/uploads/".into(),
+            403,
+            DENIED_403,
+            5,
+            "DENIED",
+        ),
+        (
+            "dst",
+            "PUT",
+            "/manifests/v1".into(),
+            401,
+            UNAUTHORIZED_401,
+            5,
+            "UNAUTHORIZED",
+        ),
+        (
+            "src",
+            "GET",
+            format!("/blobs/{layer}"),
+            404,
+            BLOB_UNKNOWN_404,
+            1,
+            "BLOB_UNKNOWN",
+        ),
+    ];
+    for (n, (side, method, part, status, body, code, text)) in cases.into_iter().enumerate() {
+        let r = vec![rule(method, &part, 0, Fault::Canned(status, body))];
+        let (scfg, dcfg) = if side == "src" {
+            (FaultConfig::rules(r), FaultConfig::default())
+        } else {
+            (FaultConfig::default(), FaultConfig::rules(r))
+        };
+        let sp = FaultProxy::start(&src.host(), scfg).await;
+        let dp = FaultProxy::start(&dst.host(), dcfg).await;
+        let repo = format!("fast/{n}");
+        let out = mirror_async(&[
+            "copy",
+            &format!("{}/team/app:v1", sp.host()),
+            &format!("{}/{repo}:v1", dp.host()),
+            "--jobs",
+            "1",
+        ])
+        .await;
+        let what = format!("{status} on {method} {part}");
+        assert_eq!(out.code, code, "{what}: {out}");
+        assert!(out.stderr.contains(text), "{what}: {out}");
+        assert!(
+            out.stderr.contains(&format!("HTTP {status}")),
+            "{what}: {out}"
+        );
+        let proxy = if side == "src" { &sp } else { &dp };
+        let seen = proxy.seen();
+        let hits = requests(&seen, method, &part);
+        assert_eq!(hits.len(), 1, "{what}: retried: {hits:#?}");
+        assert!(!dst.tag_exists(&repo, "v1"), "{what}: a tag was written");
+    }
+}
+
+/// Retries are bounded: a registry that keeps failing ends the copy with the last answer,
+/// how many attempts were made, and no tag.
+#[tokio::test(flavor = "multi_thread")]
+async fn exhausted_retries_end_with_a_clear_error_and_no_tag() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let src = seeded_source(&img).await;
+    let dst = Registry::start();
+    let cfg = FaultConfig::rules(vec![rule("PUT", "/manifests/v1", 0, Fault::Status(503))]);
+    let dp = FaultProxy::start(&dst.host(), cfg).await;
+    let out = mirror_async(&[
+        "copy",
+        &format!("{}/team/app:v1", src.host()),
+        &format!("{}/m/app:v1", dp.host()),
+        "--retries",
+        "2",
+    ])
+    .await;
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("gave up after 3 attempts"), "{out}");
+    assert!(out.stderr.contains("HTTP 503"), "{out}");
+    assert!(
+        out.stderr.contains(&img.index.digest),
+        "names the index: {out}"
+    );
+    assert_eq!(requests(&dp.seen(), "PUT", "/manifests/v1").len(), 3);
+    assert!(!dst.tag_exists("m/app", "v1"));
+    // Everything below the tag is in place, so a rerun only has to write the tag.
+    for m in &img.children {
+        assert!(dst.manifest_revision_exists("m/app", &m.digest));
+    }
+}
+
+/// A request that stalls longer than `--timeout` is abandoned and retried, not waited out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stall_longer_than_the_timeout_is_retried() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let src = seeded_source(&img).await;
+    let cfg = FaultConfig::rules(vec![rule("GET", "/manifests/v1", 1, Fault::Stall)]);
+    let sp = FaultProxy::start(
+        &src.host(),
+        FaultConfig {
+            stall: Duration::from_secs(5),
+            ..cfg
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let out = mirror_async(&[
+        "copy",
+        &format!("{}/team/app:v1", sp.host()),
+        &format!("oci:{}:v1", dir.path().display()),
+        "--timeout",
+        "1",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let seen = sp.seen();
+    let gets = requests(&seen, "GET", "/manifests/v1");
+    assert_eq!(gets.len(), 2, "{gets:#?}");
+    let waited = gets[1].at - gets[0].at;
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "retried after {waited:?}, expected about the 1 s timeout"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "waited the stall out"
+    );
+}
+
+/// `Retry-After: 1` on a 429 is honoured (without the test-mode delay shrinking).
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_after_is_honoured() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let src = seeded_source(&img).await;
+    let cfg = FaultConfig::rules(vec![rule("GET", "/manifests/v1", 1, Fault::RateLimit)]);
+    let sp = FaultProxy::start(&src.host(), cfg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(crate::harness::mirror_bin())
+        .args([
+            "copy",
+            "--dry-run",
+            &format!("{}/team/app:v1", sp.host()),
+            &format!("oci:{}:v1", dir.path().display()),
+        ])
+        .env_remove("MIRROR_TEST")
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = sp.seen();
+    let gets = requests(&seen, "GET", "/manifests/v1");
+    assert_eq!(gets.len(), 2, "{gets:#?}");
+    assert_eq!(gets[0].status, Some(429));
+    let waited = gets[1].at - gets[0].at;
+    assert!(
+        waited >= Duration::from_millis(950) && waited < Duration::from_secs(3),
+        "retried after {waited:?}, expected Retry-After: 1"
+    );
+}

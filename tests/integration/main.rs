@@ -14,7 +14,8 @@ mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
 mod copy_sparse; // a target that accepts sparse indexes
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
-mod faults;
+mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
 mod messages; // golden snapshots of errors and help
+mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
-mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
+mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures
