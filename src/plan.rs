@@ -336,7 +336,7 @@ impl Walk<'_> {
     ) -> Result<bool> {
         if depth > MAX_DEPTH {
             return Err(Error::Manifest {
-                what: format!("index {parent}"),
+                what: format!("index {parent} in {}", self.inp.source_ref),
                 source: crate::manifest::ManifestError::Invalid(format!(
                     "indexes nested deeper than {MAX_DEPTH} levels"
                 )),
@@ -360,7 +360,7 @@ impl Walk<'_> {
         {
             if path.contains(&d.digest) {
                 return Err(Error::Manifest {
-                    what: format!("index {parent}"),
+                    what: format!("index {parent} in {}", self.inp.source_ref),
                     source: crate::manifest::ManifestError::Invalid(format!(
                         "it contains itself through {}",
                         d.digest
@@ -860,6 +860,92 @@ mod tests {
         assert!(
             e.to_string().contains("index") && format!("{e:?}").contains("nested deeper"),
             "{e:?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod cycle_tests {
+    use super::*;
+    use crate::manifest::ManifestError;
+
+    // An index cannot list itself for real (its digest covers the list): only a source that
+    // serves bytes under a digest they do not have could present one, and verification refuses
+    // that first. The planner still refuses cycles and runaway nesting on its own.
+
+    fn index(entries: &[&Digest], digest: Option<Digest>) -> RawManifest {
+        let list: Vec<String> = entries
+            .iter()
+            .map(|d| {
+                format!(
+                    r#"{{"mediaType":"{}","digest":"{d}","size":1}}"#,
+                    media::OCI_INDEX
+                )
+            })
+            .collect();
+        let text = format!(
+            r#"{{"mediaType":"{}","manifests":[{}]}}"#,
+            media::OCI_INDEX,
+            list.join(",")
+        );
+        let bytes = Bytes::from(text);
+        RawManifest {
+            digest: digest.unwrap_or_else(|| Digest::sha256_of(&bytes)),
+            bytes,
+            media_type: media::OCI_INDEX.into(),
+        }
+    }
+
+    fn fake_digest(n: usize) -> Digest {
+        format!("sha256:{n:064x}").parse().unwrap()
+    }
+
+    fn refusal(root: &RawManifest, fetched: &HashMap<Digest, RawManifest>) -> String {
+        let absent = HashSet::new();
+        let inputs = Inputs {
+            fetched,
+            absent: &absent,
+            root_platform: None,
+            source_ref: "src",
+        };
+        match plan(root, &Selector::all(), &inputs) {
+            Err(Error::Manifest {
+                what,
+                source: ManifestError::Invalid(why),
+            }) => format!("{what}: {why}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_index_cycle_is_refused() {
+        let nested = fake_digest(1);
+        let root = index(&[&nested], None);
+        // Through a nested index that lists itself.
+        let looped = index(&[&nested], Some(nested.clone()));
+        let fetched = HashMap::from([(nested.clone(), looped)]);
+        let why = refusal(&root, &fetched);
+        assert!(why.contains("contains itself"), "{why}");
+        assert!(why.contains(nested.as_str()), "{why}");
+        // Through a nested index that lists the root.
+        let back = index(&[&root.digest], Some(nested.clone()));
+        let fetched = HashMap::from([(nested.clone(), back)]);
+        let why = refusal(&root, &fetched);
+        assert!(why.contains("contains itself"), "{why}");
+    }
+
+    #[test]
+    fn runaway_nesting_is_refused() {
+        let chain: Vec<Digest> = (1..=MAX_DEPTH + 2).map(fake_digest).collect();
+        let mut fetched = HashMap::new();
+        for w in chain.windows(2) {
+            fetched.insert(w[0].clone(), index(&[&w[1]], Some(w[0].clone())));
+        }
+        let root = index(&[&chain[0]], None);
+        let why = refusal(&root, &fetched);
+        assert!(
+            why.contains(&format!("deeper than {MAX_DEPTH} levels")),
+            "{why}"
         );
     }
 }

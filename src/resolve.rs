@@ -83,11 +83,33 @@ pub async fn resolve<S: Storage>(
                             absent.insert(d.digest.clone());
                         }
                         Err(e) => {
-                            return Err(e.context(format!(
+                            // An index cannot list itself (its digest covers the list), so a
+                            // source can only fake a cycle by serving an ancestor's bytes under
+                            // another digest: verification refuses it, and this names it.
+                            let cycle = match e.root() {
+                                Error::Verify {
+                                    source: VerifyError::Digest { actual, .. },
+                                    ..
+                                } if *actual == root.digest
+                                    || fetched.get(actual).is_some_and(RawManifest::is_index) =>
+                                {
+                                    Some(actual.clone())
+                                }
+                                _ => None,
+                            };
+                            let e = e.context(format!(
                                 "fetching child manifest {} from {}",
                                 d.digest,
                                 src.describe()
-                            )))
+                            ));
+                            return Err(match cycle {
+                                Some(a) => e.context(format!(
+                                    "index cycle: {} in {} serves the bytes of index {a}, which lists it",
+                                    d.digest,
+                                    src.describe()
+                                )),
+                                None => e,
+                            });
                         }
                     }
                 }

@@ -3,7 +3,8 @@
 //! This is the only fake registry in the test suite, and it is used only for behaviour that no
 //! installable registry has: accepting *sparse* image indexes (children missing, like
 //! distribution v3 with `validation.manifests.indexes.platforms: none` or Quay with
-//! `FEATURE_SPARSE_INDEX`), switchable referrers API and paging, and request recording.
+//! `FEATURE_SPARSE_INDEX`), switchable referrers API and paging, request recording, and serving
+//! hostile content (bytes that do not match their digest, oversized or malformed manifests).
 //! Everything else is tested against a real registry. State lives in memory, per repository.
 #![allow(dead_code)]
 
@@ -174,6 +175,24 @@ impl FakeRegistry {
         let (mut inner, data) = (lock(&self.state), bytes.to_vec());
         inner.repo(repo).blobs.insert(digest.clone(), data);
         digest
+    }
+
+    /// Seeds `bytes` as the blob named `digest`, whether or not they match it (hostile sources).
+    pub fn put_blob_at(&self, repo: &str, digest: &str, bytes: &[u8]) {
+        let (mut inner, data) = (lock(&self.state), bytes.to_vec());
+        inner.repo(repo).blobs.insert(digest.to_owned(), data);
+    }
+
+    /// Seeds `bytes` as the manifest named `digest`, whether or not they match it (hostile sources).
+    pub fn put_manifest_at(&self, repo: &str, digest: &str, ct: &str, bytes: &[u8]) {
+        let stored = Stored {
+            content_type: ct.to_owned(),
+            bytes: bytes.to_vec(),
+        };
+        lock(&self.state)
+            .repo(repo)
+            .manifests
+            .insert(digest.to_owned(), stored);
     }
 
     /// Seeds a manifest with no validation (e.g. a sparse index as a mirror source); tags it

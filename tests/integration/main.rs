@@ -15,6 +15,7 @@ mod copy_registry; // registry → registry: byte equality, sparse rejection, po
 mod copy_sparse; // a target that accepts sparse indexes
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
+mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod messages; // golden snapshots of errors and help
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
