@@ -113,6 +113,9 @@ pub struct FaultConfig {
     /// Read a whole request body before forwarding it, as nginx does by default
     /// (`proxy_request_buffering on`): an upload the client abandons never reaches the registry.
     pub buffer_requests: bool,
+    /// Rewrite every `Location` to carry this userinfo (`user:password`) and these extra query
+    /// parameters (`token=…&X-Amz-Signature=…`), as a registry handing out signed URLs would.
+    pub decorate_location: Option<(&'static str, &'static str)>,
 }
 
 impl Default for FaultConfig {
@@ -126,6 +129,7 @@ impl Default for FaultConfig {
             latency: Duration::ZERO,
             throttle: None,
             buffer_requests: false,
+            decorate_location: None,
         }
     }
 }
@@ -573,10 +577,15 @@ async fn handle(
         }
         let mut v = v.clone();
         if k == "location" {
-            let l = v
+            let mut l = v
                 .to_str()
                 .unwrap_or_default()
                 .replace(&shared.upstream, &me.to_string());
+            if let Some((userinfo, query)) = shared.cfg.decorate_location {
+                l = l.replacen("http://", &format!("http://{userinfo}@"), 1);
+                l.push(if l.contains('?') { '&' } else { '?' });
+                l.push_str(query);
+            }
             v = HeaderValue::from_str(&l).expect("header value");
             location = Some(l);
         }
