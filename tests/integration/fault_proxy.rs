@@ -232,6 +232,11 @@ impl FaultProxy {
         self.addr.to_string()
     }
 
+    /// Time since the proxy started (the clock of [`Seen::at`]).
+    pub fn elapsed(&self) -> Duration {
+        self.shared.started.elapsed()
+    }
+
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().unwrap().clone()

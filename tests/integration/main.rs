@@ -13,11 +13,12 @@ mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
 mod copy_sparse; // a target that accepts sparse indexes
-mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
+mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns finish
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod messages; // golden snapshots of errors and help
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
+mod soak; // many copies through random faults on both sides: correct or a clean error
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
 mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures
