@@ -100,6 +100,7 @@ mod tests {
             manifest_blobs: Default::default(),
             blobs: vec![blob],
             foreign: vec![],
+            foreign_included: vec![],
             sparse: false,
             unmatched: vec![],
             available: vec![],

@@ -23,6 +23,8 @@ pub mod digest;
 pub mod error;
 pub mod exit;
 pub mod foreign;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod inspect;
 pub mod interrupt;
 pub mod invariant;

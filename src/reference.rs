@@ -69,6 +69,61 @@ fn is_valid_tag(t: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
 }
 
+/// `host[:port]`, as Docker's reference grammar has it: dot-separated labels of letters, digits
+/// and inner '-' (or a bracketed IPv6 address), and an optional decimal port 1-65535.
+fn is_valid_registry(r: &str) -> bool {
+    let (host, port) = match r.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, rest)) => {
+                if addr.parse::<std::net::Ipv6Addr>().is_err() {
+                    return false;
+                }
+                match rest {
+                    "" => return true,
+                    _ => match rest.strip_prefix(':') {
+                        Some(p) => ("", Some(p)),
+                        None => return false,
+                    },
+                }
+            }
+            None => return false,
+        },
+        None => match r.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (r, None),
+        },
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n))
+    });
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    // A host whose last label is a number is an IPv4 address to URL parsers ("127" is
+    // 0.0.0.127, "1.010" is octal): accept only a plain dotted quad then.
+    let numeric = |l: &str| {
+        !l.is_empty()
+            && (l.bytes().all(|b| b.is_ascii_digit())
+                || l.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x")))
+    };
+    let dotted_quad = host.split('.').count() == 4
+        && host.split('.').all(|l| {
+            l.bytes().all(|b| b.is_ascii_digit())
+                && l.parse::<u8>().is_ok()
+                && (l == "0" || !l.starts_with('0'))
+        });
+    let last_numeric = host.rsplit('.').next().is_some_and(numeric);
+    port_ok
+        && (r.starts_with('[')
+            || (!host.is_empty() && host.split('.').all(label) && (!last_numeric || dotted_quad)))
+}
+
 fn is_valid_repo_component(c: &str) -> bool {
     // [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)*
     let b = c.as_bytes();
@@ -175,6 +230,11 @@ fn parse_registry(rest: &str) -> Result<RegistryRef, String> {
         }
         _ => (DOCKER_HUB.to_string(), name.to_string()),
     };
+    if !is_valid_registry(&registry) {
+        return Err(format!(
+            "registry {registry:?} is not a valid host[:port] (letters, digits, '-' and '.', or [IPv6]; port 1-65535)"
+        ));
+    }
     let registry = match registry.as_str() {
         "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
         _ => registry,
@@ -354,6 +414,14 @@ mod tests {
             ("ftp://x/y", "unknown transport \"ftp\""),
             ("a//b", "\"\""),
             ("", "empty"),
+            ("exa mple.com/a", "registry \"exa mple.com\""),
+            ("\u{fffd}ci:/t:v2", "is not a valid host"),
+            ("host:99999/a", "\"host:99999\""),
+            ("host:/a", "\"host:\""),
+            ("-bad.com/a", "\"-bad.com\""),
+            ("127:5000/a", "\"127:5000\""),
+            ("10.1.010.1/a", "\"10.1.010.1\""),
+            ("[:1]:5000/a", "\"[:1]:5000\""),
         ] {
             let e = input.parse::<ImageRef>().unwrap_err().to_string();
             assert!(e.contains(needle), "{input}: {e}");

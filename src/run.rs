@@ -271,7 +271,7 @@ async fn copy_command(
     let reporter = Arc::new(CliReporter::new(printer));
     let source_text = s.source.reference.to_string();
     let target_text = s.target.reference.to_string();
-    let src = Arc::new(open_endpoint(&s.source, false, s.lock_timeout).await?);
+    let src = Arc::new(interruptible(open_endpoint(&s.source, false, s.lock_timeout)).await?);
     reporter.event(Event::Stage("resolving"));
     let src_reference = source_reference(&s.source.reference);
     let root = interruptible(resolve::root(src.as_ref(), &src_reference)).await?;
@@ -333,7 +333,7 @@ async fn copy_command(
         emit(cli, &report, printer, true);
         return Ok(exit::OK);
     }
-    let dst = Arc::new(open_endpoint(&s.target, true, s.lock_timeout).await?);
+    let dst = Arc::new(interruptible(open_endpoint(&s.target, true, s.lock_timeout)).await?);
     let opts = CopyOptions {
         tag: s.target_tag.clone(),
         jobs: s.jobs,

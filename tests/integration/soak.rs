@@ -88,7 +88,7 @@ async fn soak_copies_through_random_faults_end_correct_or_cleanly() {
         }
     }
     eprintln!(
-        "soak: {copies} copies at a {:.0} % fault rate (seed {seed}) in {:.1} s: {correct} correct, {failed} clean errors\n  source: {}\n  target: {}",
+        "\nsoak: {copies} copies at a {:.0} % fault rate (seed {seed}) in {:.1} s: {correct} correct, {failed} clean errors\n  source: {}\n  target: {}",
         rate * 100.0,
         started.elapsed().as_secs_f64(),
         sp.fault_summary(),
