@@ -344,42 +344,32 @@ async fn copy_command(
         include_foreign: s.selector.include_foreign,
         defer_finish: s.artifacts.enabled(),
     };
-    let work = async {
-        let outcome = copy::execute(
-            src.clone(),
-            dst.clone(),
-            plan.clone(),
-            &opts,
-            reporter.clone(),
-        )
-        .await;
-        match outcome {
-            Ok(o) if s.artifacts.enabled() => {
-                // Referrers and digest tags go after their subjects, then the layout commits.
-                let replaced = matches!(o.reject_action, copy::RejectAction::Filtered { .. })
-                    .then_some(&plan.root.digest);
-                let r: Arc<dyn Reporter> = reporter.clone();
-                let copied =
-                    crate::artifacts::copy(&src, &dst, &artifact_plan, replaced, &opts, &r).await;
-                // The image itself is complete either way: commit it (a layout writes index.json
-                // here) even when an artifact failed, then report that failure.
-                let finished = dst.finish().await;
-                match (copied, finished) {
-                    (Ok(a), Ok(())) => Ok((o, Some(a))),
-                    (Err(e), _) | (Ok(_), Err(e)) => Err(e),
-                }
+    let outcome = with_grace(copy::execute(
+        src.clone(),
+        dst.clone(),
+        plan.clone(),
+        &opts,
+        reporter.clone(),
+    ))
+    .await;
+    let outcome = match outcome {
+        Ok(o) if s.artifacts.enabled() => {
+            // Referrers and digest tags go after their subjects, then the layout commits.
+            let replaced = matches!(o.reject_action, copy::RejectAction::Filtered { .. })
+                .then_some(&plan.root.digest);
+            let r: Arc<dyn Reporter> = reporter.clone();
+            let copied =
+                crate::artifacts::copy(&src, &dst, &artifact_plan, replaced, &opts, &r).await;
+            // The image itself is complete either way: commit it (a layout writes index.json
+            // here) even when an artifact failed, then report that failure.
+            let finished = dst.finish().await;
+            match (copied, finished) {
+                (Ok(a), Ok(())) => Ok((o, Some(a))),
+                (Err(e), _) | (Ok(_), Err(e)) => Err(e),
             }
-            Ok(o) => Ok((o, None)),
-            Err(e) => Err(e),
         }
-    };
-    let outcome = tokio::select! {
-        r = work => r,
-        // The engine stops by itself at the next step; this only bounds a step that hangs.
-        _ = async {
-            crate::interrupt::wait().await;
-            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-        } => Err(Error::Interrupted),
+        Ok(o) => Ok((o, None)),
+        Err(e) => Err(e),
     };
     reporter.finish();
     if matches!(&outcome, Err(e) if e.exit_code() == exit::INTERRUPTED) {
@@ -407,6 +397,18 @@ async fn interruptible<T>(f: impl std::future::Future<Output = Result<T>>) -> Re
     tokio::select! {
         r = f => r,
         _ = crate::interrupt::wait() => Err(Error::Interrupted),
+    }
+}
+
+/// Run the copy; after an interrupt it stops by itself at its next step (and returns
+/// `Interrupted`), and this drops it if a step hangs longer than 3 s.
+async fn with_grace<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    tokio::select! {
+        r = f => r,
+        _ = async {
+            crate::interrupt::wait().await;
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        } => Err(Error::Interrupted),
     }
 }
 
