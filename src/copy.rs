@@ -63,6 +63,10 @@ pub struct CopyOptions {
     pub include_foreign: bool,
     /// Do not call `finish` on the target: the caller does, after copying referrers.
     pub defer_finish: bool,
+    /// Manifests already known to be on the target (read from it while planning): not HEADed.
+    pub known_present: HashSet<Digest>,
+    /// What the target tag names, when the caller already asked (saves a HEAD).
+    pub target_current: Option<Option<Digest>>,
 }
 
 /// How the sparse-index question was settled.
@@ -241,13 +245,16 @@ pub async fn execute<E: Storage>(
 
     // 1. No-op check.
     reporter.event(Event::Stage("checking target"));
-    let current = dst.resolve(&target_reference).await.map_err(|e| {
-        e.context(format!(
-            "checking {} on {}",
-            target_reference,
-            dst.describe()
-        ))
-    })?;
+    let current = match &opts.target_current {
+        Some(known) => known.clone(),
+        None => dst.resolve(&target_reference).await.map_err(|e| {
+            e.context(format!(
+                "checking {} on {}",
+                target_reference,
+                dst.describe()
+            ))
+        })?,
+    };
     // A target that already holds this plan's `--on-reject filter` index is up to date too.
     if current.is_some()
         && current.as_ref() != Some(&out.plan.root.digest)
@@ -258,7 +265,14 @@ pub async fn execute<E: Storage>(
         switch_to_filtered(&mut out)?;
     }
     if current.as_ref() == Some(&out.plan.root.digest) {
-        let missing = missing_manifests(&dst, &out.plan.manifests, opts.jobs).await?;
+        let unknown: Vec<RawManifest> = out
+            .plan
+            .manifests
+            .iter()
+            .filter(|m| !opts.known_present.contains(&m.digest))
+            .cloned()
+            .collect();
+        let missing = missing_manifests(&dst, &unknown, opts.jobs).await?;
         out.manifests_existing = (out.plan.manifests.len() - missing.len()) as u64 + 1;
         if missing.is_empty() {
             out.up_to_date = true;

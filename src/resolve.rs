@@ -32,6 +32,25 @@ pub async fn resolve<S: Storage>(
     source_ref: &str,
     jobs: usize,
 ) -> Result<Plan> {
+    Ok(resolve_preferring(src, None, root, sel, source_ref, jobs)
+        .await?
+        .0)
+}
+
+/// [`resolve`], reading child manifests from `prefer` first (by digest, so the bytes are the
+/// same and verified) and from `src` only when `prefer` lacks them. Used when the target tag
+/// already names the source digest: the rerun then costs the source one HEAD instead of a GET
+/// per manifest (GETs count against Docker Hub's pull limit). Also returns the digests found in
+/// `prefer`, which are therefore known to be present there.
+pub async fn resolve_preferring<S: Storage>(
+    src: &S,
+    prefer: Option<&S>,
+    root: &RawManifest,
+    sel: &Selector,
+    source_ref: &str,
+    jobs: usize,
+) -> Result<(Plan, HashSet<Digest>)> {
+    let mut from_prefer: HashSet<Digest> = HashSet::new();
     let root_platform = match root.view() {
         Ok(ManifestView::Image { config, .. }) if !sel.platforms.is_all() => {
             Some(config_platform(src, &config).await?)
@@ -48,24 +67,28 @@ pub async fn resolve<S: Storage>(
             source_ref,
         };
         match plan::plan(root, sel, &inputs)? {
-            Outcome::Complete(p) => return Ok(*p),
+            Outcome::Complete(p) => return Ok((*p, from_prefer)),
             Outcome::Need(list) => {
                 let results: Vec<_> = stream::iter(list)
                     .map(|d| async move {
-                        let r = src
-                            .fetch_manifest(
-                                d.digest.as_str(),
-                                Some(&d.media_type)
-                                    .filter(|m| !m.is_empty())
-                                    .map(String::as_str),
-                            )
-                            .await;
-                        (d, r)
+                        let hint = Some(&d.media_type)
+                            .filter(|m| !m.is_empty())
+                            .map(String::as_str);
+                        if let Some(p) = prefer {
+                            if let Ok(m) = p.fetch_manifest(d.digest.as_str(), hint).await {
+                                return (d, Ok(m), true);
+                            }
+                        }
+                        let r = src.fetch_manifest(d.digest.as_str(), hint).await;
+                        (d, r, false)
                     })
                     .buffer_unordered(jobs.max(1))
                     .collect()
                     .await;
-                for (d, r) in results {
+                for (d, r, preferred) in results {
+                    if preferred && r.is_ok() {
+                        from_prefer.insert(d.digest.clone());
+                    }
                     match r {
                         Ok(m) if m.bytes.len() as u64 != d.size => {
                             return Err(Error::Verify {

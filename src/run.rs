@@ -274,9 +274,52 @@ async fn copy_command(
     let src = Arc::new(interruptible(open_endpoint(&s.source, false, s.lock_timeout)).await?);
     reporter.event(Event::Stage("resolving"));
     let src_reference = source_reference(&s.source.reference);
-    let root = interruptible(resolve::root(src.as_ref(), &src_reference)).await?;
-    let plan = interruptible(resolve::resolve(
+    // For a real copy, open the target first and compare digests with two HEADs: when the target
+    // tag already names the source digest, the manifests are read from the target (same bytes,
+    // verified), so an up-to-date rerun costs the source one HEAD and no GET.
+    let mut early_dst = None;
+    let mut target_current = None;
+    let mut root = None;
+    // Only a target that can already hold the image is opened early: a layout that does not
+    // exist yet must not be created before the source has been read successfully.
+    let target_exists = match &s.target.reference {
+        ImageRef::Registry(_) => true,
+        ImageRef::Layout(l) => !l.archive && l.path.join("oci-layout").is_file(),
+    };
+    if !s.dry_run && target_exists {
+        let dst = Arc::new(interruptible(open_endpoint(&s.target, true, s.lock_timeout)).await?);
+        let src_digest = interruptible(src.resolve(&src_reference)).await?;
+        if let Some(d) = &src_digest {
+            let target_reference = s.target_tag.clone().unwrap_or_else(|| d.to_string());
+            let current = interruptible(dst.resolve(&target_reference))
+                .await
+                .map_err(|e| {
+                    e.context(format!("checking {target_reference} on {}", dst.describe()))
+                })?;
+            if current.as_ref() == Some(d) {
+                root = dst.fetch_manifest(d.as_str(), None).await.ok();
+            }
+            target_current = Some(current);
+        }
+        early_dst = Some(dst);
+    }
+    let from_target = root.is_some();
+    let root = match root {
+        Some(r) => r,
+        None => interruptible(resolve::root(src.as_ref(), &src_reference)).await?,
+    };
+    if s.target_tag.is_none() && !from_target {
+        // Pushing by digest: the target was asked about the HEAD's digest, which may differ
+        // from the root just fetched if the source tag moved in between. Ask again later.
+        target_current = None;
+    }
+    let (plan, known_present) = interruptible(resolve::resolve_preferring(
         src.as_ref(),
+        if from_target {
+            early_dst.as_deref()
+        } else {
+            None
+        },
         &root,
         &s.selector,
         &source_text,
@@ -333,8 +376,13 @@ async fn copy_command(
         emit(cli, &report, printer, true);
         return Ok(exit::OK);
     }
-    let dst = Arc::new(interruptible(open_endpoint(&s.target, true, s.lock_timeout)).await?);
+    let dst = match early_dst {
+        Some(d) => d,
+        None => Arc::new(interruptible(open_endpoint(&s.target, true, s.lock_timeout)).await?),
+    };
     let opts = CopyOptions {
+        known_present,
+        target_current,
         tag: s.target_tag.clone(),
         jobs: s.jobs,
         on_reject: s.on_reject,

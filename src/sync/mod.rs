@@ -419,6 +419,8 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
                 target_ref: item.target_text.clone(),
                 include_foreign: settings.include_foreign,
                 defer_finish: artifacts.enabled(),
+                known_present: Default::default(),
+                target_current: None,
             },
             artifacts,
             cache: ctx.cache.clone(),

@@ -248,9 +248,24 @@ async fn rerun_of_up_to_date_copy_writes_nothing() {
         show(&sreqs)
     );
     assert_eq!(count(&dreqs, "GET", "/blobs/"), 0, "{}", show(&dreqs));
-    // One HEAD for the tag plus one per child manifest; no blob HEADs.
+    // The source is asked one HEAD and nothing else (a GET would count as a Docker Hub pull).
     assert_eq!(
-        count(&dreqs, "HEAD", "/manifests/"),
+        count(&sreqs, "HEAD", "/manifests/v1"),
+        1,
+        "{}",
+        show(&sreqs)
+    );
+    assert_eq!(
+        count(&sreqs, "GET", "/manifests/"),
+        0,
+        "source manifest GETs: {}",
+        show(&sreqs)
+    );
+    // The target: one HEAD for the tag; the index and children are read from it by digest,
+    // which also proves they are present, so no per-child HEADs follow.
+    assert_eq!(count(&dreqs, "HEAD", "/manifests/"), 1, "{}", show(&dreqs));
+    assert_eq!(
+        count(&dreqs, "GET", "/manifests/sha256:"),
         1 + img.children.len(),
         "{}",
         show(&dreqs)
