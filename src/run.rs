@@ -333,6 +333,7 @@ async fn copy_command(
         emit(cli, &report, printer, true);
         return Ok(exit::OK);
     }
+    let _writing = crate::interrupt::writing();
     let dst = Arc::new(interruptible(open_endpoint(&s.target, true, s.lock_timeout)).await?);
     let opts = CopyOptions {
         tag: s.target_tag.clone(),
