@@ -329,6 +329,15 @@ mod tests {
             }
         }
 
+        /// Found by cargo-fuzz: an `xn--` label that is not valid punycode passed the label
+        /// rules, and the URL parser refused the host (the whole input, as libFuzzer saved it).
+        #[test]
+        fn invalid_punycode_label() {
+            let input = "reregi1reNgio.dc1ieregi1regio.dc1ker.deio.r.io.er.io.r.io.i.do.io.r.ioio.r.io.ik.cdeor.ior.io.r.io.er.io.r.io.i.doc.r.io.er.io.r.io.i.dockr.io.r.io.XN--i43/o/o";
+            reference(input);
+            assert!(input.parse::<ImageRef>().is_err());
+        }
+
         /// A numeric host: URL parsers read `127` as 0.0.0.127, so a copy would have gone to
         /// another address than the one typed.
         #[test]

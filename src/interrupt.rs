@@ -8,12 +8,47 @@
 //! A flag rather than a token threaded through every call keeps the engine's signatures small;
 //! there is one copy per process.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
 static FLAG: AtomicBool = AtomicBool::new(false);
 static NOTIFY: Notify = Notify::const_new();
+static WRITERS: AtomicUsize = AtomicUsize::new(0);
+static IDLE: Notify = Notify::const_new();
+
+/// Held while a command writes to a target: after an interrupt, `main.rs` waits (bounded) for
+/// every guard to drop, so the writer can cancel what it left open. Commands that only read
+/// hold none and exit at once.
+#[must_use = "the guard protects the cleanup only while it is alive"]
+pub struct WriteGuard(());
+
+/// Announce a writer (see [`WriteGuard`]).
+pub fn writing() -> WriteGuard {
+    WRITERS.fetch_add(1, Ordering::SeqCst);
+    WriteGuard(())
+}
+
+impl Drop for WriteGuard {
+    fn drop(&mut self) {
+        if WRITERS.fetch_sub(1, Ordering::SeqCst) == 1 {
+            IDLE.notify_waiters();
+        }
+    }
+}
+
+/// Resolve once no [`WriteGuard`] is alive.
+pub async fn writers_done() {
+    loop {
+        let idle = IDLE.notified();
+        tokio::pin!(idle);
+        idle.as_mut().enable();
+        if WRITERS.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        idle.await;
+    }
+}
 
 /// Mark the process as interrupted and wake every waiter.
 pub fn trigger() {

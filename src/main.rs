@@ -34,6 +34,7 @@ fn main() -> ExitCode {
             std::process::exit(exit::INTERRUPTED.into());
         });
         tokio::select! {
+            biased;
             r = run::run(&cli, printer) => match r {
                 Ok(code) => code,
                 Err(e) => {
@@ -41,12 +42,13 @@ fn main() -> ExitCode {
                     e.exit_code()
                 }
             },
-            // A last resort if cleanup hangs (a registry that does not answer the DELETE).
+            // Commands that write hold a guard until they have cleaned up (bounded, in case a
+            // registry does not answer the DELETE); the others exit at once.
             _ = async {
                 interrupt::wait().await;
-                tokio::time::sleep(CLEANUP_GRACE).await;
+                let _ = tokio::time::timeout(CLEANUP_GRACE, interrupt::writers_done()).await;
             } => {
-                eprintln!("error: interrupted (cleanup did not finish within {} s)", CLEANUP_GRACE.as_secs());
+                eprintln!("error: interrupted");
                 exit::INTERRUPTED
             }
         }

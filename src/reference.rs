@@ -119,9 +119,20 @@ fn is_valid_registry(r: &str) -> bool {
                 && (l == "0" || !l.starts_with('0'))
         });
     let last_numeric = host.rsplit('.').next().is_some_and(numeric);
+    // Last, the URL parser the client uses must keep the host as written (it rejects, for
+    // example, `xn--` labels that are not valid punycode).
+    let url_keeps_it = || {
+        reqwest::Url::parse(&format!("https://{host}/"))
+            .ok()
+            .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case(host)))
+            .unwrap_or(false)
+    };
     port_ok
         && (r.starts_with('[')
-            || (!host.is_empty() && host.split('.').all(label) && (!last_numeric || dotted_quad)))
+            || (!host.is_empty()
+                && host.split('.').all(label)
+                && (!last_numeric || dotted_quad)
+                && url_keeps_it()))
 }
 
 fn is_valid_repo_component(c: &str) -> bool {
@@ -422,6 +433,7 @@ mod tests {
             ("127:5000/a", "\"127:5000\""),
             ("10.1.010.1/a", "\"10.1.010.1\""),
             ("[:1]:5000/a", "\"[:1]:5000\""),
+            ("io.XN--i43/o/o", "\"io.XN--i43\""),
         ] {
             let e = input.parse::<ImageRef>().unwrap_err().to_string();
             assert!(e.contains(needle), "{input}: {e}");

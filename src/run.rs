@@ -376,6 +376,7 @@ async fn copy_command(
         emit(cli, &report, printer, true);
         return Ok(exit::OK);
     }
+    let _writing = crate::interrupt::writing();
     let dst = match early_dst {
         Some(d) => d,
         None => Arc::new(interruptible(open_endpoint(&s.target, true, s.lock_timeout)).await?),

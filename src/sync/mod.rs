@@ -436,10 +436,17 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
             dry_run: ctx.dry_run,
             reporter: reporter.clone(),
         };
-        match mode {
+        let r = match mode {
             Mode::Sync => refresh::refresh(&env, item, &mut out).await,
             Mode::Verify => refresh::verify(&env, item, &mut out).await,
+        };
+        if let (Err(e), Some(dst)) = (&r, &env.dst) {
+            if e.exit_code() == exit::INTERRUPTED {
+                // The copy dropped its transfers; cancel the upload sessions they left open.
+                dst.abort().await;
+            }
         }
+        r
     }
     .await;
     if let Err(e) = result {
@@ -690,6 +697,9 @@ pub async fn sync_command(
         out.item(&r);
         reports.push((usize::MAX, r));
     }
+    // After SIGINT/SIGTERM no new item starts; `main` waits for this guard (bounded) so the
+    // running ones can cancel their uploads.
+    let _writing = crate::interrupt::writing();
     let keep_going = !args.no_keep_going;
     let stop = AtomicBool::new(!keep_going && !reports.is_empty());
     let not_run = AtomicUsize::new(0);
@@ -697,7 +707,7 @@ pub async fn sync_command(
         .map(|(k, item)| {
             let (ctx, cfg, out, stop, not_run) = (&ctx, &cfg, &out, &stop, &not_run);
             async move {
-                if stop.load(Ordering::SeqCst) {
+                if stop.load(Ordering::SeqCst) || crate::interrupt::is_set() {
                     not_run.fetch_add(1, Ordering::SeqCst);
                     return None;
                 }
@@ -716,10 +726,15 @@ pub async fn sync_command(
     reports.extend(done);
     let not_run = not_run.load(Ordering::SeqCst);
     if not_run > 0 && !printer.quiet {
-        eprintln!("warning: {not_run} item(s) not started because of --no-keep-going");
+        let why = if crate::interrupt::is_set() {
+            "the interrupt"
+        } else {
+            "--no-keep-going"
+        };
+        eprintln!("warning: {not_run} item(s) not started because of {why}");
     }
 
-    if args.verify && !args.dry_run {
+    if args.verify && !args.dry_run && !crate::interrupt::is_set() {
         let failed: HashSet<usize> = reports
             .iter()
             .filter(|(_, r)| r.action == Action::Failed)
@@ -761,7 +776,9 @@ pub async fn sync_command(
         summary.add(r);
     }
     summary.duration_seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-    summary.exit_code = if summary.failed > 0 || not_run > 0 {
+    summary.exit_code = if crate::interrupt::is_set() {
+        exit::INTERRUPTED
+    } else if summary.failed > 0 || not_run > 0 {
         exit::PARTIAL_FAILURE
     } else if summary.incomplete > 0 {
         exit::INCOMPLETE

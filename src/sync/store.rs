@@ -212,6 +212,9 @@ impl Storage for Gated {
     async fn finish(&self) -> Result<()> {
         self.inner.finish().await
     }
+    async fn abort(&self) {
+        self.inner.abort().await
+    }
 }
 
 /// Content-addressed local store of root and index manifests (see the module docs).

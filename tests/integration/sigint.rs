@@ -283,3 +283,64 @@ async fn sigterm_during_a_large_download_to_a_layout_leaves_no_temp_files() {
         );
     }
 }
+
+/// The same for `mirror sync`: the running item cancels its uploads, no other item starts,
+/// exit 130.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_during_a_sync_cancels_the_upload_and_exits_130() {
+    let img = fixtures::single_manifest(BIG);
+    let src = Registry::start();
+    fixtures::push_image(&Http::new(), &src.host(), "big", "v1", &img).await;
+    let dst = Registry::start();
+    let cfg = FaultConfig {
+        throttle: Some(2 * 1024 * 1024),
+        buffer_requests: true,
+        ..FaultConfig::default()
+    };
+    let dp = FaultProxy::start(&dst.host(), cfg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mirror.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "images:\n  - source: {s}/big\n    target: {d}/s/one\n    tags: [v1]\n  - source: {s}/big\n    target: {d}/s/two\n    tags: [v1]\n",
+            s = src.host(),
+            d = dp.host()
+        ),
+    )
+    .unwrap();
+    let args = vec![
+        "sync".to_string(),
+        "-f".to_string(),
+        file.display().to_string(),
+        "--parallel".to_string(),
+        "1".to_string(),
+    ];
+    let uploading = |seen: &[Seen]| {
+        seen.iter().any(|s| {
+            s.method == "PUT"
+                && s.target.contains("/blobs/uploads/")
+                && s.target.contains("digest=")
+                && s.status.is_none()
+        })
+    };
+    let (code, stderr) = interrupt_when(&args, &dp, uploading, "INT").await;
+    assert_eq!(code, Some(130), "{stderr}");
+    let seen = dp.seen();
+    let deletes: Vec<&Seen> = seen.iter().filter(|s| s.method == "DELETE").collect();
+    assert!(
+        !deletes.is_empty(),
+        "no upload session was cancelled: {seen:#?}"
+    );
+    assert!(
+        deletes.iter().all(|d| d.status == Some(204)),
+        "{deletes:#?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|s| s.target.starts_with("/v2/s/two/") && s.method != "HEAD" && s.method != "GET"),
+        "the second item started after the interrupt"
+    );
+    assert!(!dst.tag_exists("s/one", "v1") && !dst.tag_exists("s/two", "v1"));
+}

@@ -6,7 +6,8 @@
 //! reference (checked on the target proxy's request log). The counts are printed.
 //!
 //! CI runs a bounded number of copies; `scripts/soak` runs the long variant. Knobs (env):
-//! `MIRROR_SOAK_COPIES` (default 10), `MIRROR_SOAK_RATE` (0.10), `MIRROR_SOAK_SEED` (7).
+//! `MIRROR_SOAK_COPIES` (default 10), `MIRROR_SOAK_RATE` (0.10), `MIRROR_SOAK_SEED` (7),
+//! `MIRROR_SOAK_MIN_CORRECT` (0.9: the share of copies that must end correct).
 
 use std::time::Instant;
 
@@ -52,6 +53,7 @@ async fn soak_copies_through_random_faults_end_correct_or_cleanly() {
     let copies: usize = env("MIRROR_SOAK_COPIES", 10);
     let rate: f64 = env("MIRROR_SOAK_RATE", 0.10);
     let seed: u64 = env("MIRROR_SOAK_SEED", 7);
+    let min_correct: f64 = env("MIRROR_SOAK_MIN_CORRECT", 0.9);
     let img = fixtures::multi_arch_oci(LAYER);
     let src = seeded_source(&img).await;
     let dst = Registry::start();
@@ -99,9 +101,10 @@ async fn soak_copies_through_random_faults_end_correct_or_cleanly() {
     }
     assert_eq!(correct + failed, copies);
     // The goal is every copy correct with the default retries; a few clean errors would still
-    // honour the guarantee, a pattern of them is a regression.
+    // honour the guarantee, a pattern of them is a regression (stress runs at high fault rates
+    // lower the bar with MIRROR_SOAK_MIN_CORRECT).
     assert!(
-        correct * 10 >= copies * 9,
+        correct as f64 >= copies as f64 * min_correct,
         "{failed} of {copies} copies failed: {failures:#?}"
     );
 }
