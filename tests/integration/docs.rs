@@ -34,6 +34,32 @@ fn readme_main_job_runs() {
         .env("MIRROR_TEST", "1")
         .output()
         .unwrap();
+    // Its registries are stopped on exit: no registry process still serves a config from the
+    // demo's (deleted) work directory, and its registry no longer answers.
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let host = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("== upstream image "))
+        .and_then(|l| l.split('/').next())
+        .expect("the demo names its registry")
+        .to_string();
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+    let leaked: Vec<&str> = ps
+        .lines()
+        .filter(|l| {
+            l.starts_with("docker-registry serve")
+                && !Path::new(l.rsplit(' ').next().unwrap()).exists()
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "the demo left registries running: {leaked:?}"
+    );
+    assert!(
+        std::net::TcpStream::connect(&host).is_err(),
+        "the demo registry {host} still answers"
+    );
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
