@@ -3,27 +3,15 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::fixtures::{self, Image};
-use crate::harness::{mirror_async, mirror_bin, Http, Registry};
+use crate::fixtures::{self, layout_blob as blob, seeded};
+use crate::harness::{mirror_async, mirror_bin, Registry};
 
 const LAYER: usize = 8 * 1024;
-
-async fn seeded(img: &Image) -> (Registry, Http) {
-    let src = Registry::start();
-    let http = Http::new();
-    fixtures::push_image(&http, &src.host(), "team/app", "v1", img).await;
-    (src, http)
-}
 
 fn index_entries(layout: &Path) -> Vec<serde_json::Value> {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     v["manifests"].as_array().unwrap().clone()
-}
-
-fn blob(dir: &Path, digest: &str) -> std::path::PathBuf {
-    let (alg, hex) = digest.split_once(':').unwrap();
-    dir.join("blobs").join(alg).join(hex)
 }
 
 #[tokio::test(flavor = "multi_thread")]

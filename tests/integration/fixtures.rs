@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::harness::{self, sha256, Http};
+use crate::harness::{self, sha256, Http, Registry};
 
 /// OCI image index media type.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -612,4 +612,18 @@ pub fn write_layout(dir: &Path, tag: &str, img: &Image) {
         ("manifests", J::A(vec![entry])),
     ]);
     harness::write(&dir.join("index.json"), &to_bytes(&index));
+}
+
+/// A fresh registry holding `img` as `team/app:v1`.
+pub async fn seeded(img: &Image) -> (Registry, Http) {
+    let src = Registry::start();
+    let http = Http::new();
+    push_image(&http, &src.host(), "team/app", "v1", img).await;
+    (src, http)
+}
+
+/// Where a blob lives in an OCI layout: `blobs/<alg>/<hex>`.
+pub fn layout_blob(dir: &Path, digest: &str) -> std::path::PathBuf {
+    let (alg, hex) = digest.split_once(':').unwrap();
+    dir.join("blobs").join(alg).join(hex)
 }
