@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::chunks::Pieces;
 use crate::digest::{Digest, VerifyingStream};
 use crate::error::{Error, Result, SparseRejection};
 use crate::invariant::Confirmed;
@@ -614,6 +615,21 @@ async fn push_children<E: Storage>(
     Ok(n)
 }
 
+/// Blobs of this size or more count as large for [`large_jobs`].
+pub const LARGE_BLOB: u64 = 1024 * 1024;
+
+/// How many of `jobs` concurrent blob transfers may move large blobs: half, rounded up.
+///
+/// A transfer of a large blob holds up to about 0.8 MiB of HTTP read buffers (two of hyper's
+/// ~400 KiB buffers per connection; `chunks.rs` keeps it from pinning more), and a few streams
+/// already saturate what the registries can take (`--jobs 4` and `--jobs 8` copy the 500 MiB
+/// bench fixture in the same wall time on 2 cores). Small blobs cost little memory and are
+/// latency-bound, so they may use every permit (`--jobs 8` is 8 % faster than 4 on 300 blobs
+/// of 64 KiB). Measured in docs/performance.md.
+pub fn large_jobs(jobs: usize) -> usize {
+    jobs.max(1).div_ceil(2)
+}
+
 pub(crate) async fn copy_blobs<E: Storage>(
     src: &Arc<E>,
     dst: &Arc<E>,
@@ -629,16 +645,30 @@ pub(crate) async fn copy_blobs<E: Storage>(
         bytes: blobs.iter().map(|b| b.size).sum(),
     });
     let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let large = Arc::new(Semaphore::new(large_jobs(opts.jobs)));
     let mut set = JoinSet::new();
     for d in blobs.iter().cloned() {
-        let (src, dst, sem, reporter, retry) = (
+        let (src, dst, sem, large, reporter, retry) = (
             src.clone(),
             dst.clone(),
             sem.clone(),
+            large.clone(),
             reporter.clone(),
             opts.retry,
         );
         set.spawn(async move {
+            // A large blob waits for its own permit first, so it holds no general permit that a
+            // small blob could use meanwhile.
+            let _large = if d.size >= LARGE_BLOB {
+                Some(
+                    large
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| Error::Interrupted)?,
+                )
+            } else {
+                None
+            };
             let _permit = sem.acquire_owned().await.map_err(|_| Error::Interrupted)?;
             let r = copy_blob(&src, &dst, &d, &reporter, retry).await;
             let what = format!(
@@ -736,25 +766,23 @@ async fn copy_blob<E: Storage>(
             let slot: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
             let (r, digest, keep) = (reporter.clone(), d.digest.clone(), slot.clone());
             let what = format!("content of {location} is wrong");
-            let verified =
-                VerifyingStream::new(body.stream, d.digest.clone(), d.size).map(move |item| {
-                    match item {
-                        Ok(c) => {
-                            r.event(Event::BlobBytes {
-                                digest: digest.clone(),
-                                n: c.len() as u64,
-                            });
-                            Ok(c)
-                        }
-                        Err(source) => {
-                            let e = Error::Verify {
-                                what: what.clone(),
-                                source,
-                            };
-                            let text = e.to_string();
-                            keep.lock().expect("not poisoned").get_or_insert(e);
-                            Err(Error::Internal(text))
-                        }
+            let verified = VerifyingStream::new(Pieces::new(body.stream), d.digest.clone(), d.size)
+                .map(move |item| match item {
+                    Ok(c) => {
+                        r.event(Event::BlobBytes {
+                            digest: digest.clone(),
+                            n: c.len() as u64,
+                        });
+                        Ok(c)
+                    }
+                    Err(source) => {
+                        let e = Error::Verify {
+                            what: what.clone(),
+                            source,
+                        };
+                        let text = e.to_string();
+                        keep.lock().expect("not poisoned").get_or_insert(e);
+                        Err(Error::Internal(text))
                     }
                 });
             let pushed = dst

@@ -16,6 +16,7 @@
 
 pub mod artifacts;
 pub mod auth;
+pub mod chunks;
 pub mod cli;
 pub mod copy;
 pub mod credentials;

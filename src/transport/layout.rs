@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::digest::{Digest, VerifyError};
 use crate::error::{Error, Result};
@@ -46,6 +46,86 @@ pub struct Layout {
 fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.into();
     move |source| Error::Io { what, source }
+}
+
+/// Bytes read per chunk from a blob file.
+const READ_CHUNK: usize = 128 * 1024;
+
+/// Bytes gathered per write to a blob file.
+const WRITE_BATCH: usize = 128 * 1024;
+
+/// Writes a blob file from the blocking pool in batches of [`WRITE_BATCH`] bytes, one batch
+/// being written while the next one fills: two buffers per file, whatever the chunk sizes.
+/// (`tokio::fs::File` copies every write into its own buffer of up to 2 MiB, which made a copy
+/// into a layout need more memory per transfer than a copy between registries.)
+struct BatchWriter {
+    file: Option<std::fs::File>,
+    batch: Vec<u8>,
+    spare: Vec<u8>,
+    in_flight: Option<tokio::task::JoinHandle<WriteDone>>,
+}
+
+type WriteDone = (std::fs::File, Vec<u8>, std::io::Result<()>);
+
+impl BatchWriter {
+    fn new(file: std::fs::File) -> Self {
+        BatchWriter {
+            file: Some(file),
+            batch: Vec::new(),
+            spare: Vec::new(),
+            in_flight: None,
+        }
+    }
+
+    async fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            if self.batch.capacity() == 0 {
+                self.batch.reserve_exact(WRITE_BATCH);
+            }
+            let n = bytes.len().min(WRITE_BATCH - self.batch.len());
+            self.batch.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if self.batch.len() == WRITE_BATCH {
+                self.start_write().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Wait for the batch being written, then start writing the current one.
+    async fn start_write(&mut self) -> std::io::Result<()> {
+        self.wait().await?;
+        let file = self.file.take().expect("no write in flight");
+        let buf = std::mem::replace(&mut self.batch, std::mem::take(&mut self.spare));
+        self.in_flight = Some(tokio::task::spawn_blocking(move || {
+            let r = (&file).write_all(&buf);
+            (file, buf, r)
+        }));
+        Ok(())
+    }
+
+    async fn wait(&mut self) -> std::io::Result<()> {
+        if let Some(h) = self.in_flight.take() {
+            let (file, mut buf, r) = h.await.map_err(std::io::Error::other)?;
+            self.file = Some(file);
+            buf.clear();
+            self.spare = buf;
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Write what is left and fsync.
+    async fn finish(mut self) -> std::io::Result<()> {
+        if !self.batch.is_empty() {
+            self.start_write().await?;
+        }
+        self.wait().await?;
+        let file = self.file.take().expect("no write in flight");
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(std::io::Error::other)?
+    }
 }
 
 impl Layout {
@@ -281,17 +361,16 @@ impl Layout {
             .tempfile_in(dir)
             .map_err(io_err(format!("creating a temp file in {}", dir.display())))?;
         let (std_file, tmp_path) = tmp.into_parts();
-        let mut file = tokio::fs::File::from_std(std_file);
         // `stream` is a VerifyingStream (copy.rs) or bytes hashed just now (manifests): it ends
         // cleanly only when size and digest are right, so the rename below commits only
         // verified content. The size is re-checked here as a cheap second guard.
+        let writing = || io_err(format!("writing {}", tmp_path.display()));
+        let mut writer = BatchWriter::new(std_file);
         let mut seen = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk?;
             seen += chunk.len() as u64;
-            file.write_all(&chunk)
-                .await
-                .map_err(io_err(format!("writing {}", tmp_path.display())))?;
+            writer.write(&chunk).await.map_err(writing())?;
         }
         if seen != size {
             return Err(Error::Verify {
@@ -302,10 +381,10 @@ impl Layout {
                 },
             });
         }
-        file.sync_all()
+        writer
+            .finish()
             .await
             .map_err(io_err(format!("syncing {}", tmp_path.display())))?;
-        drop(file);
         tmp_path.persist(&final_path).map_err(|e| Error::Io {
             what: format!("renaming into {}", final_path.display()),
             source: e.error,
@@ -458,7 +537,7 @@ impl Storage for Layout {
 
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
         let p = self.blob_path(&d.digest);
-        let file = match tokio::fs::File::open(&p).await {
+        let file = match std::fs::File::open(&p) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::Missing {
@@ -469,22 +548,31 @@ impl Storage for Layout {
             }
             Err(e) => return Err(io_err(format!("opening {}", p.display()))(e)),
         };
+        // Read from the blocking pool straight into the buffer that becomes the chunk
+        // (`tokio::fs::File` would read into its own buffer and copy).
         let what = p.display().to_string();
-        let raw = futures_util::stream::unfold((file, what.clone()), |(mut f, what)| async move {
-            let mut buf = vec![0u8; 256 * 1024];
-            match f.read(&mut buf).await {
-                Ok(0) => None,
-                Ok(n) => {
+        let raw = futures_util::stream::unfold(Some((file, what)), |state| async move {
+            let (mut f, what) = state?;
+            let read = tokio::task::spawn_blocking(move || {
+                let mut buf = vec![0u8; READ_CHUNK];
+                let r = std::io::Read::read(&mut f, &mut buf);
+                (f, buf, r)
+            })
+            .await;
+            match read {
+                Ok((_, _, Ok(0))) => None,
+                Ok((f, mut buf, Ok(n))) => {
                     buf.truncate(n);
-                    Some((Ok(Bytes::from(buf)), (f, what)))
+                    Some((Ok(Bytes::from(buf)), Some((f, what))))
                 }
-                Err(e) => Some((
+                Ok((_, _, Err(e))) => Some((
                     Err(std::io::Error::new(
                         e.kind(),
                         format!("reading {what}: {e}"),
                     )),
-                    (f, what),
+                    None,
                 )),
+                Err(e) => Some((Err(std::io::Error::other(e)), None)),
             }
         });
         // Verified by the consumer (copy.rs wraps every blob stream in a VerifyingStream).
