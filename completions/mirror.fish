@@ -47,7 +47,7 @@ skip\t'Leave them out'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l on-reject -d 'When the target refuses a sparse index: fail (exit 4), filter (push a new, smaller index with a NEW digest), or full (copy every child and push the original index)' -r -f -a "fail\t'Stop with exit code 4; nothing is tagged'
 filter\t'Push a new index listing only the copied entries (new digest)'
 full\t'Copy the remaining children too and push the original index'"
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -s j -l jobs -d 'Concurrent blob transfers' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -s j -l jobs -d 'Concurrent blob transfers; at most a third of them (rounded up) move blobs of 1 MiB or more, which bounds memory (each holds ~0.8 MiB of buffers) without slowing the copy' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-creds -d 'Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
@@ -127,7 +127,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand completions" -s h -l help 
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s f -l file -d 'The configuration file (YAML; see docs/sync.md)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l parallel -d 'Images (work items) processed at the same time' -r
-complete -c mirror -n "__fish_mirror_using_subcommand sync" -s j -l jobs -d 'Blob transfers in flight across the whole run (each image is also capped by its `jobs`)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s j -l jobs -d 'Blob transfers in flight across the whole run (each image is also capped by its `jobs`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l shard -d 'Run only shard INDEX of COUNT (0-based): N machines with 0/N … N-1/N cover every item once' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l shards -d 'Split into COUNT shards and run the one named by $JOB_COMPLETION_INDEX (Kubernetes Indexed Job)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l min-rate-remaining -d 'Pause before pulling when a registry\'s `ratelimit-remaining` (Docker Hub) drops below N' -r

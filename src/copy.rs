@@ -618,16 +618,18 @@ async fn push_children<E: Storage>(
 /// Blobs of this size or more count as large for [`large_jobs`].
 pub const LARGE_BLOB: u64 = 1024 * 1024;
 
-/// How many of `jobs` concurrent blob transfers may move large blobs: half, rounded up.
+/// How many of `jobs` concurrent blob transfers may move large blobs: a third, rounded up
+/// (3 of the default 8).
 ///
 /// A transfer of a large blob holds up to about 0.8 MiB of HTTP read buffers (two of hyper's
 /// ~400 KiB buffers per connection; `chunks.rs` keeps it from pinning more), and a few streams
-/// already saturate what the registries can take (`--jobs 4` and `--jobs 8` copy the 500 MiB
-/// bench fixture in the same wall time on 2 cores). Small blobs cost little memory and are
-/// latency-bound, so they may use every permit (`--jobs 8` is 8 % faster than 4 on 300 blobs
-/// of 64 KiB). Measured in docs/performance.md.
+/// already saturate what the registries take: the 500 MiB bench fixture copies in the same
+/// wall time with 3 or 4 large transfers at once, 4 % slower with 2, and peak RSS is 14.3–15.0,
+/// 14.8–16.5 and 12.7–13.8 MiB (docs/performance.md). Small blobs cost little memory and are
+/// latency-bound, so they may use every permit (8 at once copy 300 blobs of 64 KiB 8 % faster
+/// than 4).
 pub fn large_jobs(jobs: usize) -> usize {
-    jobs.max(1).div_ceil(2)
+    jobs.max(1).div_ceil(3)
 }
 
 pub(crate) async fn copy_blobs<E: Storage>(

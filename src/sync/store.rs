@@ -53,6 +53,8 @@ impl BlobLedger {
 pub struct Shared {
     /// In-flight blob transfers across all images.
     pub permits: Arc<Semaphore>,
+    /// In-flight transfers of large blobs across all images (`copy::large_jobs` of `jobs`).
+    pub large: Arc<Semaphore>,
     /// Blobs seen on target registries.
     pub ledger: Arc<BlobLedger>,
 }
@@ -62,6 +64,7 @@ impl Shared {
     pub fn new(jobs: usize) -> Shared {
         Shared {
             permits: Arc::new(Semaphore::new(jobs.max(1))),
+            large: Arc::new(Semaphore::new(crate::copy::large_jobs(jobs))),
             ledger: Arc::default(),
         }
     }
@@ -151,14 +154,29 @@ impl Storage for Gated {
         Ok(has)
     }
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
-        // The permit lives as long as the stream: one transfer from open to drop.
-        let permit = self
-            .shared
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::Interrupted)?;
+        // The permits live as long as the stream: one transfer from open to drop. A large blob
+        // takes one of the run-wide large-blob permits first (copy::large_jobs says why).
+        let large = if d.size >= crate::copy::LARGE_BLOB {
+            Some(
+                self.shared
+                    .large
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| Error::Interrupted)?,
+            )
+        } else {
+            None
+        };
+        let permit = (
+            large,
+            self.shared
+                .permits
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| Error::Interrupted)?,
+        );
         let body = self.inner.fetch_blob(d).await?;
         let stream = body
             .stream
