@@ -13,6 +13,7 @@
 //! A tag is only ever written in step 5, after everything it references is on the target.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -288,7 +289,7 @@ pub async fn execute<E: Storage>(
             copy_blobs(
                 &src,
                 &dst,
-                &blobs,
+                (&blobs, Probe::Head),
                 opts,
                 &reporter,
                 &mut out.blobs,
@@ -350,8 +351,13 @@ pub async fn execute<E: Storage>(
         }
     }
 
-    // 3–5.
-    push_all(&src, &dst, &mut out, opts, &reporter).await?;
+    // 3–5. A target without the tag is probably missing most blobs (see Probe).
+    let probe = if current.is_none() {
+        Probe::Upload
+    } else {
+        Probe::Head
+    };
+    push_all(&src, &dst, &mut out, probe, opts, &reporter).await?;
     let root = out.plan.root.clone();
     crate::interrupt::check()?;
     out.confirmed.check_before_tag(&out.plan)?;
@@ -371,7 +377,7 @@ pub async fn execute<E: Storage>(
         {
             let rej = rejection(&out.plan, &e, &opts.target_ref, false);
             apply_reject(&src, &mut out, opts, &reporter, rej).await?;
-            push_all(&src, &dst, &mut out, opts, &reporter).await?;
+            push_all(&src, &dst, &mut out, Probe::Head, opts, &reporter).await?;
             let root = out.plan.root.clone();
             out.confirmed.check_before_tag(&out.plan)?;
             dst.push_manifest(&root, opts.tag.as_deref())
@@ -488,6 +494,7 @@ async fn push_all<E: Storage>(
     src: &Arc<E>,
     dst: &Arc<E>,
     out: &mut CopyOutcome,
+    probe: Probe,
     opts: &CopyOptions,
     reporter: &Arc<dyn Reporter>,
 ) -> Result<()> {
@@ -495,7 +502,7 @@ async fn push_all<E: Storage>(
     copy_blobs(
         src,
         dst,
-        &blobs,
+        (&blobs, probe),
         opts,
         reporter,
         &mut out.blobs,
@@ -615,6 +622,18 @@ async fn push_children<E: Storage>(
     Ok(n)
 }
 
+/// How a blob copy asks the target whether the blob is already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// `HEAD` ([`Storage::has_blob`]): read-only. For targets that probably hold most of the
+    /// blobs already: repairs, updates of an existing tag, artifacts on reruns.
+    Head,
+    /// The request that opens the upload ([`Storage::has_blob_before_push`]): one request less
+    /// per blob copied, but a blob already there gets its link rewritten. For cold copies (the
+    /// target tag does not exist yet).
+    Upload,
+}
+
 /// Blobs of this size or more count as large for [`large_jobs`].
 pub const LARGE_BLOB: u64 = 1024 * 1024;
 
@@ -635,7 +654,7 @@ pub fn large_jobs(jobs: usize) -> usize {
 pub(crate) async fn copy_blobs<E: Storage>(
     src: &Arc<E>,
     dst: &Arc<E>,
-    blobs: &[Descriptor],
+    (blobs, probe): (&[Descriptor], Probe),
     opts: &CopyOptions,
     reporter: &Arc<dyn Reporter>,
     stats: &mut BlobStats,
@@ -648,13 +667,15 @@ pub(crate) async fn copy_blobs<E: Storage>(
     });
     let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let large = Arc::new(Semaphore::new(large_jobs(opts.jobs)));
+    let failed = Arc::new(AtomicBool::new(false));
     let mut set = JoinSet::new();
     for d in blobs.iter().cloned() {
-        let (src, dst, sem, large, reporter, retry) = (
+        let (src, dst, sem, large, failed, reporter, retry) = (
             src.clone(),
             dst.clone(),
             sem.clone(),
             large.clone(),
+            failed.clone(),
             reporter.clone(),
             opts.retry,
         );
@@ -672,14 +693,22 @@ pub(crate) async fn copy_blobs<E: Storage>(
                 None
             };
             let _permit = sem.acquire_owned().await.map_err(|_| Error::Interrupted)?;
-            let r = copy_blob(&src, &dst, &d, &reporter, retry).await;
+            // After a failure no new transfer starts (the failed task sets this before its
+            // permit is released, so the next one in line sees it).
+            if failed.load(Ordering::SeqCst) {
+                return Ok(None);
+            }
+            let r = copy_blob(&src, &dst, &d, probe, &reporter, retry).await;
+            if r.is_err() {
+                failed.store(true, Ordering::SeqCst);
+            }
             let what = format!(
                 "copying blob {} ({} bytes) to {}",
                 d.digest,
                 d.size,
                 dst.describe()
             );
-            r.map(|o| (d, o)).map_err(|e| e.context(what))
+            r.map(|o| Some((d, o))).map_err(|e| e.context(what))
         });
     }
     let mut first_err: Option<Error> = None;
@@ -697,7 +726,8 @@ pub(crate) async fn copy_blobs<E: Storage>(
         };
         let Some(joined) = joined else { break };
         match joined {
-            Ok(Ok((d, outcome))) => {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some((d, outcome)))) => {
                 let (n, b) = match outcome {
                     BlobOutcome::Existing => (&mut stats.existing, &mut stats.existing_bytes),
                     BlobOutcome::Mounted => (&mut stats.mounted, &mut stats.mounted_bytes),
@@ -734,10 +764,15 @@ async fn copy_blob<E: Storage>(
     src: &Arc<E>,
     dst: &Arc<E>,
     d: &Descriptor,
+    probe: Probe,
     reporter: &Arc<dyn Reporter>,
     retry: RetryPolicy,
 ) -> Result<BlobOutcome> {
-    if dst.has_blob(d).await? {
+    let present = match probe {
+        Probe::Head => dst.has_blob(d).await?,
+        Probe::Upload => dst.has_blob_before_push(d).await?,
+    };
+    if present {
         return Ok(BlobOutcome::Existing);
     }
     if dst.try_mount(d, src).await? {

@@ -421,8 +421,9 @@ async fn copy_command(
         Err(e) => Err(e),
     };
     reporter.finish();
-    if matches!(&outcome, Err(e) if e.exit_code() == exit::INTERRUPTED) {
-        // In-flight transfers are dropped by now; cancel the upload sessions they left open.
+    if outcome.is_err() {
+        // Failed or interrupted: in-flight transfers are dropped by now; cancel the upload
+        // sessions they left open.
         dst.abort().await;
     }
     let (outcome, artifacts) = outcome?;

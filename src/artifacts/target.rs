@@ -79,7 +79,7 @@ pub async fn copy<E: Storage>(
     copy::copy_blobs(
         src,
         dst,
-        &blobs,
+        (&blobs, copy::Probe::Head),
         opts,
         reporter,
         &mut out.blobs,

@@ -440,11 +440,10 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
             Mode::Sync => refresh::refresh(&env, item, &mut out).await,
             Mode::Verify => refresh::verify(&env, item, &mut out).await,
         };
-        if let (Err(e), Some(dst)) = (&r, &env.dst) {
-            if e.exit_code() == exit::INTERRUPTED {
-                // The copy dropped its transfers; cancel the upload sessions they left open.
-                dst.abort().await;
-            }
+        if let (Err(_), Some(dst)) = (&r, &env.dst) {
+            // Failed or interrupted: the copy dropped its transfers; cancel the upload sessions
+            // they left open.
+            dst.abort().await;
         }
         r
     }

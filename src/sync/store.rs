@@ -153,6 +153,13 @@ impl Storage for Gated {
         }
         Ok(has)
     }
+    async fn has_blob_before_push(&self, d: &Descriptor) -> Result<bool> {
+        let has = self.inner.has_blob_before_push(d).await?;
+        if has {
+            self.note(&d.digest);
+        }
+        Ok(has)
+    }
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
         // The permits live as long as the stream: one transfer from open to drop. A large blob
         // takes one of the run-wide large-blob permits first (copy::large_jobs says why).

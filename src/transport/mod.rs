@@ -81,6 +81,15 @@ pub trait Storage: Send + Sync + 'static {
         tag: Option<&str>,
     ) -> impl Future<Output = Result<Pushed>> + Send;
 
+    /// Whether a blob is present, asked right before uploading it (`copy.rs`). The default is
+    /// [`Storage::has_blob`]. A registry answers with the `POST` that opens the upload instead
+    /// (`?mount=<digest>&from=<this repository>`: 201 = present, 202 = absent and a session is
+    /// open), which saves one request per blob copied; the session is used by the next
+    /// [`Storage::push_blob`] of that digest, or cancelled by [`Storage::abort`].
+    fn has_blob_before_push(&self, d: &Descriptor) -> impl Future<Output = Result<bool>> + Send {
+        self.has_blob(d)
+    }
+
     /// Try a cross-repository mount from `from` (same registry only). `Ok(false)`: not mounted.
     fn try_mount(
         &self,
@@ -155,6 +164,9 @@ impl Storage for Endpoint {
     }
     async fn has_blob(&self, d: &Descriptor) -> Result<bool> {
         delegate!(self, e => e.has_blob(d).await)
+    }
+    async fn has_blob_before_push(&self, d: &Descriptor) -> Result<bool> {
+        delegate!(self, e => e.has_blob_before_push(d).await)
     }
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
         delegate!(self, e => e.fetch_blob(d).await)

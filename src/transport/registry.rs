@@ -466,6 +466,12 @@ pub struct RegistryRepo {
     /// Upload sessions opened and not yet finished or cancelled (their `Location`s), so an
     /// interrupted copy can cancel them ([`Storage::abort`]).
     open_uploads: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Upload sessions opened by [`Storage::has_blob_before_push`], by digest, for the
+    /// `push_blob` that follows.
+    reserved: std::sync::Mutex<std::collections::HashMap<Digest, String>>,
+    /// Whether to ask for blobs with a `POST ?mount=&from=<this repository>` before pushing;
+    /// cleared when the registry answers that with an error (then: `HEAD`).
+    self_mount: std::sync::atomic::AtomicBool,
 }
 
 /// What a manifest HEAD found.
@@ -482,6 +488,8 @@ impl RegistryRepo {
             push,
             tags_page: 1000,
             open_uploads: Default::default(),
+            reserved: Default::default(),
+            self_mount: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -735,6 +743,11 @@ impl RegistryRepo {
         }
     }
 
+    /// The upload session reserved for `d` by `has_blob_before_push`, if any.
+    fn take_reserved(&self, d: &Digest) -> Option<String> {
+        self.reserved.lock().expect("not poisoned").remove(d)
+    }
+
     /// Cancel an upload session (best effort).
     async fn cancel_upload(&self, location: &str) {
         let _ = self
@@ -850,6 +863,49 @@ impl Storage for RegistryRepo {
             .await
     }
 
+    async fn has_blob_before_push(&self, d: &Descriptor) -> Result<bool> {
+        use std::sync::atomic::Ordering;
+        if !self.push || !self.self_mount.load(Ordering::Relaxed) {
+            return self.has_blob(d).await;
+        }
+        // One request instead of HEAD + POST: a mount from this very repository succeeds (201)
+        // exactly when the blob is linked here already, and otherwise opens the upload (202),
+        // as the distribution spec asks of a mount that cannot be done. distribution 2.8
+        // implements it so; a registry answering with an error gets the HEAD from now on.
+        let q = format!("?mount={}&from={}", d.digest, self.repo);
+        match self.upload_session(&q, &self.scope()).await {
+            Ok((StatusCode::CREATED, _)) => return Ok(true),
+            Ok((_, Some(loc))) => {
+                self.track_upload(&loc, true);
+                let earlier = self
+                    .reserved
+                    .lock()
+                    .expect("not poisoned")
+                    .insert(d.digest.clone(), loc);
+                if let Some(earlier) = earlier {
+                    self.cancel_upload(&earlier).await;
+                    self.track_upload(&earlier, false);
+                }
+                return Ok(false);
+            }
+            Ok((status, None)) => {
+                tracing::debug!(%status, "POST blobs/uploads/ answered without a Location; using HEAD");
+                self.self_mount.store(false, Ordering::Relaxed);
+            }
+            Err(e) => match e.root() {
+                Error::Registry(r) if !r.is_transient() && !matches!(r.status, 401 | 403) => {
+                    tracing::debug!(error = %e, "a mount from the same repository was refused; using HEAD");
+                    self.self_mount.store(false, Ordering::Relaxed);
+                }
+                // Auth and interruption: as they are. Transient trouble: the HEAD retries.
+                Error::Registry(r) if !r.is_transient() => return Err(e),
+                Error::Registry(_) | Error::Network { .. } => {}
+                _ => return Err(e),
+            },
+        }
+        self.has_blob(d).await
+    }
+
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
         let url = self.url(&format!("blobs/{}", d.digest));
         let (client, scope) = (self.client.clone(), self.scope());
@@ -879,14 +935,21 @@ impl Storage for RegistryRepo {
     }
 
     async fn push_blob(&self, d: &Descriptor, body: BlobBody) -> Result<()> {
-        let (status, loc) = self.upload_session("", &self.scope()).await?;
-        let Some(loc) = loc else {
-            return Err(Error::Internal(format!(
-                "{} answered POST blobs/uploads/ with {status} but no Location",
-                self.describe()
-            )));
+        let reserved = self.take_reserved(&d.digest);
+        let loc = match reserved {
+            Some(loc) => loc,
+            None => {
+                let (status, loc) = self.upload_session("", &self.scope()).await?;
+                let Some(loc) = loc else {
+                    return Err(Error::Internal(format!(
+                        "{} answered POST blobs/uploads/ with {status} but no Location",
+                        self.describe()
+                    )));
+                };
+                self.track_upload(&loc, true);
+                loc
+            }
         };
-        self.track_upload(&loc, true);
         let sep = if loc.contains('?') { '&' } else { '?' };
         let put_url = format!("{loc}{sep}digest={}", d.digest);
         // The caller verifies the stream (copy.rs); a stream error aborts the PUT before the last
@@ -995,7 +1058,14 @@ impl Storage for RegistryRepo {
         // (distribution `app.authorized`): ask for one token carrying both scopes.
         let scopes = format!("{} {}", self.scope(), scope(&from.repo, false));
         match self.upload_session(&q, &scopes).await {
-            Ok((StatusCode::CREATED, _)) => Ok(true),
+            Ok((StatusCode::CREATED, _)) => {
+                // Mounted: the session has_blob_before_push opened is not needed.
+                if let Some(loc) = self.take_reserved(&d.digest) {
+                    self.cancel_upload(&loc).await;
+                    self.track_upload(&loc, false);
+                }
+                Ok(true)
+            }
             Ok((_, Some(loc))) => {
                 // 202: not mounted, an upload was opened instead; we upload separately, so cancel it.
                 self.cancel_upload(&loc).await;
@@ -1096,6 +1166,7 @@ impl Storage for RegistryRepo {
     }
 
     async fn abort(&self) {
+        self.reserved.lock().expect("not poisoned").clear();
         let open: Vec<String> = self
             .open_uploads
             .lock()

@@ -493,3 +493,70 @@ async fn json_report_has_decisions_reasons_and_blob_counts() {
     assert_eq!(r.blobs.copied, 5);
     assert_eq!(r.blobs.copied_bytes, r.planned_bytes);
 }
+
+/// A cold copy asks the target for each blob with the POST that opens its upload (a mount
+/// from the target repository itself: 202 = absent, session open), so each blob costs the
+/// target one POST and one PUT and no HEAD. A blob the repository already has answers that
+/// POST with 201 and is not uploaded again. An update of an existing tag HEADs instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn cold_copy_asks_for_blobs_with_the_upload_post() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img, "team/app").await;
+    let dst = Registry::start();
+    let blobs = img
+        .all_blobs()
+        .into_iter()
+        .filter(|b| !img.all_manifests().iter().any(|m| m.digest == b.digest))
+        .count();
+    let mark = dst.mark();
+    let s = format!("{}/team/app:v1", src.host());
+    let out = mirror_async(&["copy", &s, &format!("{}/m/app:v1", dst.host())]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let reqs = dst.requests_since(mark);
+    assert_eq!(count(&reqs, "HEAD", "/blobs/"), 0, "{}", show(&reqs));
+    let posts: Vec<_> = reqs.iter().filter(|r| r.method == "POST").collect();
+    assert_eq!(posts.len(), blobs, "{}", show(&reqs));
+    assert!(
+        posts.iter().all(|r| r.status == 202
+            && r.query.contains("mount=sha256:")
+            && r.query.ends_with("from=m/app")),
+        "{}",
+        show(&reqs)
+    );
+    assert_eq!(
+        count(&reqs, "PUT", "/blobs/uploads/"),
+        blobs,
+        "{}",
+        show(&reqs)
+    );
+    assert_eq!(
+        count(&reqs, "DELETE", ""),
+        0,
+        "no session left to cancel: {}",
+        show(&reqs)
+    );
+
+    // The same image under a new tag of the same repository: every blob answers 201.
+    let mark = dst.mark();
+    let out = mirror_async(&["copy", &s, &format!("{}/m/app:v2", dst.host())]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let reqs = dst.requests_since(mark);
+    let posts: Vec<_> = reqs.iter().filter(|r| r.method == "POST").collect();
+    assert!(posts.iter().all(|r| r.status == 201), "{}", show(&reqs));
+    assert_eq!(count(&reqs, "PUT", "/blobs/"), 0, "{}", show(&reqs));
+
+    // An existing tag that names another image: blobs are probed with HEAD (read-only).
+    let other = fixtures::single_manifest(LAYER);
+    let (osrc, _h) = seeded(&other, "team/other").await;
+    let mark = dst.mark();
+    let os = format!("{}/team/other:v1", osrc.host());
+    let out = mirror_async(&["copy", &os, &format!("{}/m/app:v1", dst.host())]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let reqs = dst.requests_since(mark);
+    assert!(count(&reqs, "HEAD", "/blobs/") > 0, "{}", show(&reqs));
+    assert!(
+        reqs.iter().all(|r| !r.query.contains("mount=")),
+        "{}",
+        show(&reqs)
+    );
+}

@@ -66,7 +66,14 @@ fn first_of_each(fault: Fault) -> (Vec<Rule>, Vec<Rule>) {
     let dst = vec![
         rule("GET", "/v2/"),
         rule("HEAD", "/manifests/v1"),
-        rule("HEAD", "/blobs/sha256:"),
+        // A cold copy asks for each blob with the POST that opens its upload (a mount from the
+        // target repository itself); the first such POST gets the rule below, the second this.
+        Rule {
+            method: "POST",
+            path_contains: "&from=".to_string(),
+            nth: 2,
+            fault,
+        },
         rule("POST", "/blobs/uploads/"),
         rule("PUT", "/blobs/uploads/"),
         rule("HEAD", "/manifests/sha256:"),
@@ -451,5 +458,47 @@ async fn retry_after_is_honoured() {
     assert!(
         waited >= Duration::from_millis(950) && waited < Duration::from_secs(3),
         "retried after {waited:?}, expected Retry-After: 1"
+    );
+}
+
+/// A registry that refuses the blob POST with `?mount=&from=<the same repository>` (here with
+/// 400 UNSUPPORTED, as a registry without mount support might) costs one refused request: the
+/// copy goes on with HEAD + POST + PUT per blob and ends byte-identical.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_registry_refusing_the_mount_post_gets_head_requests_instead() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let src = seeded_source(&img).await;
+    let dst = Registry::start();
+    const UNSUPPORTED_400: &str =
+        r#"{"errors":[{"code":"UNSUPPORTED","message":"The operation is unsupported."}]}"#;
+    let dp = FaultProxy::start(
+        &dst.host(),
+        FaultConfig::rules(vec![rule(
+            "POST",
+            "&from=",
+            0,
+            Fault::Canned(400, UNSUPPORTED_400),
+        )]),
+    )
+    .await;
+    let out = mirror_async(&[
+        "copy",
+        &format!("{}/team/app:v1", src.host()),
+        &format!("{}/nomount/app:v1", dp.host()),
+        "--jobs",
+        "1",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    check_full_copy(&dst, "nomount/app", "v1", &img)
+        .await
+        .unwrap();
+    let seen = dp.seen();
+    assert_eq!(requests(&seen, "POST", "&from=").len(), 1, "{seen:#?}");
+    let uploads = requests(&seen, "PUT", "/blobs/uploads/").len();
+    assert_eq!(
+        requests(&seen, "HEAD", "/blobs/").len(),
+        uploads,
+        "{seen:#?}"
     );
 }
