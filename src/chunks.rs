@@ -5,7 +5,7 @@
 //! alive (held by the digest verifier, queued in the upload's write buffer), hyper cannot reuse
 //! the buffer and allocates a new one for its next read, so a transfer whose upload is slower
 //! than its download pinned 3–4 such buffers, about 1.5 MiB (measured with heaptrack: 12.6 of
-//! 13.7 MiB of peak heap in a full copy at `--jobs 8` were these buffers).
+//! 13.7 MB of peak heap in a full copy at `--jobs 8` were these buffers).
 //!
 //! [`Pieces`] copies each incoming chunk out in small pieces and drops the chunk as soon as the
 //! last piece is out, before it asks the source for more. The source's buffer is then free to be

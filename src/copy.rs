@@ -643,8 +643,8 @@ pub const LARGE_BLOB: u64 = 1024 * 1024;
 /// A transfer of a large blob holds up to about 0.8 MiB of HTTP read buffers (two of hyper's
 /// ~400 KiB buffers per connection; `chunks.rs` keeps it from pinning more), and a few streams
 /// already saturate what the registries take: the 500 MiB bench fixture copies in the same
-/// wall time with 3 or 4 large transfers at once, 4 % slower with 2, and peak RSS is 14.3–15.0,
-/// 14.8–16.5 and 12.7–13.8 MiB (docs/performance.md). Small blobs cost little memory and are
+/// wall time with 3 or 4 large transfers at once, 4 % slower with 2, and peak RSS is 14.0–14.6,
+/// 14.4–15.5 and 12.4–13.5 MiB (docs/performance.md). Small blobs cost little memory and are
 /// latency-bound, so they may use every permit (8 at once copy 300 blobs of 64 KiB 8 % faster
 /// than 4).
 pub fn large_jobs(jobs: usize) -> usize {

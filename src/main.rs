@@ -61,8 +61,8 @@ fn main() -> ExitCode {
 /// One glibc malloc arena instead of up to 8 per core.
 ///
 /// Each tokio worker thread otherwise gets its own arena, and the blob buffers freed in one are
-/// not reused by another: a full copy at the default `--jobs 8` peaked at 16.8–17.6 MiB RSS with
-/// the default arenas and 15.1–15.4 MiB with one, at the same wall and CPU time (the allocations
+/// not reused by another: a full copy at the default `--jobs 8` peaked at 16.4–17.1 MiB RSS with
+/// the default arenas and 14.7–15.1 MiB with one, at the same wall and CPU time (the allocations
 /// per blob are few: 16 KiB pieces, see `chunks.rs`). docs/performance.md has the runs. A
 /// `MALLOC_ARENA_MAX` set in the environment is left to win.
 fn limit_malloc_arenas() {
