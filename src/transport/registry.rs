@@ -469,10 +469,19 @@ pub struct RegistryRepo {
     /// Upload sessions opened by [`Storage::has_blob_before_push`], by digest, for the
     /// `push_blob` that follows.
     reserved: std::sync::Mutex<std::collections::HashMap<Digest, String>>,
-    /// Whether to ask for blobs with a `POST ?mount=&from=<this repository>` before pushing;
-    /// cleared when the registry answers that with an error (then: `HEAD`).
-    self_mount: std::sync::atomic::AtomicBool,
+    /// Whether this registry answers a `POST ?mount=&from=<this repository>` for a blob that is
+    /// here with 201 (`PROBE_*`): learnt once, with a blob known to be here.
+    probe: std::sync::atomic::AtomicU8,
 }
+
+/// Not yet known whether the registry supports the blob probe (see `has_blob_before_push`).
+const PROBE_UNKNOWN: u8 = 0;
+/// Being found out.
+const PROBE_CHECKING: u8 = 1;
+/// A mount from the repository itself answered 201 for a blob that is here.
+const PROBE_WORKS: u8 = 2;
+/// It did not (202, an error): `HEAD` for the rest of the run.
+const PROBE_UNSUPPORTED: u8 = 3;
 
 /// What a manifest HEAD found.
 struct Head {
@@ -489,7 +498,7 @@ impl RegistryRepo {
             tags_page: 1000,
             open_uploads: Default::default(),
             reserved: Default::default(),
-            self_mount: std::sync::atomic::AtomicBool::new(true),
+            probe: std::sync::atomic::AtomicU8::new(PROBE_UNKNOWN),
         }
     }
 
@@ -743,6 +752,43 @@ impl RegistryRepo {
         }
     }
 
+    /// Find out, once per run, whether the blob probe of `has_blob_before_push` works here:
+    /// `d` is known to be in this repository (a HEAD found it, or it was just uploaded), so a
+    /// registry that implements mounts answers the probe for it with 201. Anything else (202,
+    /// an error) means HEAD for the rest of the run. Costs one request per run.
+    async fn learn_probe(&self, d: &Descriptor) {
+        use std::sync::atomic::Ordering;
+        if !self.push
+            || self
+                .probe
+                .compare_exchange(
+                    PROBE_UNKNOWN,
+                    PROBE_CHECKING,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let q = format!("?mount={}&from={}", d.digest, self.repo);
+        let learnt = match self.upload_session(&q, &self.scope()).await {
+            Ok((StatusCode::CREATED, _)) => PROBE_WORKS,
+            Ok((status, loc)) => {
+                if let Some(loc) = loc {
+                    self.cancel_upload(&loc).await;
+                }
+                tracing::debug!(%status, "a mount of a blob from its own repository was not done; using HEAD");
+                PROBE_UNSUPPORTED
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "a mount of a blob from its own repository failed; using HEAD");
+                PROBE_UNSUPPORTED
+            }
+        };
+        self.probe.store(learnt, Ordering::SeqCst);
+    }
+
     /// The upload session reserved for `d` by `has_blob_before_push`, if any.
     fn take_reserved(&self, d: &Digest) -> Option<String> {
         self.reserved.lock().expect("not poisoned").remove(d)
@@ -865,13 +911,18 @@ impl Storage for RegistryRepo {
 
     async fn has_blob_before_push(&self, d: &Descriptor) -> Result<bool> {
         use std::sync::atomic::Ordering;
-        if !self.push || !self.self_mount.load(Ordering::Relaxed) {
-            return self.has_blob(d).await;
+        if !self.push || self.probe.load(Ordering::SeqCst) != PROBE_WORKS {
+            let has = self.has_blob(d).await?;
+            if has {
+                self.learn_probe(d).await;
+            }
+            return Ok(has);
         }
         // One request instead of HEAD + POST: a mount from this very repository succeeds (201)
         // exactly when the blob is linked here already, and otherwise opens the upload (202),
-        // as the distribution spec asks of a mount that cannot be done. distribution 2.8
-        // implements it so; a registry answering with an error gets the HEAD from now on.
+        // as the distribution spec asks of a mount that cannot be done. Used only once this
+        // registry answered 201 for a blob known to be here (`learn_probe`): one that ignores
+        // mounts answers 202 to everything, and blobs already here would be uploaded again.
         let q = format!("?mount={}&from={}", d.digest, self.repo);
         match self.upload_session(&q, &self.scope()).await {
             Ok((StatusCode::CREATED, _)) => return Ok(true),
@@ -890,12 +941,12 @@ impl Storage for RegistryRepo {
             }
             Ok((status, None)) => {
                 tracing::debug!(%status, "POST blobs/uploads/ answered without a Location; using HEAD");
-                self.self_mount.store(false, Ordering::Relaxed);
+                self.probe.store(PROBE_UNSUPPORTED, Ordering::SeqCst);
             }
             Err(e) => match e.root() {
                 Error::Registry(r) if !r.is_transient() && !matches!(r.status, 401 | 403) => {
                     tracing::debug!(error = %e, "a mount from the same repository was refused; using HEAD");
-                    self.self_mount.store(false, Ordering::Relaxed);
+                    self.probe.store(PROBE_UNSUPPORTED, Ordering::SeqCst);
                 }
                 // Auth and interruption: as they are. Transient trouble: the HEAD retries.
                 Error::Registry(r) if !r.is_transient() => return Err(e),
@@ -984,6 +1035,7 @@ impl Storage for RegistryRepo {
         };
         if resp.status() == StatusCode::CREATED || resp.status().is_success() {
             self.track_upload(&loc, false);
+            self.learn_probe(d).await;
             return Ok(());
         }
         let e = registry_error(&Method::PUT, &put_url, resp).await;
