@@ -630,7 +630,8 @@ pub enum Probe {
     Head,
     /// The request that opens the upload ([`Storage::has_blob_before_push`]): one request less
     /// per blob copied, but a blob already there gets its link rewritten. For cold copies (the
-    /// target tag does not exist yet).
+    /// target tag does not exist yet). A registry gets it only once it has shown that it
+    /// answers it correctly; until then it is asked with HEAD (`transport/registry.rs`).
     Upload,
 }
 
