@@ -841,3 +841,17 @@ async fn copy_blob<E: Storage>(
         .await?;
     Ok(BlobOutcome::Copied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_third_of_the_jobs_move_large_blobs_and_never_none() {
+        let got: Vec<usize> = [0, 1, 2, 3, 4, 6, 8, 9, 16, 64]
+            .into_iter()
+            .map(large_jobs)
+            .collect();
+        assert_eq!(got, vec![1, 1, 1, 1, 2, 2, 3, 3, 6, 22]);
+    }
+}
