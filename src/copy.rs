@@ -635,6 +635,9 @@ pub enum Probe {
     Upload,
 }
 
+/// Bytes of a blob between two progress events.
+const PROGRESS_STEP: u64 = 256 * 1024;
+
 /// Blobs of this size or more count as large for [`large_jobs`].
 pub const LARGE_BLOB: u64 = 1024 * 1024;
 
@@ -804,13 +807,21 @@ async fn copy_blob<E: Storage>(
             let slot: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
             let (r, digest, keep) = (reporter.clone(), d.digest.clone(), slot.clone());
             let what = format!("content of {location} is wrong");
+            // Progress in steps of PROGRESS_STEP bytes (and the rest with the last piece), not
+            // one event per 16 KiB piece.
+            let (size, mut passed, mut unreported) = (d.size, 0u64, 0u64);
             let verified = VerifyingStream::new(Pieces::new(body.stream), d.digest.clone(), d.size)
                 .map(move |item| match item {
                     Ok(c) => {
-                        r.event(Event::BlobBytes {
-                            digest: digest.clone(),
-                            n: c.len() as u64,
-                        });
+                        passed += c.len() as u64;
+                        unreported += c.len() as u64;
+                        if unreported >= PROGRESS_STEP || passed == size {
+                            r.event(Event::BlobBytes {
+                                digest: digest.clone(),
+                                n: unreported,
+                            });
+                            unreported = 0;
+                        }
                         Ok(c)
                     }
                     Err(source) => {
@@ -845,6 +856,70 @@ async fn copy_blob<E: Storage>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::layout::Layout;
+    use bytes::Bytes;
+
+    struct Recorder(std::sync::Mutex<Vec<u64>>);
+    impl Reporter for Recorder {
+        fn event(&self, e: Event) {
+            if let Event::BlobBytes { n, .. } = e {
+                self.0.lock().unwrap().push(n);
+            }
+        }
+    }
+
+    /// A blob of 2.5 progress steps: three BlobBytes events (two full steps and the rest with
+    /// the last piece) that add up to its size, and the copy is byte-identical.
+    #[tokio::test]
+    async fn progress_comes_in_steps_that_add_up_to_the_blob() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..(5 * PROGRESS_STEP / 2))
+            .map(|i| (i % 253) as u8)
+            .collect();
+        let d = Descriptor {
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            digest: Digest::sha256_of(&bytes),
+            size: bytes.len() as u64,
+            platform: None,
+            artifact_type: None,
+            annotations: Default::default(),
+            urls: vec![],
+        };
+        let src = Arc::new(Layout::create(&dir.path().join("src")).unwrap());
+        let body = futures_util::stream::iter(vec![Ok(Bytes::from(bytes.clone()))]).boxed();
+        src.push_blob(
+            &d,
+            BlobBody {
+                size: d.size,
+                stream: body,
+            },
+        )
+        .await
+        .unwrap();
+        let dst = Arc::new(Layout::create(&dir.path().join("dst")).unwrap());
+        let rec = Arc::new(Recorder(Default::default()));
+        let reporter: Arc<dyn Reporter> = rec.clone();
+        let outcome = copy_blob(
+            &src,
+            &dst,
+            &d,
+            Probe::Head,
+            &reporter,
+            RetryPolicy::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome, BlobOutcome::Copied);
+        let steps = rec.0.lock().unwrap().clone();
+        assert_eq!(steps, vec![PROGRESS_STEP, PROGRESS_STEP, PROGRESS_STEP / 2]);
+        let copied = std::fs::read(
+            dir.path()
+                .join("dst/blobs/sha256")
+                .join(d.digest.as_str().trim_start_matches("sha256:")),
+        )
+        .unwrap();
+        assert!(copied == bytes, "the copied blob differs");
+    }
 
     #[test]
     fn a_third_of_the_jobs_move_large_blobs_and_never_none() {

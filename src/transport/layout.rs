@@ -381,10 +381,10 @@ impl Layout {
                 },
             });
         }
-        writer
-            .finish()
-            .await
-            .map_err(io_err(format!("syncing {}", tmp_path.display())))?;
+        writer.finish().await.map_err(io_err(format!(
+            "writing and syncing {}",
+            tmp_path.display()
+        )))?;
         tmp_path.persist(&final_path).map_err(|e| Error::Io {
             what: format!("renaming into {}", final_path.display()),
             source: e.error,
@@ -655,6 +655,35 @@ impl Storage for Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes smaller than, equal to, across and much larger than a batch, and a last partial
+    /// batch: the file holds exactly the bytes, in order.
+    #[tokio::test]
+    async fn batch_writer_keeps_every_byte_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let mut w = BatchWriter::new(std::fs::File::create(&path).unwrap());
+        let mut want = Vec::new();
+        for (i, n) in [
+            1,
+            WRITE_BATCH - 1,
+            WRITE_BATCH,
+            WRITE_BATCH + 1,
+            3 * WRITE_BATCH + 7,
+            5,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let chunk: Vec<u8> = (0..n).map(|j| ((i * 31 + j) % 251) as u8).collect();
+            w.write(&chunk).await.unwrap();
+            want.extend_from_slice(&chunk);
+        }
+        w.finish().await.unwrap();
+        let got = std::fs::read(&path).unwrap();
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the file differs from what was written");
+    }
 
     /// Regression: a writer killed after `oci-layout` but before `index.json` left a layout
     /// that every rerun refused ("index.json is missing").

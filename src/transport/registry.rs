@@ -771,8 +771,7 @@ impl RegistryRepo {
         {
             return;
         }
-        let q = format!("?mount={}&from={}", d.digest, self.repo);
-        let learnt = match self.upload_session(&q, &self.scope()).await {
+        let learnt = match self.mount_from_itself(d).await {
             Ok((StatusCode::CREATED, _)) => PROBE_WORKS,
             Ok((status, loc)) => {
                 if let Some(loc) = loc {
@@ -787,6 +786,13 @@ impl RegistryRepo {
             }
         };
         self.probe.store(learnt, Ordering::SeqCst);
+    }
+
+    /// `POST blobs/uploads/?mount=<d>&from=<this repository>`: 201 when `d` is linked here and
+    /// the registry implements mounts, otherwise 202 and an upload session (or an error).
+    async fn mount_from_itself(&self, d: &Descriptor) -> Result<(StatusCode, Option<String>)> {
+        let q = format!("?mount={}&from={}", d.digest, self.repo);
+        self.upload_session(&q, &self.scope()).await
     }
 
     /// The upload session reserved for `d` by `has_blob_before_push`, if any.
@@ -923,8 +929,7 @@ impl Storage for RegistryRepo {
         // as the distribution spec asks of a mount that cannot be done. Used only once this
         // registry answered 201 for a blob known to be here (`learn_probe`): one that ignores
         // mounts answers 202 to everything, and blobs already here would be uploaded again.
-        let q = format!("?mount={}&from={}", d.digest, self.repo);
-        match self.upload_session(&q, &self.scope()).await {
+        match self.mount_from_itself(d).await {
             Ok((StatusCode::CREATED, _)) => return Ok(true),
             Ok((_, Some(loc))) => {
                 self.track_upload(&loc, true);
