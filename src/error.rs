@@ -9,9 +9,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::digest::{Digest, VerifyError};
 use crate::exit;
-use crate::manifest::ManifestError;
+use crate::model::digest::{Digest, VerifyError};
+use crate::model::manifest::ManifestError;
 
 /// Result alias for the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -516,6 +516,11 @@ pub fn redact_url(url: &str) -> String {
     }
     u.to_string()
 }
+
+/// A usage error (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 #[cfg(test)]
 mod tests {

@@ -14,13 +14,13 @@
 
 use bytes::Bytes;
 
-use crate::digest::Digest;
-use crate::manifest::{ManifestView, RawManifest};
-use crate::media;
-use crate::plan::{self, Inputs};
-use crate::platform::{Platform, PlatformFilter, PlatformPattern};
-use crate::reference::ImageRef;
-use crate::select::{PlatformlessPolicy, Selector};
+use crate::engine::plan::{self, Inputs};
+use crate::engine::select::{PlatformlessPolicy, Selector};
+use crate::model::digest::Digest;
+use crate::model::manifest::{ManifestView, RawManifest};
+use crate::model::media;
+use crate::model::platform::{Platform, PlatformFilter, PlatformPattern};
+use crate::model::reference::ImageRef;
 
 /// Reference parser properties (see the module docs).
 pub fn reference(input: &str) {
@@ -314,7 +314,7 @@ mod tests {
         //! Inputs the fuzz loops found, kept as tests (each one failed before its fix).
 
         use super::super::reference;
-        use crate::reference::ImageRef;
+        use crate::model::reference::ImageRef;
 
         /// A registry that is not a host: it parsed, and the URL built from it did not.
         #[test]

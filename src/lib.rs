@@ -14,35 +14,13 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod artifacts;
+pub mod app;
 pub mod auth;
-pub mod chunks;
-pub mod cli;
-pub mod copy;
-pub mod credentials;
-pub mod digest;
+pub mod engine;
 pub mod error;
 pub mod exit;
-pub mod foreign;
 #[doc(hidden)]
 pub mod fuzz_checks;
-pub mod inspect;
 pub mod interrupt;
-pub mod invariant;
-pub mod manifest;
-pub mod media;
-pub mod plan;
-pub mod platform;
-pub mod progress;
-pub mod reference;
-pub mod referrers;
-pub mod report;
-pub mod resolve;
-pub mod retry;
-pub mod rules;
-pub mod run;
-pub mod select;
-pub mod settings;
-pub mod sync;
-pub mod tls;
+pub mod model;
 pub mod transport;

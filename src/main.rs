@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sparse_mirror::cli::Cli;
-use sparse_mirror::{exit, interrupt, run};
+use sparse_mirror::app::cli::Cli;
+use sparse_mirror::app::run;
+use sparse_mirror::{exit, interrupt};
 
 /// How long cleanup after SIGINT/SIGTERM may take before the process exits anyway.
 const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);

@@ -10,8 +10,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use crate::digest::{Algorithm, Hasher};
 use crate::error::{Error, Result};
+use crate::model::digest::{Algorithm, Hasher};
 
 fn io_err(what: String) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { what, source }

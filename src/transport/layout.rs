@@ -19,10 +19,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
-use crate::digest::{Digest, VerifyError};
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
-use crate::media;
+use crate::model::digest::{Digest, VerifyError};
+use crate::model::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
+use crate::model::media;
 use crate::transport::{BlobBody, Pushed, Storage};
 
 /// The annotation holding a tag in `index.json`.

@@ -3,21 +3,22 @@
 //! [`Storage`] is deliberately small: manifests by reference, blobs by descriptor, existence
 //! checks, and a `finish` that commits (the layout writes `index.json` there). The copy engine is
 //! generic over it, so a registry → layout copy and a layout → registry copy run the same code.
-//! [`Endpoint`] is the enum the CLI opens from an [`ImageRef`](crate::reference::ImageRef).
+//! [`Endpoint`] is the enum the CLI opens from an [`ImageRef`](crate::model::reference::ImageRef).
 
 pub mod archive;
 pub mod layout;
 pub mod registry;
 pub mod resume;
+pub mod retry;
 
 use std::future::Future;
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 
-use crate::digest::Digest;
 use crate::error::Result;
-use crate::manifest::{Descriptor, RawManifest};
+use crate::model::digest::Digest;
+use crate::model::manifest::{Descriptor, RawManifest};
 
 /// A blob body: a stream of exactly `size` bytes (verification is the consumer's job).
 pub struct BlobBody {

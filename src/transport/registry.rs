@@ -26,11 +26,11 @@ use reqwest::{Method, Response, StatusCode};
 use tokio::sync::Mutex;
 
 use crate::auth::{Auth, Challenge, Credentials};
-use crate::digest::{Algorithm, Digest, VerifyError};
 use crate::error::{redact_url, Error, OciError, RegistryError, Result};
-use crate::manifest::{Descriptor, ManifestError, RawManifest, MAX_MANIFEST_BYTES};
-use crate::media;
-use crate::retry::{parse_retry_after, RetryPolicy};
+use crate::model::digest::{Algorithm, Digest, VerifyError};
+use crate::model::manifest::{Descriptor, ManifestError, RawManifest, MAX_MANIFEST_BYTES};
+use crate::model::media;
+use crate::transport::retry::{parse_retry_after, RetryPolicy};
 use crate::transport::{resume, BlobBody, Pushed, ReferrerList, Storage};
 
 mod auth_flow;
@@ -54,7 +54,7 @@ pub struct ClientOptions {
     /// Allow user-supplied credentials over plain HTTP to a host that is not loopback.
     pub allow_insecure_auth: bool,
     /// Extra CA certificates and a client certificate (`--*-cert-dir`, `certs.d`).
-    pub tls: crate::tls::TlsFiles,
+    pub tls: crate::auth::tls::TlsFiles,
 }
 
 impl Default for ClientOptions {
@@ -67,7 +67,7 @@ impl Default for ClientOptions {
             user_agent: concat!("sparse-mirror/", env!("CARGO_PKG_VERSION")).into(),
             http_fallback: false,
             allow_insecure_auth: false,
-            tls: crate::tls::TlsFiles::default(),
+            tls: crate::auth::tls::TlsFiles::default(),
         }
     }
 }
@@ -1200,7 +1200,7 @@ impl Storage for RegistryRepo {
             };
             let p: Page = serde_json::from_slice(&body).map_err(|e| Error::Manifest {
                 what: format!("referrers of {subject} from {}", self.describe()),
-                source: crate::manifest::ManifestError::Invalid(e.to_string()),
+                source: crate::model::manifest::ManifestError::Invalid(e.to_string()),
             })?;
             out.descriptors.extend(p.manifests);
             out.filtered |= headers

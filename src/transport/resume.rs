@@ -18,7 +18,7 @@ use futures_util::stream::{self, BoxStream};
 use futures_util::StreamExt;
 
 use crate::error::{Error, Result};
-use crate::retry::RetryPolicy;
+use crate::transport::retry::RetryPolicy;
 
 /// A body stream.
 pub type Body = BoxStream<'static, Result<Bytes>>;

@@ -100,7 +100,7 @@ fn json_output_doc_lists_every_field() {
     // The example in the doc must decode into the typed report, and list every field.
     let start = doc.find("```json\n").expect("example present") + 8;
     let end = start + doc[start..].find("```").unwrap();
-    let example: sparse_mirror::report::Report = serde_json::from_str(&doc[start..end])
+    let example: sparse_mirror::engine::report::Report = serde_json::from_str(&doc[start..end])
         .expect("the example decodes with deny_unknown_fields");
     let v = serde_json::to_value(&example).unwrap();
     let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();

@@ -2,7 +2,7 @@
 
 use crate::fixtures::{self, Image};
 use crate::harness::{count, mirror_async, show, Http, Registry};
-use sparse_mirror::report::Report;
+use sparse_mirror::engine::report::Report;
 
 const LAYER: usize = 8 * 1024;
 

@@ -4,7 +4,7 @@
 use crate::fake_registry::{FakeOptions, FakeRegistry};
 use crate::fixtures;
 use crate::harness::{mirror_async, Http, Registry};
-use sparse_mirror::report::Report;
+use sparse_mirror::engine::report::Report;
 
 const LAYER: usize = 8 * 1024;
 

@@ -7,7 +7,7 @@ use std::process::Command;
 use crate::fake_registry::{FakeOptions, FakeRegistry};
 use crate::fixtures;
 use crate::harness::{mirror_async, mirror_bin, Http, Registry};
-use sparse_mirror::inspect::Inspection;
+use sparse_mirror::engine::inspect::Inspection;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

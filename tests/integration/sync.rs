@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::fake_registry::{FakeOptions, FakeRegistry};
 use crate::fixtures::{self, Image};
 use crate::harness::{count, mirror_in_async, show, Http, Output, Registry, Req};
-use sparse_mirror::sync::report::{Action, ItemReport, Line, Summary};
+use sparse_mirror::app::sync::report::{Action, ItemReport, Line, Summary};
 
 const LAYER: usize = 1024;
 

@@ -33,9 +33,9 @@ impl RegistryClient {
             .resolved
             .get_or_init(|| async {
                 let (h, s) = (helper.clone(), server.clone());
-                let timeout = crate::credentials::helper_timeout();
+                let timeout = crate::auth::credentials::helper_timeout();
                 tokio::task::spawn_blocking(move || {
-                    crate::credentials::run_helper(&h, &s, timeout)
+                    crate::auth::credentials::run_helper(&h, &s, timeout)
                         .map(|c| c.unwrap_or(Credentials::Anonymous))
                 })
                 .await

@@ -5,7 +5,7 @@
 use super::{report, sorted, Chain, SBOM_TYPE};
 use crate::fake_registry::{FakeOptions, FakeRegistry};
 use crate::harness::{mirror_async, Http};
-use sparse_mirror::referrers::Via;
+use sparse_mirror::engine::referrers::Via;
 
 async fn api_source(chain: &Chain) -> FakeRegistry {
     let src = FakeRegistry::start(FakeOptions {

@@ -7,7 +7,7 @@ use super::{fallback_digests, fallback_tag, referrer, report, sorted, verifies, 
 use crate::fake_registry::{FakeOptions, FakeRegistry};
 use crate::fixtures::{self, OCI_INDEX, OCI_MANIFEST};
 use crate::harness::{mirror_async, Http, Registry};
-use sparse_mirror::referrers::{ArtifactStatus, Via};
+use sparse_mirror::engine::referrers::{ArtifactStatus, Via};
 
 /// A referrer some other tool pushed to the target before the mirror ran.
 fn scan_report(chain: &Chain) -> Art {

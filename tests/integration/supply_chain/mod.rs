@@ -25,7 +25,7 @@ use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 
 use crate::fixtures::{self, Blob, Image, Manifest, OCI_INDEX, OCI_MANIFEST};
 use crate::harness::{sha256, Http};
-use sparse_mirror::report::Report;
+use sparse_mirror::engine::report::Report;
 
 /// Layer size of the base image.
 pub const LAYER: usize = 4 * 1024;
@@ -381,7 +381,7 @@ async fn inspect_lists_referrers_and_digest_tags() {
     ])
     .await;
     assert_eq!(out.code, 0, "{out}");
-    let i: sparse_mirror::inspect::Inspection = serde_json::from_str(&out.stdout).unwrap();
+    let i: sparse_mirror::engine::inspect::Inspection = serde_json::from_str(&out.stdout).unwrap();
     let mut got: Vec<String> = i.artifacts.iter().map(|a| a.digest.to_string()).collect();
     got.sort();
     let all: Vec<&Art> = chain.referrers().into_iter().chain(&chain.cosign).collect();
@@ -407,6 +407,7 @@ async fn inspect_lists_referrers_and_digest_tags() {
         "json",
     ])
     .await;
-    let i: sparse_mirror::inspect::Inspection = serde_json::from_str(&plain.stdout).unwrap();
+    let i: sparse_mirror::engine::inspect::Inspection =
+        serde_json::from_str(&plain.stdout).unwrap();
     assert!(i.artifacts.is_empty());
 }

@@ -6,7 +6,7 @@ use super::{report, Chain};
 use crate::fake_registry::{FakeOptions, FakeRegistry};
 use crate::fixtures::{self, Manifest, OCI_INDEX};
 use crate::harness::{mirror_async, sha256, Http, Registry};
-use sparse_mirror::report::Report;
+use sparse_mirror::engine::report::Report;
 
 struct Fixture {
     index: Manifest,

@@ -25,18 +25,18 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use crate::artifacts::{self, ArtifactOptions};
-use crate::copy::{self, CopyOptions, RejectAction};
-use crate::digest::Digest;
+use crate::app::sync::report::{Action, ItemReport, Missing};
+use crate::app::sync::store::{Gated, ManifestCache, Tiered};
+use crate::engine::artifacts::{self, ArtifactOptions};
+use crate::engine::copy::{self, CopyOptions, RejectAction};
+use crate::engine::plan::{self, Inputs, Outcome};
+use crate::engine::progress::{Event, Reporter};
+use crate::engine::resolve;
+use crate::engine::select::Selector;
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, ManifestView, RawManifest};
-use crate::media::{self, Kind};
-use crate::plan::{self, Inputs, Outcome};
-use crate::progress::{Event, Reporter};
-use crate::resolve;
-use crate::select::Selector;
-use crate::sync::report::{Action, ItemReport, Missing};
-use crate::sync::store::{Gated, ManifestCache, Tiered};
+use crate::model::digest::Digest;
+use crate::model::manifest::{Descriptor, ManifestView, RawManifest};
+use crate::model::media::{self, Kind};
 use crate::transport::Storage;
 
 /// One (image, tag) or (image, digest) unit of work.

@@ -9,9 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Digest;
-use crate::platform::PlatformFilter;
-use crate::rules::Rules;
+use crate::engine::rules::Rules;
+use crate::model::digest::Digest;
+use crate::model::platform::PlatformFilter;
 
 /// What to do with index entries that have no platform (and are not attestations).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -20,8 +20,8 @@ mod helper;
 pub use helper::{helper_timeout, run_helper, HELPER_TIMEOUT};
 
 use crate::auth::{Auth, Credentials};
-use crate::reference::DOCKER_HUB;
-use crate::settings::UsageError;
+use crate::error::UsageError;
+use crate::model::reference::DOCKER_HUB;
 
 /// The key docker uses for Docker Hub, and what its credential helpers are asked for.
 pub const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";

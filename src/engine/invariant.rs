@@ -9,9 +9,9 @@
 
 use std::collections::HashSet;
 
-use crate::digest::Digest;
+use crate::engine::plan::Plan;
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use crate::model::digest::Digest;
 
 /// Blobs and manifests confirmed on the target during this copy.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +70,7 @@ impl Confirmed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{Descriptor, RawManifest};
+    use crate::model::manifest::{Descriptor, RawManifest};
     use bytes::Bytes;
 
     fn raw(s: &str) -> RawManifest {
@@ -78,7 +78,7 @@ mod tests {
         RawManifest {
             digest: Digest::sha256_of(&bytes),
             bytes,
-            media_type: crate::media::OCI_MANIFEST.into(),
+            media_type: crate::model::media::OCI_MANIFEST.into(),
         }
     }
 

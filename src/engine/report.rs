@@ -8,11 +8,11 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::copy::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
-use crate::digest::Digest;
-use crate::plan::Plan;
-use crate::referrers::{ArtifactReport, FallbackUpdate, Skipped};
-use crate::select::Decision;
+use crate::engine::copy::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
+use crate::engine::plan::Plan;
+use crate::engine::referrers::{ArtifactReport, FallbackUpdate, Skipped};
+use crate::engine::select::Decision;
+use crate::model::digest::Digest;
 
 /// Report schema version.
 pub const SCHEMA: u32 = 1;
@@ -295,7 +295,7 @@ impl Report {
                 s,
                 "  {:<4}  {:<10}  {}  {}  of {}",
                 match a.status {
-                    crate::referrers::ArtifactStatus::SubjectReplaced => "skip",
+                    crate::engine::referrers::ArtifactStatus::SubjectReplaced => "skip",
                     _ => "copy",
                 },
                 a.kind,
@@ -319,10 +319,10 @@ impl Report {
 
 fn short_type(m: &str) -> &str {
     match m {
-        crate::media::OCI_INDEX => "OCI index",
-        crate::media::DOCKER_LIST => "Docker manifest list",
-        crate::media::OCI_MANIFEST => "OCI image manifest",
-        crate::media::DOCKER_MANIFEST => "Docker image manifest",
+        crate::model::media::OCI_INDEX => "OCI index",
+        crate::model::media::DOCKER_LIST => "Docker manifest list",
+        crate::model::media::OCI_MANIFEST => "OCI image manifest",
+        crate::model::media::DOCKER_MANIFEST => "Docker image manifest",
         other => other,
     }
 }

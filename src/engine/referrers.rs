@@ -17,11 +17,11 @@ use bytes::Bytes;
 use globset::{GlobBuilder, GlobMatcher};
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Digest;
+use crate::engine::plan::Plan;
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, ManifestView, RawManifest};
-use crate::media;
-use crate::plan::Plan;
+use crate::model::digest::Digest;
+use crate::model::manifest::{Descriptor, ManifestView, RawManifest};
+use crate::model::media;
 
 /// The artifact type of buildx attestation manifests stored as referrers (`oci-artifact=true`).
 pub const DOCKER_ATTESTATION: &str = "application/vnd.docker.attestation.manifest.v1+json";
@@ -172,7 +172,7 @@ pub fn index_entries(m: &RawManifest) -> Result<Vec<Descriptor>> {
         Ok(ManifestView::Index { manifests, .. }) => Ok(manifests),
         Ok(ManifestView::Image { .. }) => Err(Error::Manifest {
             what: format!("referrers tag content {}", m.digest),
-            source: crate::manifest::ManifestError::Invalid(
+            source: crate::model::manifest::ManifestError::Invalid(
                 "a referrers fallback tag must hold an image index".into(),
             ),
         }),
@@ -208,7 +208,7 @@ pub fn merge_fallback(existing: Option<&RawManifest>, ours: &[serde_json::Value]
             if media::essence(&m.media_type) != media::OCI_INDEX {
                 return Err(Error::Manifest {
                     what: format!("referrers tag content {}", m.digest),
-                    source: crate::manifest::ManifestError::Invalid(format!(
+                    source: crate::model::manifest::ManifestError::Invalid(format!(
                         "a referrers fallback tag must hold an OCI index, not {}",
                         m.media_type
                     )),

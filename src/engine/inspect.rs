@@ -8,12 +8,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Digest;
+use crate::engine::plan::Plan;
+use crate::engine::report::human_bytes;
+use crate::engine::select::{Decision, SkipReason};
 use crate::error::Result;
-use crate::manifest::{ManifestView, RawManifest};
-use crate::plan::Plan;
-use crate::report::human_bytes;
-use crate::select::{Decision, SkipReason};
+use crate::model::digest::Digest;
+use crate::model::manifest::{ManifestView, RawManifest};
 
 /// One entry of the inspected index.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -72,15 +72,15 @@ pub struct InspectArtifact {
     /// What it is attached to.
     pub subject: Digest,
     /// How it was found.
-    pub via: crate::referrers::Via,
+    pub via: crate::engine::referrers::Via,
     /// The digest tag, for cosign-style tags.
     pub tag: Option<String>,
     /// `artifactType`, else the config media type.
     pub artifact_type: Option<String>,
 }
 
-impl From<&crate::referrers::Artifact> for InspectArtifact {
-    fn from(a: &crate::referrers::Artifact) -> Self {
+impl From<&crate::engine::referrers::Artifact> for InspectArtifact {
+    fn from(a: &crate::engine::referrers::Artifact) -> Self {
         InspectArtifact {
             digest: a.manifest.digest.clone(),
             subject: a.subject.clone(),
@@ -177,7 +177,7 @@ impl Inspection {
             if let Some(t) = &e.artifact_type {
                 notes.push(format!("artifactType {t}"));
             }
-            if crate::media::kind(&e.media_type) == crate::media::Kind::Index {
+            if crate::model::media::kind(&e.media_type) == crate::model::media::Kind::Index {
                 notes.push("nested index".into());
             }
             let _ = writeln!(

@@ -5,6 +5,9 @@
 //! the pure parts of the Bearer flow: parsing `WWW-Authenticate` and token responses.
 //! Secrets never reach `Debug` output or logs.
 
+pub mod credentials;
+pub mod tls;
+
 use std::fmt;
 
 /// Credentials for one registry.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::copy::OnReject;
-use crate::select::PlatformlessPolicy;
+use crate::engine::copy::OnReject;
+use crate::engine::select::PlatformlessPolicy;
 
 /// Mirror container images between registries and OCI layouts, keeping only the platforms you
 /// need, byte-for-byte.

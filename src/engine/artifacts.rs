@@ -23,17 +23,17 @@ use std::sync::Arc;
 
 use futures_util::{stream, StreamExt};
 
-use crate::digest::{Digest, VerifyError};
-use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, ManifestView, RawManifest};
-use crate::plan::Plan;
-use crate::progress::{Event, Reporter};
-use crate::referrers::{
+use crate::engine::plan::Plan;
+use crate::engine::progress::{Event, Reporter};
+use crate::engine::referrers::{
     self, artifact_type_of, fallback_tag, index_entries, subject_of, Artifact, ArtifactPlan,
     ArtifactReport, ArtifactStatus, ArtifactTypeFilter, Skipped, Via, DOCKER_ATTESTATION,
     MAX_REFERRER_DEPTH,
 };
-use crate::report::Report;
+use crate::engine::report::Report;
+use crate::error::{Error, Result};
+use crate::model::digest::{Digest, VerifyError};
+use crate::model::manifest::{Descriptor, ManifestView, RawManifest};
 
 mod target;
 use crate::transport::Storage;
@@ -114,10 +114,10 @@ fn graph<'a, S: Storage>(
                 }
             }
             ManifestView::Index { manifests, .. } => {
-                if depth > crate::plan::MAX_DEPTH {
+                if depth > crate::engine::plan::MAX_DEPTH {
                     return Err(Error::Manifest {
                         what: format!("artifact index {}", m.digest),
-                        source: crate::manifest::ManifestError::Invalid(
+                        source: crate::model::manifest::ManifestError::Invalid(
                             "indexes nested too deep".into(),
                         ),
                     });

@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 
-use crate::digest::Digest;
 use crate::error::{redact_url, Error, Result};
-use crate::manifest::Descriptor;
-use crate::manifest::{ManifestView, RawManifest};
+use crate::model::digest::Digest;
+use crate::model::manifest::Descriptor;
+use crate::model::manifest::{ManifestView, RawManifest};
 use crate::transport::{BlobBody, Storage};
 
 fn client() -> Result<&'static reqwest::Client> {

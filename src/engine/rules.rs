@@ -18,7 +18,7 @@ use std::str::FromStr;
 
 use globset::{GlobBuilder, GlobMatcher};
 
-use crate::manifest::Descriptor;
+use crate::model::manifest::Descriptor;
 
 /// What a rule looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,12 +241,12 @@ mod plan_tests {
     use bytes::Bytes;
 
     use super::Rules;
-    use crate::digest::Digest;
-    use crate::manifest::RawManifest;
-    use crate::plan::{self, Inputs, Outcome, Plan};
-    use crate::platform::PlatformFilter;
-    use crate::referrers::DOCKER_ATTESTATION;
-    use crate::select::{Decision, PlatformlessPolicy, Reason, Selector, SkipReason};
+    use crate::engine::plan::{self, Inputs, Outcome, Plan};
+    use crate::engine::referrers::DOCKER_ATTESTATION;
+    use crate::engine::select::{Decision, PlatformlessPolicy, Reason, Selector, SkipReason};
+    use crate::model::digest::Digest;
+    use crate::model::manifest::RawManifest;
+    use crate::model::platform::PlatformFilter;
 
     const OCI_M: &str = "application/vnd.oci.image.manifest.v1+json";
     const OCI_I: &str = "application/vnd.oci.image.index.v1+json";

@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 
-use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, RawManifest};
+use crate::model::digest::Digest;
+use crate::model::manifest::{Descriptor, RawManifest};
 use crate::transport::layout::Layout;
 use crate::transport::registry::{RegistryClient, RegistryRepo};
 use crate::transport::{BlobBody, Endpoint, Pushed, Storage};
@@ -64,7 +64,7 @@ impl Shared {
     pub fn new(jobs: usize) -> Shared {
         Shared {
             permits: Arc::new(Semaphore::new(jobs.max(1))),
-            large: Arc::new(Semaphore::new(crate::copy::large_jobs(jobs))),
+            large: Arc::new(Semaphore::new(crate::engine::copy::large_jobs(jobs))),
             ledger: Arc::default(),
         }
     }
@@ -163,7 +163,7 @@ impl Storage for Gated {
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
         // The permits live as long as the stream: one transfer from open to drop. A large blob
         // takes one of the run-wide large-blob permits first (copy::large_jobs says why).
-        let large = if d.size >= crate::copy::LARGE_BLOB {
+        let large = if d.size >= crate::engine::copy::LARGE_BLOB {
             Some(
                 self.shared
                     .large

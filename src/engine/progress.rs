@@ -3,7 +3,7 @@
 //! The engine never prints. It calls [`Reporter::event`], which must be cheap and non-blocking;
 //! the CLI decides whether that becomes progress bars, log lines or nothing.
 
-use crate::digest::Digest;
+use crate::model::digest::Digest;
 
 /// How a blob reached the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

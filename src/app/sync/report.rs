@@ -6,9 +6,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::copy::BlobStats;
-use crate::digest::Digest;
-use crate::report::human_bytes;
+use crate::engine::copy::BlobStats;
+use crate::engine::report::human_bytes;
+use crate::model::digest::Digest;
 
 /// What happened to one (image, tag) item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,16 +22,16 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::chunks::Pieces;
-use crate::digest::{Digest, VerifyingStream};
+use crate::engine::chunks::Pieces;
+use crate::engine::invariant::Confirmed;
+use crate::engine::plan::{self, Plan};
+use crate::engine::progress::{BlobOutcome, Event, Reporter};
+use crate::engine::resolve;
+use crate::engine::select::Selector;
 use crate::error::{Error, Result, SparseRejection};
-use crate::invariant::Confirmed;
-use crate::manifest::{Descriptor, RawManifest};
-use crate::plan::{self, Plan};
-use crate::progress::{BlobOutcome, Event, Reporter};
-use crate::resolve;
-use crate::retry::RetryPolicy;
-use crate::select::Selector;
+use crate::model::digest::{Digest, VerifyingStream};
+use crate::model::manifest::{Descriptor, RawManifest};
+use crate::transport::retry::RetryPolicy;
 use crate::transport::{BlobBody, Storage};
 
 /// What to do when the target refuses a sparse index.
@@ -396,10 +396,9 @@ pub async fn execute<E: Storage>(
         }
         Err(e) => {
             return Err(
-                crate::foreign::explain_rejection(&root, e, &opts.target_ref).context(format!(
-                    "pushing index {} to {}",
-                    root.digest, opts.target_ref
-                )),
+                crate::engine::foreign::explain_rejection(&root, e, &opts.target_ref).context(
+                    format!("pushing index {} to {}", root.digest, opts.target_ref),
+                ),
             )
         }
     }
@@ -585,11 +584,9 @@ async fn push_children<E: Storage>(
             let dst = dst.clone();
             async move {
                 dst.push_manifest(m, None).await.map_err(|e| {
-                    crate::foreign::explain_rejection(m, e, &dst.describe()).context(format!(
-                        "pushing manifest {} to {}",
-                        m.digest,
-                        dst.describe()
-                    ))
+                    crate::engine::foreign::explain_rejection(m, e, &dst.describe()).context(
+                        format!("pushing manifest {} to {}", m.digest, dst.describe()),
+                    )
                 })?;
                 Ok(m.digest.clone())
             }
@@ -797,7 +794,7 @@ async fn copy_blob<E: Storage>(
     retry
         .run_when("copy blob", retryable, || async {
             let (body, location) = if d.is_foreign() {
-                crate::foreign::fetch(src.as_ref(), d).await?
+                crate::engine::foreign::fetch(src.as_ref(), d).await?
             } else {
                 (src.fetch_blob(d).await?, src.blob_location(&d.digest))
             };

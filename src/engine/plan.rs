@@ -10,14 +10,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
 
-use crate::digest::Digest;
+use crate::engine::referrers::DOCKER_ATTESTATION;
+use crate::engine::rules::Verdict;
+use crate::engine::select::{Decision, PlatformlessPolicy, Reason, Selector, SkipReason};
 use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, ManifestView, RawManifest};
-use crate::media::{self, Kind};
-use crate::platform::Platform;
-use crate::referrers::DOCKER_ATTESTATION;
-use crate::rules::Verdict;
-use crate::select::{Decision, PlatformlessPolicy, Reason, Selector, SkipReason};
+use crate::model::digest::Digest;
+use crate::model::manifest::{Descriptor, ManifestView, RawManifest};
+use crate::model::media::{self, Kind};
+use crate::model::platform::Platform;
 
 /// How deep nested indexes may go before the input is treated as hostile.
 pub const MAX_DEPTH: usize = 8;
@@ -337,7 +337,7 @@ impl Walk<'_> {
         if depth > MAX_DEPTH {
             return Err(Error::Manifest {
                 what: format!("index {parent} in {}", self.inp.source_ref),
-                source: crate::manifest::ManifestError::Invalid(format!(
+                source: crate::model::manifest::ManifestError::Invalid(format!(
                     "indexes nested deeper than {MAX_DEPTH} levels"
                 )),
             });
@@ -361,7 +361,7 @@ impl Walk<'_> {
             if path.contains(&d.digest) {
                 return Err(Error::Manifest {
                     what: format!("index {parent} in {}", self.inp.source_ref),
-                    source: crate::manifest::ManifestError::Invalid(format!(
+                    source: crate::model::manifest::ManifestError::Invalid(format!(
                         "it contains itself through {}",
                         d.digest
                     )),
@@ -539,7 +539,7 @@ mod tests {
     //! The planner against JSON fixtures in `tests/fixtures/manifests/`: each file holds the root
     //! index text and the exact text of every child manifest, keyed by digest.
     use super::*;
-    use crate::platform::PlatformFilter;
+    use crate::model::platform::PlatformFilter;
 
     struct Fixture {
         root: RawManifest,
@@ -592,9 +592,9 @@ mod tests {
             .decision
     }
 
-    const OCI: &str = include_str!("../tests/fixtures/manifests/oci-index-attestations.json");
-    const DOCKER: &str = include_str!("../tests/fixtures/manifests/docker-list.json");
-    const NESTED: &str = include_str!("../tests/fixtures/manifests/nested-index.json");
+    const OCI: &str = include_str!("../../tests/fixtures/manifests/oci-index-attestations.json");
+    const DOCKER: &str = include_str!("../../tests/fixtures/manifests/docker-list.json");
+    const NESTED: &str = include_str!("../../tests/fixtures/manifests/nested-index.json");
 
     #[test]
     fn attestations_follow_their_platform() {
@@ -867,7 +867,7 @@ mod tests {
 #[cfg(test)]
 mod cycle_tests {
     use super::*;
-    use crate::manifest::ManifestError;
+    use crate::model::manifest::ManifestError;
 
     // An index cannot list itself for real (its digest covers the list): only a source that
     // serves bytes under a digest they do not have could present one, and verification refuses

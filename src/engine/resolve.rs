@@ -9,12 +9,12 @@ use std::collections::{HashMap, HashSet};
 
 use futures_util::{stream, StreamExt};
 
-use crate::digest::{Digest, VerifyError};
+use crate::engine::plan::{self, Inputs, Outcome, Plan};
+use crate::engine::select::Selector;
 use crate::error::{Error, Result};
-use crate::manifest::{ManifestView, RawManifest};
-use crate::plan::{self, Inputs, Outcome, Plan};
-use crate::platform::Platform;
-use crate::select::Selector;
+use crate::model::digest::{Digest, VerifyError};
+use crate::model::manifest::{ManifestView, RawManifest};
+use crate::model::platform::Platform;
 use crate::transport::Storage;
 
 /// Fetch the root manifest by tag or digest.
@@ -144,9 +144,9 @@ pub async fn resolve_preferring<S: Storage>(
 
 async fn config_platform<S: Storage>(
     src: &S,
-    config: &crate::manifest::Descriptor,
+    config: &crate::model::manifest::Descriptor,
 ) -> Result<Platform> {
-    if config.size > crate::manifest::MAX_MANIFEST_BYTES as u64 {
+    if config.size > crate::model::manifest::MAX_MANIFEST_BYTES as u64 {
         return Ok(Platform::default());
     }
     let mut body = src.fetch_blob(config).await?;

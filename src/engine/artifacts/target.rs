@@ -4,15 +4,15 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::copy::{self, BlobStats, CopyOptions};
-use crate::digest::Digest;
-use crate::error::{Error, Result};
-use crate::manifest::{Descriptor, RawManifest};
-use crate::progress::{Event, Reporter};
-use crate::referrers::{
+use crate::engine::copy::{self, BlobStats, CopyOptions};
+use crate::engine::progress::{Event, Reporter};
+use crate::engine::referrers::{
     all_listed, fallback_tag, index_entries, merge_fallback, referrer_entry, Artifact,
     ArtifactPlan, ArtifactReport, ArtifactStatus, FallbackUpdate, Merge,
 };
+use crate::error::{Error, Result};
+use crate::model::digest::Digest;
+use crate::model::manifest::{Descriptor, RawManifest};
 use crate::transport::{Pushed, Storage};
 
 use super::missing;
@@ -75,7 +75,7 @@ pub async fn copy<E: Storage>(
         .cloned()
         .collect();
     // The image's tag invariant does not cover artifacts (they follow their subjects).
-    let mut confirmed = crate::invariant::Confirmed::default();
+    let mut confirmed = crate::engine::invariant::Confirmed::default();
     copy::copy_blobs(
         src,
         dst,

@@ -6,20 +6,17 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::app::cli::CopyArgs;
+use crate::auth::credentials::CredentialFlags;
 use crate::auth::Auth;
-use crate::cli::CopyArgs;
-use crate::copy::OnReject;
-use crate::credentials::CredentialFlags;
-use crate::platform::PlatformFilter;
-use crate::reference::ImageRef;
-use crate::retry::RetryPolicy;
-use crate::select::Selector;
+use crate::engine::copy::OnReject;
+use crate::engine::select::Selector;
+use crate::model::platform::PlatformFilter;
+use crate::model::reference::ImageRef;
 use crate::transport::registry::ClientOptions;
+use crate::transport::retry::RetryPolicy;
 
-/// A usage error (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::error::UsageError;
 
 /// One side of the copy.
 #[derive(Debug, Clone)]
@@ -54,7 +51,7 @@ pub struct CopySettings {
     /// Layout lock wait.
     pub lock_timeout: Duration,
     /// Referrers and digest tags (`--referrers`, `--digest-tags`).
-    pub artifacts: crate::artifacts::ArtifactOptions,
+    pub artifacts: crate::engine::artifacts::ArtifactOptions,
 }
 
 /// Whether the text names a tag or digest explicitly (after the last `/`).
@@ -99,7 +96,7 @@ impl CopySettings {
             }
         }
         let mut target_tag = target_ref.tag().map(str::to_string);
-        if let (ImageRef::Layout(_), crate::cli::RefName::Full, Some(t)) =
+        if let (ImageRef::Layout(_), crate::app::cli::RefName::Full, Some(t)) =
             (&target_ref, a.layout_ref_name, &target_tag)
         {
             target_tag = Some(match &source_ref {
@@ -113,13 +110,13 @@ impl CopySettings {
             platforms,
             attestations: !a.no_attestations,
             platformless: a.platformless,
-            rules: crate::rules::Rules::parse(&a.always_copy, &a.never_copy)
+            rules: crate::engine::rules::Rules::parse(&a.always_copy, &a.never_copy)
                 .map_err(|e| UsageError(e.to_string()))?,
             include_foreign: a.include_foreign_layers,
         };
-        let artifacts = crate::artifacts::ArtifactOptions {
+        let artifacts = crate::engine::artifacts::ArtifactOptions {
             referrers: a.referrers || !a.referrers_artifact_types.is_empty(),
-            types: crate::referrers::ArtifactTypeFilter::parse(&a.referrers_artifact_types)
+            types: crate::engine::referrers::ArtifactTypeFilter::parse(&a.referrers_artifact_types)
                 .map_err(|e| UsageError(e.to_string()))?,
             digest_tags: a.digest_tags,
             attestations: !a.no_attestations,
@@ -148,11 +145,14 @@ impl CopySettings {
                 ImageRef::Registry(rr) => {
                     client.plain_http = plain;
                     client.http_fallback = !plain && rr.is_loopback();
-                    client.tls = crate::tls::for_registry(cert_dir, &rr.registry)
+                    client.tls = crate::auth::tls::for_registry(cert_dir, &rr.registry)
                         .map_err(|e| UsageError(format!("--{}-cert-dir: {e}", flags.side)))?;
-                    crate::credentials::resolve(&rr.registry, &rr.repository, &flags, &mut || {
-                        crate::credentials::read_password_stdin(flags.side)
-                    })?
+                    crate::auth::credentials::resolve(
+                        &rr.registry,
+                        &rr.repository,
+                        &flags,
+                        &mut || crate::auth::credentials::read_password_stdin(flags.side),
+                    )?
                 }
                 ImageRef::Layout(_) => Auth::anonymous(),
             };

@@ -8,7 +8,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::digest::Digest;
+use crate::model::digest::Digest;
 
 /// Docker Hub's canonical registry name.
 pub const DOCKER_HUB: &str = "docker.io";

@@ -27,20 +27,20 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
-use crate::artifacts::ArtifactOptions;
-use crate::cli::{Cli, OutputFormat, SyncArgs, VerifyArgs};
-use crate::copy::CopyOptions;
+use crate::app::cli::{Cli, OutputFormat, SyncArgs, VerifyArgs};
+use crate::app::run::{Printer, RunError};
+use crate::app::settings::UsageError;
+use crate::engine::artifacts::ArtifactOptions;
+use crate::engine::copy::CopyOptions;
+use crate::engine::progress::{Event, Reporter};
+use crate::engine::select::Selector;
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::platform::PlatformFilter;
-use crate::progress::{Event, Reporter};
-use crate::reference::{ImageRef, RegistryRef};
-use crate::retry::RetryPolicy;
-use crate::run::{Printer, RunError};
-use crate::select::Selector;
-use crate::settings::UsageError;
+use crate::model::platform::PlatformFilter;
+use crate::model::reference::{ImageRef, RegistryRef};
 use crate::transport::layout::Layout;
 use crate::transport::registry::{ClientOptions, RegistryClient};
+use crate::transport::retry::RetryPolicy;
 use crate::transport::Storage;
 
 use self::config::{Config, ImageSettings, RegistryConfig};
@@ -117,14 +117,14 @@ impl Endpoints {
                         .cloned()
                         .unwrap_or_default();
                     let creds = rc.credentials.as_ref().map(|c| c.0.clone());
-                    let flags = crate::credentials::CredentialFlags {
+                    let flags = crate::auth::credentials::CredentialFlags {
                         side: "src",
                         creds: creds.as_deref(),
                         password_stdin: false,
                         registry_token: None,
                         authfile: self.authfile.as_deref(),
                     };
-                    let auth = crate::credentials::resolve(
+                    let auth = crate::auth::credentials::resolve(
                         &r.registry,
                         &r.repository,
                         &flags,
@@ -137,7 +137,7 @@ impl Endpoints {
                     .map_err(|e| {
                         Error::Internal(format!("credentials for {}: {}", r.registry, e.0))
                     })?;
-                    let tls = crate::tls::for_registry(None, &r.registry).map_err(|e| {
+                    let tls = crate::auth::tls::for_registry(None, &r.registry).map_err(|e| {
                         Error::Internal(format!("TLS files for {}: {e}", r.registry))
                     })?;
                     let opts = ClientOptions {
@@ -286,7 +286,7 @@ fn selector(s: &ImageSettings) -> Selector {
         platforms: PlatformFilter::parse(&s.platforms).expect("validated when the file was read"),
         attestations: s.attestations,
         platformless: s.platformless,
-        rules: crate::rules::Rules::parse(&s.always_copy, &s.never_copy)
+        rules: crate::engine::rules::Rules::parse(&s.always_copy, &s.never_copy)
             .expect("validated when the file was read"),
         include_foreign: s.include_foreign,
     }
@@ -295,7 +295,7 @@ fn selector(s: &ImageSettings) -> Selector {
 fn artifact_options(s: &ImageSettings) -> ArtifactOptions {
     ArtifactOptions {
         referrers: s.referrers || !s.artifact_types.is_empty(),
-        types: crate::referrers::ArtifactTypeFilter::parse(&s.artifact_types)
+        types: crate::engine::referrers::ArtifactTypeFilter::parse(&s.artifact_types)
             .expect("validated when the file was read"),
         digest_tags: s.digest_tags,
         attestations: s.attestations,
@@ -806,10 +806,12 @@ pub async fn verify_command(
     if let Err(e) = PlatformFilter::parse(&args.platforms) {
         return Err(UsageError(e.to_string()).into());
     }
-    if let Err(e) = crate::rules::Rules::parse(&args.always_copy, &args.never_copy) {
+    if let Err(e) = crate::engine::rules::Rules::parse(&args.always_copy, &args.never_copy) {
         return Err(UsageError(e.to_string()).into());
     }
-    if let Err(e) = crate::referrers::ArtifactTypeFilter::parse(&args.referrers_artifact_types) {
+    if let Err(e) =
+        crate::engine::referrers::ArtifactTypeFilter::parse(&args.referrers_artifact_types)
+    {
         return Err(UsageError(e.to_string()).into());
     }
     // The target tag defaults to the source tag, as for `mirror copy`.

@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::Deserialize;
 
-use crate::digest::Digest;
-use crate::media::{self, Kind};
-use crate::platform::Platform;
+use crate::model::digest::Digest;
+use crate::model::media::{self, Kind};
+use crate::model::platform::Platform;
 
 /// The largest manifest `mirror` accepts, as distribution does (REGISTRY-FACTS §4).
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;

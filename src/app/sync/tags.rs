@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 
 use semver::{BuildMetadata, Prerelease, Version, VersionReq};
 
-use crate::digest::Digest;
+use crate::model::digest::Digest;
 
 /// One explicit tag, optionally pinned to a digest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,15 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{Cli, ColorChoice, Command, CopyArgs, InspectArgs, OutputFormat};
-use crate::copy::{self, CopyOptions};
+use crate::app::cli::{Cli, ColorChoice, Command, CopyArgs, InspectArgs, OutputFormat};
+use crate::app::settings::{CopySettings, EndpointSettings, UsageError};
+use crate::engine::copy::{self, CopyOptions};
+use crate::engine::progress::{Event, Reporter};
+use crate::engine::report::Report;
+use crate::engine::resolve;
 use crate::error::{Error, Result};
 use crate::exit;
-use crate::progress::{Event, Reporter};
-use crate::reference::ImageRef;
-use crate::report::Report;
-use crate::resolve;
-use crate::settings::{CopySettings, EndpointSettings, UsageError};
+use crate::model::reference::ImageRef;
 use crate::transport::layout::Layout;
 use crate::transport::registry::{RegistryClient, RegistryRepo};
 use crate::transport::{Endpoint, Storage};
@@ -153,7 +153,7 @@ impl Reporter for CliReporter {
             } => {
                 tracing::debug!(%digest, size, ?outcome, "blob done");
                 if let Some(b) = &self.bar {
-                    if outcome != crate::progress::BlobOutcome::Copied {
+                    if outcome != crate::engine::progress::BlobOutcome::Copied {
                         b.inc(size);
                     }
                 }
@@ -215,8 +215,8 @@ pub async fn run(cli: &Cli, printer: Printer) -> std::result::Result<u8, RunErro
             })?;
             Ok(exit::OK)
         }
-        Command::Sync(args) => crate::sync::sync_command(cli, args, printer).await,
-        Command::Verify(args) => crate::sync::verify_command(cli, args, printer).await,
+        Command::Sync(args) => crate::app::sync::sync_command(cli, args, printer).await,
+        Command::Verify(args) => crate::app::sync::verify_command(cli, args, printer).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             let mut buf = vec![];
@@ -328,7 +328,10 @@ async fn copy_command(
     .await?;
     if !plan.unmatched.is_empty() {
         let sparse_source = plan.entries.iter().any(|e| {
-            e.decision == crate::select::Decision::Skip(crate::select::SkipReason::NotInSource)
+            e.decision
+                == crate::engine::select::Decision::Skip(
+                    crate::engine::select::SkipReason::NotInSource,
+                )
         });
         if s.require_platforms {
             return Err(Error::PlatformMissing {
@@ -352,7 +355,7 @@ async fn copy_command(
     }
     let artifact_plan = if s.artifacts.enabled() {
         let r: Arc<dyn Reporter> = reporter.clone();
-        crate::artifacts::discover(src.as_ref(), &plan, &s.artifacts, &r).await?
+        crate::engine::artifacts::discover(src.as_ref(), &plan, &s.artifacts, &r).await?
     } else {
         Default::default()
     };
@@ -408,7 +411,8 @@ async fn copy_command(
                 .then_some(&plan.root.digest);
             let r: Arc<dyn Reporter> = reporter.clone();
             let copied =
-                crate::artifacts::copy(&src, &dst, &artifact_plan, replaced, &opts, &r).await;
+                crate::engine::artifacts::copy(&src, &dst, &artifact_plan, replaced, &opts, &r)
+                    .await;
             // The image itself is complete either way: commit it (a layout writes index.json
             // here) even when an artifact failed, then report that failure.
             let finished = dst.finish().await;
@@ -530,15 +534,15 @@ async fn inspect_command(cli: &Cli, a: &InspectArgs) -> std::result::Result<u8, 
         ImageRef::Registry(r) => {
             client.plain_http = a.src_plain_http;
             client.http_fallback = !a.src_plain_http && r.is_loopback();
-            client.tls = crate::tls::for_registry(None, &r.registry).map_err(UsageError)?;
-            let flags = crate::credentials::CredentialFlags {
+            client.tls = crate::auth::tls::for_registry(None, &r.registry).map_err(UsageError)?;
+            let flags = crate::auth::credentials::CredentialFlags {
                 side: "src",
                 creds: a.src_creds.as_deref(),
                 password_stdin: false,
                 registry_token: None,
                 authfile: a.src_authfile.as_deref(),
             };
-            crate::credentials::resolve(&r.registry, &r.repository, &flags, &mut || {
+            crate::auth::credentials::resolve(&r.registry, &r.repository, &flags, &mut || {
                 Err(UsageError("mirror inspect does not read stdin".into()))
             })?
         }
@@ -555,14 +559,14 @@ async fn inspect_command(cli: &Cli, a: &InspectArgs) -> std::result::Result<u8, 
     let plan = resolve::resolve(
         &src,
         &root,
-        &crate::select::Selector::all(),
+        &crate::engine::select::Selector::all(),
         &reference.to_string(),
         8,
     )
     .await?;
-    let mut inspection = crate::inspect::from_plan(&reference.to_string(), &root, &plan)?;
+    let mut inspection = crate::engine::inspect::from_plan(&reference.to_string(), &root, &plan)?;
     if a.referrers {
-        let opts = crate::artifacts::ArtifactOptions {
+        let opts = crate::engine::artifacts::ArtifactOptions {
             referrers: true,
             digest_tags: true,
             attestations: true,
@@ -574,11 +578,11 @@ async fn inspect_command(cli: &Cli, a: &InspectArgs) -> std::result::Result<u8, 
             quiet: cli.global.quiet > 0,
             color: false,
         }));
-        let found = crate::artifacts::discover(&src, &plan, &opts, &reporter).await?;
+        let found = crate::engine::artifacts::discover(&src, &plan, &opts, &reporter).await?;
         inspection.artifacts = found
             .artifacts
             .iter()
-            .map(crate::inspect::InspectArtifact::from)
+            .map(crate::engine::inspect::InspectArtifact::from)
             .collect();
     }
     let mut out = std::io::stdout().lock();
@@ -611,16 +615,16 @@ fn source_reference(r: &ImageRef) -> String {
 /// the target (HEAD only; the target is opened read-only and nothing is written).
 async fn dry_run_details(
     src: &Endpoint,
-    root: &crate::manifest::RawManifest,
+    root: &crate::model::manifest::RawManifest,
     s: &CopySettings,
-    plan: &crate::plan::Plan,
+    plan: &crate::engine::plan::Plan,
     report: &mut Report,
 ) {
     if plan.sparse {
         if let Ok(all) = resolve::resolve(
             src,
             root,
-            &crate::select::Selector::all(),
+            &crate::engine::select::Selector::all(),
             &report.source,
             s.jobs,
         )

@@ -27,12 +27,12 @@ use std::path::{Path, PathBuf};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::copy::OnReject;
-use crate::digest::Digest;
-use crate::platform::PlatformFilter;
-use crate::reference::ImageRef;
-use crate::select::PlatformlessPolicy;
-use crate::sync::tags::{SemverRange, TagItem, TagRules};
+use crate::app::sync::tags::{SemverRange, TagItem, TagRules};
+use crate::engine::copy::OnReject;
+use crate::engine::select::PlatformlessPolicy;
+use crate::model::digest::Digest;
+use crate::model::platform::PlatformFilter;
+use crate::model::reference::ImageRef;
 
 /// A configuration error, located in the file where possible.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +180,7 @@ struct RuleText(String);
 impl<'de> Deserialize<'de> for RuleText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        crate::rules::Rules::parse(std::slice::from_ref(&s), &[] as &[String])
+        crate::engine::rules::Rules::parse(std::slice::from_ref(&s), &[] as &[String])
             .map_err(|e| de::Error::custom(e.to_string()))?;
         Ok(RuleText(s))
     }
@@ -207,7 +207,7 @@ struct TypeText(String);
 impl<'de> Deserialize<'de> for TypeText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        crate::referrers::ArtifactTypeFilter::parse(std::slice::from_ref(&s))
+        crate::engine::referrers::ArtifactTypeFilter::parse(std::slice::from_ref(&s))
             .map_err(|e| de::Error::custom(e.to_string()))?;
         Ok(TypeText(s))
     }
@@ -704,7 +704,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             }
         };
         let st = cfg.settings(i);
-        if let Err(e) = crate::rules::Rules::parse(&st.always_copy, &st.never_copy) {
+        if let Err(e) = crate::engine::rules::Rules::parse(&st.always_copy, &st.never_copy) {
             return Err(err(format!("always-copy / never-copy: {e}")));
         }
         if matches!(img.target.reference, ImageRef::Layout(_)) && !img.tags.digests.is_empty() {

@@ -1,0 +1,7 @@
+//! The command-line application: clap arguments, per-command settings, the printer and the
+//! commands. The only layer that reads the environment, talks to the terminal or prints.
+
+pub mod cli;
+pub mod run;
+pub mod settings;
+pub mod sync;
