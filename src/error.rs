@@ -160,6 +160,9 @@ pub struct SparseRejection {
     pub missing_platforms: Vec<String>,
     /// Whether it was caught by the preflight, before any blob moved.
     pub before_any_copy: bool,
+    /// The preflight probe index (only the left-out children) whose refusal settled it, when
+    /// the registry named only selected children at first (engine/preflight.rs).
+    pub probe: Option<Digest>,
 }
 
 /// Everything that can go wrong in the engine.
@@ -430,6 +433,9 @@ impl Error {
                 h.push("check the repository name and tag; `mirror inspect` shows what a reference resolves to".into())
             }
             Error::SparseRejected(s) => {
+                if let Some(p) = &s.probe {
+                    h.push(format!("conclusive: the registry first named only selected children, then refused probe index {p}, which lists only the children this copy leaves out (untagged, by digest)"));
+                }
                 h.push(format!("the registry answered {}", s.response));
                 h.push("copy every platform instead (no --platform), or pass --on-reject full to copy the missing children too".into());
                 h.push("--on-reject filter pushes a new, smaller index instead (new digest: signatures over the original index will not verify)".into());

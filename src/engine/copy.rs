@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 use crate::engine::chunks::Pieces;
 use crate::engine::invariant::Confirmed;
 use crate::engine::plan::{self, Plan};
+use crate::engine::preflight;
 use crate::engine::progress::{BlobOutcome, Event, Reporter};
 use crate::engine::resolve;
 use crate::engine::select::Selector;
@@ -158,7 +159,7 @@ pub(crate) fn descriptor_of(m: &RawManifest) -> Descriptor {
 
 /// Is this error the registry refusing an index because children are missing? Returns the
 /// digests it named.
-fn rejection_digests(e: &Error) -> Option<Vec<Digest>> {
+pub(crate) fn rejection_digests(e: &Error) -> Option<Vec<Digest>> {
     let Error::Registry(r) = e.root() else {
         return None;
     };
@@ -215,6 +216,7 @@ fn rejection(plan: &Plan, e: &Error, target: &str, before_any_copy: bool) -> Spa
         missing,
         missing_platforms,
         before_any_copy,
+        probe: None,
     }
 }
 
@@ -308,45 +310,17 @@ pub async fn execute<E: Storage>(
         return Ok(out);
     }
 
-    // 2. Preflight.
+    // 2. Preflight (engine/preflight.rs).
     if out.plan.sparse && dst.is_registry() {
         reporter.event(Event::Stage("preflight"));
-        match dst.push_manifest(&out.plan.root, None).await {
-            Ok(_) => {
-                out.preflight = Preflight::Accepted;
-                reporter.event(Event::Info(format!(
-                    "{} accepts sparse indexes (preflight PUT by digest succeeded)",
-                    dst.describe()
-                )));
-            }
-            Err(e) => {
-                match rejection_digests(&e) {
-                    Some(named) => {
-                        let skipped: HashSet<&Digest> =
-                            out.plan.skipped().map(|e| &e.descriptor.digest).collect();
-                        if named.is_empty() || named.iter().any(|d| skipped.contains(d)) {
-                            out.preflight = Preflight::Rejected;
-                            let rej = rejection(&out.plan, &e, &opts.target_ref, true);
-                            apply_reject(&src, &mut out, opts, &reporter, rej).await?;
-                        } else {
-                            out.preflight = Preflight::Inconclusive;
-                            reporter.event(Event::Info(format!("preflight: {} named only selected children; the final push decides", dst.describe())));
-                        }
-                    }
-                    None if e.exit_code() == crate::exit::AUTH => {
-                        return Err(e.context(format!(
-                            "preflight push of index {} to {}",
-                            out.plan.root.digest,
-                            dst.describe()
-                        )))
-                    }
-                    None => {
-                        out.preflight = Preflight::Inconclusive;
-                        reporter.event(Event::Info(format!(
-                            "preflight was inconclusive ({e}); the final push decides"
-                        )));
-                    }
-                }
+        match preflight::run(dst.as_ref(), &out.plan, reporter.as_ref()).await? {
+            preflight::Verdict::Accepted => out.preflight = Preflight::Accepted,
+            preflight::Verdict::Inconclusive => out.preflight = Preflight::Inconclusive,
+            preflight::Verdict::Rejected { error, probe } => {
+                out.preflight = Preflight::Rejected;
+                let mut rej = rejection(&out.plan, &error, &opts.target_ref, true);
+                rej.probe = probe;
+                apply_reject(&src, &mut out, opts, &reporter, rej).await?;
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod foreign;
 pub mod inspect;
 pub mod invariant;
 pub mod plan;
+mod preflight;
 pub mod progress;
 pub mod referrers;
 pub mod report;
