@@ -9,6 +9,7 @@ mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
+mod archive_entries; // oci-archive tars: only regular files and directories are unpacked
 mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
 mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
