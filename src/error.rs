@@ -234,7 +234,8 @@ pub enum Error {
         sparse_layout: bool,
     },
     /// The target refused the sparse index.
-    #[error("{} rejects sparse indexes: it refused index {} because {} child manifest(s) that this copy leaves out would be missing{}{}", .0.target, .0.index, .0.missing.len().max(1),
+    #[error("{} rejects sparse indexes: it refused index {} because {}{} child manifest(s) that this copy leaves out would be missing{}{}", .0.target, .0.index,
+        if .0.probe.is_some() { "at least " } else { "" }, .0.missing.len().max(1),
         if .0.missing_platforms.is_empty() { String::new() } else { format!(" ({})", .0.missing_platforms.join(", ")) },
         if .0.before_any_copy { "; no data was moved" } else { "" })]
     SparseRejected(Box<SparseRejection>),
@@ -434,7 +435,7 @@ impl Error {
             }
             Error::SparseRejected(s) => {
                 if let Some(p) = &s.probe {
-                    h.push(format!("conclusive: the registry first named only selected children, then refused probe index {p}, which lists only the children this copy leaves out (untagged, by digest)"));
+                    h.push(format!("conclusive: the registry first named only selected children (it may stop at the first missing child), then also refused probe index {p}, which lists only the children this copy leaves out (pushed by digest, untagged)"));
                 }
                 h.push(format!("the registry answered {}", s.response));
                 h.push("copy every platform instead (no --platform), or pass --on-reject full to copy the missing children too".into());

@@ -167,6 +167,33 @@ async fn sparse_copy_to_crane_exits_4_with_no_blob_request() {
     assert_eq!(status, 404);
 }
 
+/// Selecting a later platform: crane's first refusal already names the first child, which is
+/// left out, so it is conclusive without a probe.
+#[tokio::test(flavor = "multi_thread")]
+async fn sparse_copy_of_a_later_platform_to_crane_needs_no_probe() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, dst, _http) = seeded(&img).await;
+    let mark = dst.mark();
+    let out = mirror_async(&[
+        "copy",
+        &format!("{}/team/app:v1", src.host()),
+        &format!("{}/mirror/app:v1", dst.host()),
+        "-p",
+        "linux/arm64",
+    ])
+    .await;
+    assert_eq!(out.code, 4, "{out}");
+    assert!(out.stderr.contains("linux/amd64"), "{out}");
+    assert!(!out.stderr.contains("probe"), "{out}");
+    let reqs = dst.requests_since(mark);
+    assert_eq!(count(&reqs, "PUT", "/manifests/"), 1, "{}", show(&reqs));
+    assert!(
+        !reqs.iter().any(|r| r.path.contains("/blobs/")),
+        "{}",
+        show(&reqs)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn on_reject_full_to_crane_copies_everything_and_keeps_the_digest() {
     let img = fixtures::multi_arch_oci(LAYER);
