@@ -8,7 +8,9 @@
 //! - crane logs each request as it arrives (stderr), which is what the request counts read.
 
 use crate::fixtures::{self, Image};
-use crate::harness::{count, mirror_async, show, CraneRegistry, Http, Registry, Req};
+use crate::harness::{
+    count, mirror_async, mirror_in_async, show, CraneRegistry, Http, Registry, Req,
+};
 use sparse_mirror::engine::report::Report;
 
 const LAYER: usize = 8 * 1024;
@@ -292,4 +294,60 @@ async fn on_reject_filter_to_crane_pushes_the_filtered_index_and_reruns_are_no_o
     assert!(report(&out.stdout).up_to_date, "{out}");
     let reqs = dst.requests_since(mark);
     assert!(writes(&reqs).is_empty(), "rerun wrote: {}", show(&reqs));
+}
+
+/// `mirror sync` to crane: one item refused (default `fail`), one filtered; the rerun writes
+/// nothing and no blob moved for the refused item.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_to_crane_applies_on_reject_per_item_and_reruns_write_nothing() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, dst, http) = seeded(&img).await;
+    let work = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "defaults:\n  platforms: [linux/amd64]\nimages:\n  - source: {s}/team/app\n    target: {d}/mirror/strict\n    tags: [v1]\n  - source: {s}/team/app\n    target: {d}/mirror/filtered\n    on-reject: filter\n    tags: [v1]\n",
+        s = src.host(),
+        d = dst.host()
+    );
+    std::fs::write(work.path().join("mirror.yaml"), cfg).unwrap();
+    let cache = work.path().join("cache");
+    let args = [
+        "sync",
+        "-f",
+        "mirror.yaml",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let out = mirror_in_async(work.path(), &args, &[]).await;
+    assert_ne!(out.code, 0, "the strict item is refused: {out}");
+    assert!(out.stderr.contains("rejects sparse indexes"), "{out}");
+    let reqs = dst.requests();
+    assert!(
+        !reqs
+            .iter()
+            .any(|r| r.path.starts_with("/v2/mirror/strict/blobs/")),
+        "a blob moved for the refused item: {}",
+        show(&reqs)
+    );
+    assert!(http.tags(&dst.host(), "mirror/strict").await.is_empty());
+    let (status, _, bytes) = http
+        .get_manifest(&dst.host(), "mirror/filtered", "v1")
+        .await;
+    assert_eq!(status, 200);
+    assert_ne!(crate::harness::sha256(&bytes), img.index.digest);
+
+    let mark = dst.mark();
+    let again = mirror_in_async(work.path(), &args, &[]).await;
+    assert_eq!(again.code, out.code, "{again}");
+    let reqs = dst.requests_since(mark);
+    let w = writes(&reqs);
+    assert!(
+        w.iter().all(|r| r.path.starts_with("/v2/mirror/strict/")),
+        "the filtered item was written again: {}",
+        show(&reqs)
+    );
+    assert!(
+        !reqs.iter().any(|r| r.path.contains("/blobs/uploads")),
+        "{}",
+        show(&reqs)
+    );
 }
