@@ -9,6 +9,7 @@ mod harness; // registry processes, HTTP helpers, running the binary
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
 mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
+mod citations; // registry-fact citations name sections of docs/registries.md
 mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
