@@ -1,7 +1,7 @@
 //! `mirror sync` and `mirror verify`: declarative batch mirroring (the CLI side).
 //!
 //! ```text
-//! mirror.yaml ─config.rs─▶ Config (validated; errors name file:line and key; nothing runs)
+//! mirror.yaml ─config/─▶ Config (compiled; errors name file:line and key; nothing runs)
 //!   expand: list tags where rules need it (tags.rs) → WorkItems → duplicate check → shard.rs
 //!   run: --parallel items, each refresh.rs (HEAD/HEAD → skip | repair | copy), store.rs gates
 //!        blob transfers run-wide and remembers blobs for mounts

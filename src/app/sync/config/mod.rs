@@ -25,7 +25,7 @@
 
 mod schema;
 mod tag_rules;
-pub mod values;
+mod values;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
