@@ -8,7 +8,7 @@
 //! requests we must build ourselves (preflight PUT, referrers, mounts with two scopes) could not
 //! share its tokens; and its implicit auth path swallows the token server's reason. Wrapping it
 //! would have meant re-implementing every call anyway, so this module implements the dozen
-//! requests `mirror` makes, following distribution-spec v1.1 and REGISTRY-FACTS.md.
+//! requests `mirror` makes, following distribution-spec v1.1 and docs/registries.md.
 //!
 //! Everything here is per registry host: one connection pool, one token cache keyed by scope.
 
@@ -79,7 +79,7 @@ struct Token {
 }
 
 /// Docker Hub's pull budget, from `ratelimit-limit` / `ratelimit-remaining` (`20;w=21600`) on
-/// manifest HEAD and GET answers (REGISTRY-FACTS §12). A GET counts as a pull, a HEAD does not.
+/// manifest HEAD and GET answers (docs/registries.md §Rate limits). A GET counts as a pull, a HEAD does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     /// Pulls left in the window.

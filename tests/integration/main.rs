@@ -11,6 +11,7 @@ mod harness; // registry processes, HTTP helpers, running the binary
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
 mod archive_entries; // oci-archive tars: only regular files and directories are unpacked
 mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
+mod citations; // registry-fact citations name sections of docs/registries.md
 mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
@@ -20,6 +21,7 @@ mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns f
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
+mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors

@@ -1,7 +1,7 @@
 //! `mirror sync` and `mirror verify`: declarative batch mirroring (the CLI side).
 //!
 //! ```text
-//! mirror.yaml ─config.rs─▶ Config (validated; errors name file:line and key; nothing runs)
+//! mirror.yaml ─config/─▶ Config (compiled; errors name file:line and key; nothing runs)
 //!   expand: list tags where rules need it (tags.rs) → WorkItems → duplicate check → shard.rs
 //!   run: --parallel items, each refresh.rs (HEAD/HEAD → skip | repair | copy), store.rs gates
 //!        blob transfers run-wide and remembers blobs for mounts
@@ -283,20 +283,18 @@ fn with_tag(r: &ImageRef, tag: &str) -> ImageRef {
 
 fn selector(s: &ImageSettings) -> Selector {
     Selector {
-        platforms: PlatformFilter::parse(&s.platforms).expect("validated when the file was read"),
+        platforms: s.platform_filter().clone(),
         attestations: s.attestations,
         platformless: s.platformless,
-        rules: crate::engine::rules::Rules::parse(&s.always_copy, &s.never_copy)
-            .expect("validated when the file was read"),
+        rules: s.rules.clone(),
         include_foreign: s.include_foreign,
     }
 }
 
 fn artifact_options(s: &ImageSettings) -> ArtifactOptions {
     ArtifactOptions {
-        referrers: s.referrers || !s.artifact_types.is_empty(),
-        types: crate::engine::referrers::ArtifactTypeFilter::parse(&s.artifact_types)
-            .expect("validated when the file was read"),
+        referrers: s.referrers,
+        types: s.artifact_filter().clone(),
         digest_tags: s.digest_tags,
         attestations: s.attestations,
         include_foreign: s.include_foreign,
@@ -397,7 +395,7 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
         warnings: Mutex::new(vec![]),
     });
     let img = &cfg.images[item.image];
-    let artifacts = artifact_options(&settings);
+    let artifacts = artifact_options(settings);
     let result: Result<()> = async {
         let src = Arc::new(ctx.eps.source(&img.source.reference).await?);
         let dry = ctx.dry_run || mode == Mode::Verify;
@@ -409,7 +407,7 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
         let env = ItemEnv {
             src,
             dst,
-            selector: selector(&settings),
+            selector: selector(settings),
             copy: CopyOptions {
                 tag: item.target_tag.clone(),
                 jobs: settings.jobs,
@@ -661,8 +659,8 @@ pub async fn sync_command(
     let mut writers: HashMap<&str, &WorkItem> = HashMap::new();
     for it in &items {
         if let Some(prev) = writers.insert(&it.target_text, it) {
-            let text = std::fs::read_to_string(&args.file).unwrap_or_default();
-            let line = config::entry_line(&text, it.image)
+            let line = cfg.images[it.image]
+                .line
                 .map(|l| format!(":{l}"))
                 .unwrap_or_default();
             return usage(
@@ -803,17 +801,12 @@ pub async fn verify_command(
         (Ok(s), Ok(t)) => (s, t),
         (Err(e), _) | (_, Err(e)) => return Err(e.into()),
     };
-    if let Err(e) = PlatformFilter::parse(&args.platforms) {
-        return Err(UsageError(e.to_string()).into());
-    }
-    if let Err(e) = crate::engine::rules::Rules::parse(&args.always_copy, &args.never_copy) {
-        return Err(UsageError(e.to_string()).into());
-    }
-    if let Err(e) =
-        crate::engine::referrers::ArtifactTypeFilter::parse(&args.referrers_artifact_types)
-    {
-        return Err(UsageError(e.to_string()).into());
-    }
+    let platforms =
+        PlatformFilter::parse(&args.platforms).map_err(|e| UsageError(e.to_string()))?;
+    let rules = crate::engine::rules::Rules::parse(&args.always_copy, &args.never_copy)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let types = crate::engine::referrers::ArtifactTypeFilter::parse(&args.referrers_artifact_types)
+        .map_err(|e| UsageError(e.to_string()))?;
     // The target tag defaults to the source tag, as for `mirror copy`.
     let target_named = match &target {
         ImageRef::Registry(_) => {
@@ -871,7 +864,6 @@ pub async fn verify_command(
         }
     }
     let cfg = Config {
-        defaults: config::Overrides::default(),
         registries: registries.clone(),
         images: vec![config::ImageConfig {
             source: config::Source {
@@ -883,18 +875,26 @@ pub async fn verify_command(
                 text: args.target.clone(),
             },
             tags: tags::TagRules::default(),
-            platforms: Some(config::Platforms(args.platforms.clone())),
-            attestations: Some(!args.no_attestations),
-            platformless: Some(args.platformless),
-            on_reject: None,
-            jobs: Some(config::Jobs(args.jobs as usize)),
-            always_copy: Some(config::RuleList(args.always_copy.clone())),
-            never_copy: Some(config::RuleList(args.never_copy.clone())),
-            referrers: Some(args.referrers),
-            referrers_artifact_types: Some(config::TypeList(args.referrers_artifact_types.clone())),
-            digest_tags: Some(args.digest_tags),
-            include_foreign_layers: None,
-            layout_ref_name: None,
+            settings: ImageSettings {
+                platforms: config::Platforms {
+                    patterns: args.platforms.clone(),
+                    filter: platforms,
+                },
+                attestations: !args.no_attestations,
+                platformless: args.platformless,
+                on_reject: crate::engine::copy::OnReject::Fail,
+                jobs: args.jobs as usize,
+                rules,
+                referrers: args.referrers || !args.referrers_artifact_types.is_empty(),
+                artifact_types: config::TypeList {
+                    globs: args.referrers_artifact_types.clone(),
+                    filter: types,
+                },
+                digest_tags: args.digest_tags,
+                include_foreign: false,
+                layout_ref_name: config::LayoutRefName::Tag,
+            },
+            line: None,
         }],
     };
     let ctx = RunCtx {
