@@ -1,4 +1,7 @@
-//! Engine errors: one enum of what the CLI must tell apart, plus hints.
+//! The one error type: usage, configuration and engine errors, with a kind and hints.
+//!
+//! Code that must tell errors apart matches on [`Error::kind`] ([`ErrorKind`]), never on exit
+//! codes; the exit code derives from the kind in one place, [`ErrorKind::exit_code`].
 //!
 //! Policy: every error names the object (blob, manifest, tag), the registry or layout, and for
 //! HTTP the method, the redacted URL and the status with the registry's OCI error codes.
@@ -162,9 +165,68 @@ pub struct SparseRejection {
     pub before_any_copy: bool,
 }
 
-/// Everything that can go wrong in the engine.
+/// What kind of failure an [`Error`] is: what code matches on, and what decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A bad flag, reference, pattern or credential syntax: nothing was contacted.
+    Usage,
+    /// The `mirror sync` configuration file is invalid: nothing was run.
+    Config,
+    /// Authentication or authorisation failed (401/403, token server, credential helper).
+    Auth,
+    /// The object (manifest, blob, tag, repository, layout entry) does not exist.
+    NotFound,
+    /// The filters selected nothing, or a required platform is absent.
+    NothingSelected,
+    /// The target refused the sparse index.
+    Rejected,
+    /// Cancelled by SIGINT/SIGTERM.
+    Interrupted,
+    /// Anything else: network, registry, I/O, invalid or mismatching content, internal.
+    Failure,
+}
+
+impl ErrorKind {
+    /// Every kind, for docs and tests.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Usage,
+        ErrorKind::Config,
+        ErrorKind::Auth,
+        ErrorKind::NotFound,
+        ErrorKind::NothingSelected,
+        ErrorKind::Rejected,
+        ErrorKind::Interrupted,
+        ErrorKind::Failure,
+    ];
+
+    /// The documented exit code (docs/exit-codes.md): the only place that maps errors to codes.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Usage | ErrorKind::Config => exit::USAGE,
+            ErrorKind::Auth => exit::AUTH,
+            ErrorKind::NothingSelected => exit::NOTHING_SELECTED,
+            ErrorKind::Rejected => exit::SPARSE_REJECTED,
+            ErrorKind::Interrupted => exit::INTERRUPTED,
+            ErrorKind::NotFound | ErrorKind::Failure => exit::FAILURE,
+        }
+    }
+}
+
+/// Everything that can go wrong: on the command line, in a configuration file, in the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bad command-line input (exit 2), found before any I/O.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong, naming the flag or argument.
+        message: String,
+        /// Advice; `None` lets the command add "see `mirror CMD --help`".
+        hint: Option<String>,
+    },
+    /// An invalid configuration file (exit 2). Holds the parser's error (for `mirror sync`, a
+    /// `ConfigError` rendering file:line:column, the key and the line), shown as it renders.
+    #[error("{0}")]
+    Config(Box<dyn std::error::Error + Send + Sync>),
     /// The registry answered with an error status.
     #[error("{0}")]
     Registry(Box<RegistryError>),
@@ -310,7 +372,52 @@ impl From<RegistryError> for Error {
     }
 }
 
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::usage(e.0)
+    }
+}
+
 impl Error {
+    /// A usage error (exit 2) without a hint of its own.
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A usage error with advice.
+    pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Usage {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// An invalid configuration file; `e` renders its own location.
+    pub fn config(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        Error::Config(e.into())
+    }
+
+    /// What kind of failure this is (through contexts and retries).
+    pub fn kind(&self) -> ErrorKind {
+        match self.root() {
+            Error::Usage { .. } => ErrorKind::Usage,
+            Error::Config(_) => ErrorKind::Config,
+            Error::Auth { .. } => ErrorKind::Auth,
+            Error::Registry(r) if r.status == 401 || r.status == 403 => ErrorKind::Auth,
+            Error::NothingSelected { .. } | Error::PlatformMissing { .. } => {
+                ErrorKind::NothingSelected
+            }
+            Error::SparseRejected(_) => ErrorKind::Rejected,
+            Error::Interrupted => ErrorKind::Interrupted,
+            Error::Missing { .. } => ErrorKind::NotFound,
+            Error::Registry(r) if r.status == 404 => ErrorKind::NotFound,
+            _ => ErrorKind::Failure,
+        }
+    }
+
     /// Wrap with context naming the object being worked on.
     pub fn context(self, context: impl Into<String>) -> Error {
         Error::Context {
@@ -336,25 +443,14 @@ impl Error {
         }
     }
 
-    /// The documented exit code for this error.
+    /// The documented exit code for this error ([`ErrorKind::exit_code`] of its kind).
     pub fn exit_code(&self) -> u8 {
-        match self.root() {
-            Error::Auth { .. } => exit::AUTH,
-            Error::Registry(r) if r.status == 401 || r.status == 403 => exit::AUTH,
-            Error::NothingSelected { .. } | Error::PlatformMissing { .. } => exit::NOTHING_SELECTED,
-            Error::SparseRejected(_) => exit::SPARSE_REJECTED,
-            Error::Interrupted => exit::INTERRUPTED,
-            _ => exit::FAILURE,
-        }
+        self.kind().exit_code()
     }
 
     /// Whether the root cause is "the source does not have it" (404 or a missing layout file).
     pub fn is_missing(&self) -> bool {
-        match self.root() {
-            Error::Missing { .. } => true,
-            Error::Registry(r) => r.status == 404,
-            _ => false,
-        }
+        self.kind() == ErrorKind::NotFound
     }
 
     /// Whether retrying the same idempotent step may succeed.
@@ -391,6 +487,10 @@ impl Error {
     pub fn hints(&self) -> Vec<String> {
         let mut h = vec![];
         match self.root() {
+            Error::Usage { hint: Some(hint), .. } => h.push(hint.clone()),
+            Error::Config(_) => {
+                h.push("nothing was run; the file format is in docs/sync.md".into())
+            }
             Error::Network { https_to_http: true, .. } => h.push(
                 "the registry seems to speak plain HTTP: pass --src-plain-http or --dest-plain-http".into(),
             ),
@@ -517,7 +617,8 @@ pub fn redact_url(url: &str) -> String {
     u.to_string()
 }
 
-/// A usage error (exit code 2).
+/// A usage error message from code that cannot build an [`Error`] directly (the credential
+/// parsers); it converts into [`Error::Usage`] with `?`.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
@@ -559,5 +660,63 @@ mod tests {
         let e = Error::from(r).context("checking");
         assert_eq!(e.exit_code(), exit::AUTH);
         assert!(e.root().to_string().contains("HEAD response has no body"));
+    }
+
+    /// Every kind maps to the exit code docs/exit-codes.md documents for it.
+    #[test]
+    fn every_kind_has_its_documented_exit_code() {
+        let doc = include_str!("../docs/exit-codes.md");
+        let expected = |k: ErrorKind| match k {
+            ErrorKind::Usage | ErrorKind::Config => "USAGE",
+            ErrorKind::Auth => "AUTH",
+            ErrorKind::NothingSelected => "NOTHING_SELECTED",
+            ErrorKind::Rejected => "SPARSE_REJECTED",
+            ErrorKind::Interrupted => "INTERRUPTED",
+            ErrorKind::NotFound | ErrorKind::Failure => "FAILURE",
+        };
+        for k in ErrorKind::ALL {
+            let code = k.exit_code();
+            let name = exit::ALL
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map(|(_, n)| *n)
+                .unwrap_or_else(|| panic!("{k:?}: code {code} not in exit::ALL"));
+            assert_eq!(name, expected(k), "{k:?}");
+            assert!(
+                doc.contains(&format!("| {code} | {name} |")),
+                "docs/exit-codes.md lacks | {code} | {name} | for {k:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kinds_of_each_error() {
+        let reg = |status| {
+            Error::from(RegistryError {
+                method: "GET".into(),
+                url: "http://h/v2/a/manifests/v1".into(),
+                status,
+                errors: vec![],
+                body: None,
+                retry_after: None,
+            })
+        };
+        assert_eq!(Error::usage("bad").kind(), ErrorKind::Usage);
+        assert_eq!(Error::from(UsageError("x".into())).kind(), ErrorKind::Usage);
+        let cfg = Error::config(std::io::Error::other("mirror.yaml:3:5: images[0]: bad"));
+        assert_eq!(cfg.kind(), ErrorKind::Config);
+        assert_eq!(cfg.to_string(), "mirror.yaml:3:5: images[0]: bad");
+        assert!(cfg.hints()[0].contains("nothing was run"));
+        assert_eq!(reg(403).context("x").kind(), ErrorKind::Auth);
+        assert_eq!(reg(404).kind(), ErrorKind::NotFound);
+        assert_eq!(reg(500).kind(), ErrorKind::Failure);
+        assert_eq!(
+            Error::Interrupted.context("copying").kind(),
+            ErrorKind::Interrupted
+        );
+        assert_eq!(
+            Error::usage_hint("m", "try this").hints(),
+            vec!["try this".to_string()]
+        );
     }
 }

@@ -35,7 +35,7 @@ use crate::transport::retry::RetryPolicy;
 use crate::transport::{BlobBody, Storage};
 
 /// What to do when the target refuses a sparse index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnReject {
     /// Stop with exit code 4; nothing is tagged.
@@ -69,6 +69,8 @@ pub struct CopyOptions {
     pub known_present: HashSet<Digest>,
     /// What the target tag names, when the caller already asked (saves a HEAD).
     pub target_current: Option<Option<Digest>>,
+    /// Cancellation (SIGINT/SIGTERM): checked before each step, awaited while blobs move.
+    pub cancel: crate::interrupt::CancelToken,
 }
 
 /// How the sparse-index question was settled.
@@ -300,7 +302,7 @@ pub async fn execute<E: Storage>(
                 push_children(&dst, &missing, &reporter, &mut out.confirmed).await?;
             out.repaired = missing.iter().map(|m| m.digest.clone()).collect();
         }
-        crate::interrupt::check()?;
+        opts.cancel.check()?;
         if !opts.defer_finish {
             dst.finish().await?;
         }
@@ -333,7 +335,7 @@ pub async fn execute<E: Storage>(
                             reporter.event(Event::Info(format!("preflight: {} named only selected children; the final push decides", dst.describe())));
                         }
                     }
-                    None if e.exit_code() == crate::exit::AUTH => {
+                    None if e.kind() == crate::error::ErrorKind::Auth => {
                         return Err(e.context(format!(
                             "preflight push of index {} to {}",
                             out.plan.root.digest,
@@ -359,7 +361,7 @@ pub async fn execute<E: Storage>(
     };
     push_all(&src, &dst, &mut out, probe, opts, &reporter).await?;
     let root = out.plan.root.clone();
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     out.confirmed.check_before_tag(&out.plan)?;
     reporter.event(Event::Stage("index"));
     match dst.push_manifest(&root, opts.tag.as_deref()).await {
@@ -403,7 +405,7 @@ pub async fn execute<E: Storage>(
         }
     }
     out.pushed_digest = out.plan.root.digest.clone();
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     if !opts.defer_finish {
         dst.finish().await?;
     }
@@ -520,7 +522,7 @@ async fn push_all<E: Storage>(
     {
         out.confirmed.manifest(&m.digest);
     }
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     out.manifests_pushed += push_children(dst, &missing, reporter, &mut out.confirmed).await?;
     Ok(())
 }
@@ -718,7 +720,7 @@ pub(crate) async fn copy_blobs<E: Storage>(
             biased;
             // Interrupted: abort every transfer and wait until all are dropped (uploads
             // aborted, temp files removed) before the caller cancels open upload sessions.
-            _ = crate::interrupt::wait() => {
+            _ = opts.cancel.cancelled() => {
                 set.abort_all();
                 while set.join_next().await.is_some() {}
                 return Err(Error::Interrupted);

@@ -8,8 +8,8 @@
 //!   report.rs: a JSON line per item + summary, or per-item lines + a table; exit 0 / 6 / 7
 //! ```
 //!
-//! Like `run.rs`, this module decides what is printed; `refresh.rs` and `store.rs` only emit
-//! events and return results.
+//! Like `run.rs`, this module decides what is printed (and prints through the
+//! [`Printer`]); `refresh.rs` and `store.rs` only emit events and return results.
 
 pub mod config;
 pub mod refresh;
@@ -19,27 +19,27 @@ pub mod store;
 pub mod tags;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 
-use crate::app::cli::{Cli, OutputFormat, SyncArgs, VerifyArgs};
-use crate::app::run::{Printer, RunError};
-use crate::app::settings::UsageError;
+use crate::app::cli::{SyncArgs, VerifyArgs};
+use crate::app::flags::{AccessArgs, SharedAccessArgs};
+use crate::app::printer::{CliReporter, Printer};
+use crate::app::settings::{AccessSettings, Side, TransferSettings, VerifySettings};
 use crate::engine::artifacts::ArtifactOptions;
 use crate::engine::copy::CopyOptions;
-use crate::engine::progress::{Event, Reporter};
 use crate::engine::select::Selector;
 use crate::error::{Error, Result};
 use crate::exit;
+use crate::interrupt::CancelToken;
 use crate::model::platform::PlatformFilter;
 use crate::model::reference::{ImageRef, RegistryRef};
 use crate::transport::layout::Layout;
-use crate::transport::registry::{ClientOptions, RegistryClient};
+use crate::transport::registry::RegistryClient;
 use crate::transport::retry::RetryPolicy;
 use crate::transport::Storage;
 
@@ -53,9 +53,11 @@ use self::store::{Gated, ManifestCache, Shared};
 /// cache shared by every image), layouts created once.
 struct Endpoints {
     registries: BTreeMap<String, RegistryConfig>,
-    authfile: Option<PathBuf>,
-    timeout: Duration,
-    retry: RetryPolicy,
+    /// Access already resolved from command-line flags (`mirror verify`), by registry host.
+    preset: HashMap<String, AccessSettings>,
+    access: SharedAccessArgs,
+    transfer: TransferSettings,
+    cancel: CancelToken,
     shared: Shared,
     clients: Mutex<HashMap<String, HostClient>>,
     layouts: Mutex<HashSet<PathBuf>>,
@@ -111,46 +113,37 @@ impl Endpoints {
             match clients.get(&r.registry) {
                 Some(c) => c.clone(),
                 None => {
-                    let rc = self
-                        .registries
-                        .get(&r.registry)
-                        .cloned()
-                        .unwrap_or_default();
-                    let creds = rc.credentials.as_ref().map(|c| c.0.clone());
-                    let flags = crate::auth::credentials::CredentialFlags {
-                        side: "src",
-                        creds: creds.as_deref(),
-                        password_stdin: false,
-                        registry_token: None,
-                        authfile: self.authfile.as_deref(),
-                    };
-                    let auth = crate::auth::credentials::resolve(
-                        &r.registry,
-                        &r.repository,
-                        &flags,
-                        &mut || {
-                            Err(UsageError(
-                                "mirror sync reads no password from stdin".into(),
-                            ))
-                        },
-                    )
-                    .map_err(|e| {
-                        Error::Internal(format!("credentials for {}: {}", r.registry, e.0))
-                    })?;
-                    let tls = crate::auth::tls::for_registry(None, &r.registry).map_err(|e| {
-                        Error::Internal(format!("TLS files for {}: {e}", r.registry))
-                    })?;
-                    let opts = ClientOptions {
-                        plain_http: rc.plain_http,
-                        http_fallback: !rc.plain_http && r.is_loopback(),
-                        insecure_tls: !rc.tls_verify.unwrap_or(true),
-                        timeout: self.timeout,
-                        retry: self.retry,
-                        tls,
-                        ..ClientOptions::default()
+                    let access = match self.preset.get(&r.registry) {
+                        Some(a) => a.clone(),
+                        None => {
+                            let rc = self
+                                .registries
+                                .get(&r.registry)
+                                .cloned()
+                                .unwrap_or_default();
+                            let args = AccessArgs {
+                                creds: rc.credentials.as_ref().map(|c| c.0.clone()),
+                                plain_http: rc.plain_http,
+                                tls_verify: rc.tls_verify.unwrap_or(true),
+                                ..AccessArgs::default()
+                            };
+                            AccessSettings::from_args(
+                                Side::Source,
+                                &args,
+                                &self.access,
+                                r,
+                                &self.transfer,
+                                &self.cancel,
+                            )
+                            .map_err(|e| e.context(format!("access to {}", r.registry)))?
+                        }
                     };
                     let c: HostClient = (
-                        Arc::new(RegistryClient::new(r.api_host(), auth, opts)?),
+                        Arc::new(RegistryClient::new(
+                            r.api_host(),
+                            access.auth,
+                            access.client,
+                        )?),
                         Arc::default(),
                     );
                     clients.insert(r.registry.clone(), c.clone());
@@ -192,7 +185,10 @@ impl Endpoints {
                     },
                 )
             }
-            ImageRef::Layout(l) => Ok(Gated::layout(Layout::open(&l.path)?, self.shared.clone())),
+            ImageRef::Layout(l) => Ok(Gated::layout(
+                Layout::open(&l.path)?.with_lock_timeout(self.transfer.lock_timeout),
+                self.shared.clone(),
+            )),
         }
     }
 
@@ -222,39 +218,10 @@ impl Endpoints {
                 }
                 drop(ready);
                 Ok(Some(Gated::layout(
-                    Layout::create(&l.path)?,
+                    Layout::create(&l.path)?.with_lock_timeout(self.transfer.lock_timeout),
                     self.shared.clone(),
                 )))
             }
-        }
-    }
-}
-
-/// Collects one item's warnings and forwards them to stderr.
-struct ItemReporter {
-    label: String,
-    quiet: bool,
-    warnings: Mutex<Vec<String>>,
-}
-
-impl Reporter for ItemReporter {
-    fn event(&self, e: Event) {
-        match e {
-            Event::Warning(w) => {
-                if !self.quiet {
-                    eprintln!("warning: {}: {w}", self.label);
-                }
-                self.warnings.lock().expect("not poisoned").push(w);
-            }
-            Event::Info(i) => tracing::info!(item = %self.label, "{i}"),
-            Event::Stage(s) => tracing::debug!(item = %self.label, stage = s, "stage"),
-            Event::ManifestPushed { digest, tag } => {
-                tracing::debug!(item = %self.label, %digest, tag = tag.as_deref().unwrap_or(""), "manifest pushed")
-            }
-            Event::BlobDone {
-                digest, outcome, ..
-            } => tracing::debug!(item = %self.label, %digest, ?outcome, "blob done"),
-            _ => {}
         }
     }
 }
@@ -264,21 +231,6 @@ fn source_name(r: &ImageRef) -> String {
         ImageRef::Registry(rr) => rr.name(),
         ImageRef::Layout(l) => format!("oci:{}", l.path.display()),
     }
-}
-
-fn with_tag(r: &ImageRef, tag: &str) -> ImageRef {
-    let mut r = r.clone();
-    match &mut r {
-        ImageRef::Registry(rr) => {
-            rr.tag = Some(tag.to_string());
-            rr.digest = None;
-        }
-        ImageRef::Layout(l) => {
-            l.tag = Some(tag.to_string());
-            l.digest = None;
-        }
-    }
-    r
 }
 
 fn selector(s: &ImageSettings) -> Selector {
@@ -377,8 +329,8 @@ struct RunCtx {
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     retry: RetryPolicy,
     dry_run: bool,
-    quiet: bool,
-    json: bool,
+    printer: Printer,
+    cancel: CancelToken,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -391,11 +343,7 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
     let started = Instant::now();
     let mut out = ItemReport::new(item.image, &item.source_text, &item.target_text);
     let settings = cfg.settings(item.image);
-    let reporter = Arc::new(ItemReporter {
-        label: item.source_text.clone(),
-        quiet: ctx.quiet,
-        warnings: Mutex::new(vec![]),
-    });
+    let reporter = Arc::new(CliReporter::for_item(ctx.printer, &item.source_text));
     let img = &cfg.images[item.image];
     let artifacts = artifact_options(&settings);
     let result: Result<()> = async {
@@ -421,6 +369,7 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
                 defer_finish: artifacts.enabled(),
                 known_present: Default::default(),
                 target_current: None,
+                cancel: ctx.cancel.clone(),
             },
             artifacts,
             cache: ctx.cache.clone(),
@@ -456,7 +405,7 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
         out.error = Some(error_text(&e));
         out.exit_code = Some(e.exit_code());
     }
-    let mut warnings = reporter.warnings.lock().expect("not poisoned").clone();
+    let mut warnings = reporter.warnings();
     warnings.append(&mut out.warnings);
     out.warnings = warnings;
     out.duration_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
@@ -479,24 +428,22 @@ fn error_text(e: &Error) -> String {
 
 /// Prints items as they finish, in the chosen format.
 struct Output {
-    json: bool,
-    quiet: bool,
+    printer: Printer,
+    /// Per-item status lines on stderr (human output).
+    status: bool,
     total: usize,
     done: AtomicUsize,
 }
 
 impl Output {
     fn item(&self, r: &ItemReport) {
-        if self.json {
-            let mut out = std::io::stdout().lock();
-            let _ = serde_json::to_writer(&mut out, &Line::Item(r.clone()));
-            let _ = writeln!(out);
-            let _ = out.flush();
-        } else if !self.quiet {
+        if self.printer.json() {
+            self.printer.out_json_line(&Line::Item(r.clone()));
+        } else if self.status {
             let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
             let w = self.total.to_string().len();
-            eprintln!(
-                "[{n:>w$}/{}] {:<17} {} → {}  {}",
+            let mut text = format!(
+                "[{n:>w$}/{}] {:<17} {} → {}  {}\n",
                 self.total,
                 r.action.as_str(),
                 r.source,
@@ -506,59 +453,44 @@ impl Output {
             if r.action == Action::Failed {
                 if let Some(e) = &r.error {
                     for l in e.lines().skip(1) {
-                        eprintln!("      {l}");
+                        text.push_str(&format!("      {l}\n"));
                     }
                 }
             }
+            self.printer.info(&text);
         }
     }
 
     fn finish(&self, items: &[ItemReport], summary: &Summary) {
-        let mut out = std::io::stdout().lock();
-        if self.json {
-            let _ = serde_json::to_writer(&mut out, &Line::Summary(summary.clone()));
-            let _ = writeln!(out);
+        if self.printer.json() {
+            self.printer.out_json_line(&Line::Summary(summary.clone()));
         } else {
+            let mut text = String::new();
             if !items.is_empty() {
-                let _ = write!(out, "{}", report::table(items));
+                text.push_str(&report::table(items));
             }
-            let _ = writeln!(out, "{}", summary.line());
+            text.push_str(&format!("{}\n", summary.line()));
+            self.printer.out(&text);
         }
-        let _ = out.flush();
     }
 }
 
-fn usage(printer: Printer, msg: String, hint: &str) -> std::result::Result<u8, RunError> {
-    printer.error(&UsageError(msg), &[hint.to_string()]);
-    Ok(exit::USAGE)
+fn usage(msg: String, hint: &str) -> Result<u8> {
+    Err(Error::usage_hint(msg, hint))
 }
 
 /// `mirror sync`.
-pub async fn sync_command(
-    cli: &Cli,
-    args: &SyncArgs,
-    printer: Printer,
-) -> std::result::Result<u8, RunError> {
+pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToken) -> Result<u8> {
     let started = Instant::now();
-    let cfg = match config::load(&args.file) {
-        Ok(c) => c,
-        Err(e) => {
-            printer.error(
-                &e,
-                &["nothing was run; the file format is in docs/sync.md".to_string()],
-            );
-            return Ok(exit::USAGE);
-        }
-    };
+    let cfg = config::load(&args.file).map_err(Error::config)?;
     let shard = match (&args.shard, args.shards) {
         (Some(s), _) => match s.parse::<Shard>() {
             Ok(s) => Some(s),
-            Err(e) => return usage(printer, e, "write --shard INDEX/COUNT, e.g. --shard 0/4"),
+            Err(e) => return usage(e, "write --shard INDEX/COUNT, e.g. --shard 0/4"),
         },
         (None, Some(n)) => {
             let Some(i) = std::env::var("JOB_COMPLETION_INDEX").ok() else {
                 return usage(
-                    printer,
                     "--shards needs $JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job)".into(),
                     "elsewhere, pass --shard INDEX/COUNT",
                 );
@@ -572,7 +504,6 @@ pub async fn sync_command(
                 Ok(s) => Some(s),
                 Err(e) => {
                     return usage(
-                        printer,
                         format!("JOB_COMPLETION_INDEX={i:?} with --shards {n}: {e}"),
                         "JOB_COMPLETION_INDEX must be 0..COUNT-1",
                     )
@@ -581,19 +512,16 @@ pub async fn sync_command(
         }
         (None, None) => None,
     };
-    if let Some(f) = &args.authfile {
+    if let Some(f) = &args.access.authfile {
         if !f.exists() {
             return usage(
-                printer,
                 format!("auth file {} does not exist", f.display()),
                 "see `mirror sync --help`",
             );
         }
     }
-    let retry = RetryPolicy {
-        retries: args.retries,
-        ..RetryPolicy::default()
-    };
+    let transfer = TransferSettings::from_args(&args.transfer);
+    let retry = transfer.retry;
     let cache = if args.no_cache || args.dry_run {
         None
     } else {
@@ -611,14 +539,14 @@ pub async fn sync_command(
                 }
             })
     };
-    let json = cli.global.output == OutputFormat::Json;
     let ctx = RunCtx {
         eps: Endpoints {
             registries: cfg.registries.clone(),
-            authfile: args.authfile.clone(),
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            retry,
-            shared: Shared::new(args.jobs as usize),
+            preset: HashMap::new(),
+            access: args.access.clone(),
+            transfer,
+            cancel: cancel.clone(),
+            shared: Shared::new(transfer.jobs),
             clients: Mutex::default(),
             layouts: Mutex::default(),
         },
@@ -628,8 +556,8 @@ pub async fn sync_command(
         write_locks: Mutex::default(),
         retry,
         dry_run: args.dry_run,
-        quiet: printer.quiet,
-        json,
+        printer,
+        cancel: cancel.clone(),
     };
 
     // Expand every image (tag listings in parallel), keeping configuration order.
@@ -666,7 +594,6 @@ pub async fn sync_command(
                 .map(|l| format!(":{l}"))
                 .unwrap_or_default();
             return usage(
-                printer,
                 format!(
                     "{}{line}: images[{}] and images[{}] both write {} (from {} and {})",
                     args.file.display(),
@@ -686,8 +613,8 @@ pub async fn sync_command(
     listing_failures.retain(|(k, _)| shard_all.owns(k));
 
     let out = Output {
-        json,
-        quiet: printer.quiet,
+        printer,
+        status: true,
         total: items.len() + listing_failures.len(),
         done: AtomicUsize::new(0),
     };
@@ -698,7 +625,7 @@ pub async fn sync_command(
     }
     // After SIGINT/SIGTERM no new item starts; `main` waits for this guard (bounded) so the
     // running ones can cancel their uploads.
-    let _writing = crate::interrupt::writing();
+    let _writing = cancel.writing();
     let keep_going = !args.no_keep_going;
     let stop = AtomicBool::new(!keep_going && !reports.is_empty());
     let not_run = AtomicUsize::new(0);
@@ -706,7 +633,7 @@ pub async fn sync_command(
         .map(|(k, item)| {
             let (ctx, cfg, out, stop, not_run) = (&ctx, &cfg, &out, &stop, &not_run);
             async move {
-                if stop.load(Ordering::SeqCst) || crate::interrupt::is_set() {
+                if stop.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
                     not_run.fetch_add(1, Ordering::SeqCst);
                     return None;
                 }
@@ -724,16 +651,16 @@ pub async fn sync_command(
         .await;
     reports.extend(done);
     let not_run = not_run.load(Ordering::SeqCst);
-    if not_run > 0 && !printer.quiet {
-        let why = if crate::interrupt::is_set() {
+    if not_run > 0 {
+        let why = if cancel.is_cancelled() {
             "the interrupt"
         } else {
             "--no-keep-going"
         };
-        eprintln!("warning: {not_run} item(s) not started because of {why}");
+        printer.warn(&format!("{not_run} item(s) not started because of {why}"));
     }
 
-    if args.verify && !args.dry_run && !crate::interrupt::is_set() {
+    if args.verify && !args.dry_run && !cancel.is_cancelled() {
         let failed: HashSet<usize> = reports
             .iter()
             .filter(|(_, r)| r.action == Action::Failed)
@@ -745,8 +672,8 @@ pub async fn sync_command(
             .filter(|(k, _)| !failed.contains(k))
             .collect();
         let vout = Output {
-            json,
-            quiet: printer.quiet,
+            printer,
+            status: true,
             total: to_check.len(),
             done: AtomicUsize::new(0),
         };
@@ -775,7 +702,7 @@ pub async fn sync_command(
         summary.add(r);
     }
     summary.duration_seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-    summary.exit_code = if crate::interrupt::is_set() {
+    summary.exit_code = if cancel.is_cancelled() {
         exit::INTERRUPTED
     } else if summary.failed > 0 || not_run > 0 {
         exit::PARTIAL_FAILURE
@@ -790,42 +717,14 @@ pub async fn sync_command(
 
 /// `mirror verify SRC DST`.
 pub async fn verify_command(
-    cli: &Cli,
     args: &VerifyArgs,
     printer: Printer,
-) -> std::result::Result<u8, RunError> {
+    cancel: &CancelToken,
+) -> Result<u8> {
     let started = Instant::now();
-    let parse = |text: &str, what: &str| -> std::result::Result<ImageRef, UsageError> {
-        text.parse().map_err(|e| UsageError(format!("{what}: {e}")))
-    };
-    let (source, mut target) = match (parse(&args.source, "source"), parse(&args.target, "target"))
-    {
-        (Ok(s), Ok(t)) => (s, t),
-        (Err(e), _) | (_, Err(e)) => return Err(e.into()),
-    };
-    if let Err(e) = PlatformFilter::parse(&args.platforms) {
-        return Err(UsageError(e.to_string()).into());
-    }
-    if let Err(e) = crate::engine::rules::Rules::parse(&args.always_copy, &args.never_copy) {
-        return Err(UsageError(e.to_string()).into());
-    }
-    if let Err(e) =
-        crate::engine::referrers::ArtifactTypeFilter::parse(&args.referrers_artifact_types)
-    {
-        return Err(UsageError(e.to_string()).into());
-    }
-    // The target tag defaults to the source tag, as for `mirror copy`.
-    let target_named = match &target {
-        ImageRef::Registry(_) => {
-            let t = args
-                .target
-                .strip_prefix("docker://")
-                .unwrap_or(&args.target);
-            t.contains('@') || t.rsplit('/').next().is_some_and(|l| l.contains(':'))
-        }
-        ImageRef::Layout(l) => l.tag.is_some() || l.digest.is_some(),
-    };
-    let source_reference = match &source {
+    let s = VerifySettings::from_args(args, cancel)?;
+    let (source, target) = (s.source.reference.clone(), s.target.reference.clone());
+    let reference_of = |r: &ImageRef| match r {
         ImageRef::Registry(r) => r.reference(),
         ImageRef::Layout(l) => l
             .digest
@@ -834,45 +733,32 @@ pub async fn verify_command(
             .or(l.tag.clone())
             .unwrap_or_else(|| "latest".into()),
     };
-    if !target_named {
-        target = match source.tag() {
-            Some(t) => with_tag(&target, t),
-            None => with_tag(&target, "latest"),
-        };
-    }
-    let target_reference = match &target {
-        ImageRef::Registry(r) => r.reference(),
-        ImageRef::Layout(l) => l
-            .digest
-            .as_ref()
-            .map(|d| d.to_string())
-            .or(l.tag.clone())
-            .unwrap_or_else(|| "latest".into()),
+    let source_reference = reference_of(&source);
+    let target_reference = match &s.target_tag {
+        Some(t) => t.clone(),
+        None => target
+            .digest()
+            .map_or(source_reference.clone(), |d| d.to_string()),
     };
-    let retry = RetryPolicy {
-        retries: args.retries,
-        ..RetryPolicy::default()
-    };
-    let mut registries: BTreeMap<String, RegistryConfig> = BTreeMap::new();
-    let mut side = |r: &ImageRef, creds: &Option<String>, plain: bool| {
-        if let ImageRef::Registry(rr) = r {
-            let e = registries.entry(rr.registry.clone()).or_default();
-            e.plain_http |= plain;
-            if let Some(c) = creds {
-                e.credentials = Some(config::Credentials(c.clone()));
+    // Access was resolved from the flags; the per-host client cache takes it as is (the target's
+    // wins when both sides are on one host and the target has credentials of its own).
+    let mut preset: HashMap<String, AccessSettings> = HashMap::new();
+    let dest_named = args.dest.creds.is_some() || args.dest.registry_token.is_some();
+    for (side, named) in [(&s.source, true), (&s.target, dest_named)] {
+        if let ImageRef::Registry(r) = &side.reference {
+            let access = AccessSettings {
+                client: side.client.clone(),
+                auth: side.auth.clone(),
+            };
+            if named || !preset.contains_key(&r.registry) {
+                preset.insert(r.registry.clone(), access);
             }
         }
-    };
-    side(&source, &args.src_creds, args.src_plain_http);
-    side(&target, &args.dest_creds, args.dest_plain_http);
-    for c in [&args.src_creds, &args.dest_creds].into_iter().flatten() {
-        if !c.contains(':') {
-            return Err(UsageError("--src-creds/--dest-creds expect USER:PASSWORD".into()).into());
-        }
     }
+    let sel = &args.selection;
     let cfg = Config {
         defaults: config::Overrides::default(),
-        registries: registries.clone(),
+        registries: BTreeMap::new(),
         images: vec![config::ImageConfig {
             source: config::Source {
                 reference: source.clone(),
@@ -883,27 +769,28 @@ pub async fn verify_command(
                 text: args.target.clone(),
             },
             tags: tags::TagRules::default(),
-            platforms: Some(config::Platforms(args.platforms.clone())),
-            attestations: Some(!args.no_attestations),
-            platformless: Some(args.platformless),
-            on_reject: None,
-            jobs: Some(config::Jobs(args.jobs as usize)),
-            always_copy: Some(config::RuleList(args.always_copy.clone())),
-            never_copy: Some(config::RuleList(args.never_copy.clone())),
-            referrers: Some(args.referrers),
-            referrers_artifact_types: Some(config::TypeList(args.referrers_artifact_types.clone())),
-            digest_tags: Some(args.digest_tags),
-            include_foreign_layers: None,
+            platforms: Some(config::Platforms(sel.platforms.clone())),
+            attestations: Some(!sel.no_attestations),
+            platformless: Some(sel.platformless.into()),
+            on_reject: Some(s.selection.on_reject),
+            jobs: Some(config::Jobs(s.transfer.jobs)),
+            always_copy: Some(config::RuleList(sel.always_copy.clone())),
+            never_copy: Some(config::RuleList(sel.never_copy.clone())),
+            referrers: Some(sel.referrers),
+            referrers_artifact_types: Some(config::TypeList(sel.referrers_artifact_types.clone())),
+            digest_tags: Some(sel.digest_tags),
+            include_foreign_layers: Some(sel.include_foreign_layers),
             layout_ref_name: None,
         }],
     };
     let ctx = RunCtx {
         eps: Endpoints {
-            registries,
-            authfile: args.authfile.clone(),
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            retry,
-            shared: Shared::new(args.jobs as usize),
+            registries: BTreeMap::new(),
+            preset,
+            access: args.access.clone(),
+            transfer: s.transfer,
+            cancel: cancel.clone(),
+            shared: Shared::new(s.transfer.jobs),
             clients: Mutex::default(),
             layouts: Mutex::default(),
         },
@@ -911,50 +798,48 @@ pub async fn verify_command(
         min_rate_remaining: 0,
         rate_gate: Arc::default(),
         write_locks: Mutex::default(),
-        retry,
+        retry: s.transfer.retry,
         dry_run: true,
-        quiet: printer.quiet,
-        json: cli.global.output == OutputFormat::Json,
+        printer,
+        cancel: cancel.clone(),
     };
     let item = WorkItem {
         image: 0,
         source_reference,
         target_reference,
-        target_tag: target.tag().map(str::to_string),
+        target_tag: s.target_tag.clone(),
         source_text: source.to_string(),
         target_text: target.to_string(),
         key: String::new(),
     };
     let r = run_item(&ctx, &cfg, &item, Mode::Verify).await;
     let out = Output {
-        json: ctx.json,
-        quiet: true,
+        printer,
+        status: false,
         total: 1,
         done: AtomicUsize::new(0),
     };
     out.item(&r);
-    if !ctx.json {
-        if let (Some(e), false) = (&r.error, printer.quiet) {
-            eprintln!("error: {e}");
+    if !printer.json() {
+        if let Some(e) = &r.error {
+            printer.info_line(&format!("error: {e}"));
         }
-        if !r.missing.is_empty() && !printer.quiet {
-            for m in &r.missing {
-                eprintln!(
-                    "missing {}{}{}{}",
-                    m.kind,
-                    m.digest
-                        .as_ref()
-                        .map(|d| format!(" {d}"))
-                        .unwrap_or_default(),
-                    m.platform
-                        .as_ref()
-                        .map(|p| format!(" ({p})"))
-                        .unwrap_or_default(),
-                    m.of.as_ref()
-                        .map(|d| format!(" of {d}"))
-                        .unwrap_or_default()
-                );
-            }
+        for m in &r.missing {
+            printer.info_line(&format!(
+                "missing {}{}{}{}",
+                m.kind,
+                m.digest
+                    .as_ref()
+                    .map(|d| format!(" {d}"))
+                    .unwrap_or_default(),
+                m.platform
+                    .as_ref()
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default(),
+                m.of.as_ref()
+                    .map(|d| format!(" of {d}"))
+                    .unwrap_or_default()
+            ));
         }
     }
     let mut summary = Summary {
