@@ -28,8 +28,6 @@ use crate::model::reference::{ImageRef, RegistryRef};
 use crate::transport::registry::ClientOptions;
 use crate::transport::retry::RetryPolicy;
 
-pub use crate::error::UsageError;
-
 impl From<OnRejectArg> for OnReject {
     fn from(a: OnRejectArg) -> Self {
         match a {

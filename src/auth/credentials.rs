@@ -20,7 +20,7 @@ mod helper;
 pub use helper::{helper_timeout, run_helper, HELPER_TIMEOUT};
 
 use crate::auth::{Auth, Credentials};
-use crate::error::UsageError;
+use crate::error::Error;
 use crate::model::reference::DOCKER_HUB;
 
 /// The key docker uses for Docker Hub, and what its credential helpers are asked for.
@@ -47,12 +47,12 @@ pub fn resolve(
     registry: &str,
     repository: &str,
     f: &CredentialFlags,
-    read_stdin: &mut dyn FnMut() -> Result<String, UsageError>,
-) -> Result<Auth, UsageError> {
+    read_stdin: &mut dyn FnMut() -> Result<String, Error>,
+) -> Result<Auth, Error> {
     let side = f.side;
     if let Some(t) = f.registry_token {
         if t.is_empty() {
-            return Err(UsageError(format!("--{side}-registry-token is empty")));
+            return Err(Error::usage(format!("--{side}-registry-token is empty")));
         }
         return Ok(Auth {
             credentials: Credentials::Bearer(t.to_string()),
@@ -65,11 +65,13 @@ pub fn resolve(
             None => (v, None),
         };
         if user.is_empty() {
-            return Err(UsageError(format!("--{side}-creds has an empty user name")));
+            return Err(Error::usage(format!(
+                "--{side}-creds has an empty user name"
+            )));
         }
         let (password, how) = match (pass, f.password_stdin) {
             (Some(_), true) => {
-                return Err(UsageError(format!(
+                return Err(Error::usage(format!(
                     "--{side}-creds includes a password and --{side}-password-stdin was given: \
                      pass only the user name with --{side}-password-stdin"
                 )))
@@ -78,7 +80,7 @@ pub fn resolve(
             (None, true) => (read_stdin()?, ", password from stdin"),
             (None, false) => (
                 prompt_password(&format!("Password for {user} at {registry}: "))
-                    .map_err(|e| UsageError(format!("--{side}-creds {user:?} has no password and {e}; use USER:PASSWORD or --{side}-password-stdin")))?,
+                    .map_err(|e| Error::usage(format!("--{side}-creds {user:?} has no password and {e}; use USER:PASSWORD or --{side}-password-stdin")))?,
                 ", password from the terminal",
             ),
         };
@@ -91,13 +93,13 @@ pub fn resolve(
         });
     }
     if f.password_stdin {
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "--{side}-password-stdin needs --{side}-creds USER"
         )));
     }
     if let Some(file) = f.authfile {
         if !file.is_file() {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "auth file {} does not exist",
                 file.display()
             )));
@@ -107,14 +109,14 @@ pub fn resolve(
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if explicit => {
-                return Err(UsageError(format!("reading {}: {e}", path.display())))
+                return Err(Error::usage(format!("reading {}: {e}", path.display())))
             }
             Err(_) => continue,
         };
         let json: serde_json::Value = match serde_json::from_slice(&text) {
             Ok(v) => v,
             Err(e) if explicit => {
-                return Err(UsageError(format!(
+                return Err(Error::usage(format!(
                     "auth file {} is not valid JSON: {e}",
                     path.display()
                 )))
@@ -127,7 +129,7 @@ pub fn resolve(
         match lookup(&json, &path, registry, repository) {
             Ok(Some(a)) => return Ok(a),
             Ok(None) => {}
-            Err(e) => return Err(UsageError(e)),
+            Err(e) => return Err(Error::usage(e)),
         }
     }
     Ok(Auth::anonymous())
@@ -333,15 +335,15 @@ fn entry_credentials(
 }
 
 /// Read a password for `--*-password-stdin`: all of stdin, without the final line break.
-pub fn read_password_stdin(side: &str) -> Result<String, UsageError> {
+pub fn read_password_stdin(side: &str) -> Result<String, Error> {
     let mut s = String::new();
     std::io::stdin()
         .read_to_string(&mut s)
-        .map_err(|e| UsageError(format!("--{side}-password-stdin: reading stdin: {e}")))?;
+        .map_err(|e| Error::usage(format!("--{side}-password-stdin: reading stdin: {e}")))?;
     let p = s.strip_suffix('\n').unwrap_or(&s);
     let p = p.strip_suffix('\r').unwrap_or(p);
     if p.is_empty() {
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "--{side}-password-stdin: stdin was empty"
         )));
     }
@@ -492,7 +494,7 @@ mod tests {
 
     #[test]
     fn flags_come_first() {
-        let mut no_stdin = || -> Result<String, UsageError> { panic!("stdin read") };
+        let mut no_stdin = || -> Result<String, Error> { panic!("stdin read") };
         let f = CredentialFlags {
             side: "dest",
             creds: Some("ci:p:w"),

@@ -18,18 +18,22 @@ pub mod shard;
 pub mod store;
 pub mod tags;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::PathBuf;
+mod endpoints;
+mod output;
+mod verify;
+
+pub use self::verify::verify_command;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::StreamExt;
 
-use crate::app::cli::{SyncArgs, VerifyArgs};
-use crate::app::flags::{AccessArgs, SharedAccessArgs};
+use crate::app::cli::SyncArgs;
 use crate::app::printer::{CliReporter, Printer};
-use crate::app::settings::{AccessSettings, Side, TransferSettings, VerifySettings};
+use crate::app::settings::TransferSettings;
 use crate::engine::artifacts::ArtifactOptions;
 use crate::engine::copy::CopyOptions;
 use crate::engine::select::Selector;
@@ -37,194 +41,17 @@ use crate::error::{Error, Result};
 use crate::exit;
 use crate::interrupt::CancelToken;
 use crate::model::platform::PlatformFilter;
-use crate::model::reference::{ImageRef, RegistryRef};
-use crate::transport::layout::Layout;
-use crate::transport::registry::RegistryClient;
+use crate::model::reference::ImageRef;
 use crate::transport::retry::RetryPolicy;
 use crate::transport::Storage;
 
-use self::config::{Config, ImageSettings, RegistryConfig};
+use self::config::{Config, ImageSettings};
+use self::endpoints::Endpoints;
+use self::output::{error_text, Output};
 use self::refresh::{ItemEnv, WorkItem};
-use self::report::{Action, ItemReport, Line, Summary};
+use self::report::{Action, ItemReport, Summary};
 use self::shard::Shard;
-use self::store::{Gated, ManifestCache, Shared};
-
-/// Opens endpoints for a run: one HTTP client per registry host (connection pool and token
-/// cache shared by every image), layouts created once.
-struct Endpoints {
-    registries: BTreeMap<String, RegistryConfig>,
-    /// Access already resolved from command-line flags (`mirror verify`), by registry host.
-    preset: HashMap<String, AccessSettings>,
-    access: SharedAccessArgs,
-    transfer: TransferSettings,
-    cancel: CancelToken,
-    shared: Shared,
-    clients: Mutex<HashMap<String, HostClient>>,
-    layouts: Mutex<HashSet<PathBuf>>,
-}
-
-/// One registry host's client and the outcome of its first `GET /v2/`, made once per run: it
-/// settles HTTPS versus plain HTTP for loopback hosts and authenticates up front.
-type HostClient = (
-    Arc<RegistryClient>,
-    Arc<tokio::sync::OnceCell<std::result::Result<(), Arc<Error>>>>,
-);
-
-/// A fresh error equal to `e` for the errors a ping can give (network, registry, auth), so a
-/// host's failure can be reported by every item that needs it without pinging again.
-fn replay(e: &Error, host: &str) -> Error {
-    let root = match e.root() {
-        Error::Registry(r) => Error::Registry(r.clone()),
-        Error::Network {
-            method,
-            url,
-            message,
-            transient,
-            https_to_http,
-        } => Error::Network {
-            method: method.clone(),
-            url: url.clone(),
-            message: message.clone(),
-            transient: *transient,
-            https_to_http: *https_to_http,
-        },
-        Error::Auth {
-            registry,
-            reason,
-            credential_source,
-            status,
-        } => Error::Auth {
-            registry: registry.clone(),
-            reason: reason.clone(),
-            credential_source: credential_source.clone(),
-            status: *status,
-        },
-        other => Error::Internal(other.to_string()),
-    };
-    root.context(format!(
-        "connecting to {host} (first tried earlier in this run)"
-    ))
-}
-
-impl Endpoints {
-    async fn client(&self, r: &RegistryRef) -> Result<Arc<RegistryClient>> {
-        let (client, ready) = {
-            let mut clients = self.clients.lock().expect("not poisoned");
-            match clients.get(&r.registry) {
-                Some(c) => c.clone(),
-                None => {
-                    let access = match self.preset.get(&r.registry) {
-                        Some(a) => a.clone(),
-                        None => {
-                            let rc = self
-                                .registries
-                                .get(&r.registry)
-                                .cloned()
-                                .unwrap_or_default();
-                            let args = AccessArgs {
-                                creds: rc.credentials.as_ref().map(|c| c.0.clone()),
-                                plain_http: rc.plain_http,
-                                tls_verify: rc.tls_verify.unwrap_or(true),
-                                ..AccessArgs::default()
-                            };
-                            AccessSettings::from_args(
-                                Side::Source,
-                                &args,
-                                &self.access,
-                                r,
-                                &self.transfer,
-                                &self.cancel,
-                            )
-                            .map_err(|e| e.context(format!("access to {}", r.registry)))?
-                        }
-                    };
-                    let c: HostClient = (
-                        Arc::new(RegistryClient::new(
-                            r.api_host(),
-                            access.auth,
-                            access.client,
-                        )?),
-                        Arc::default(),
-                    );
-                    clients.insert(r.registry.clone(), c.clone());
-                    c
-                }
-            }
-        };
-        let first = ready
-            .get_or_init(|| async {
-                client
-                    .ping(&r.repository, false)
-                    .await
-                    .map_err(|e| Arc::new(e.context(format!("connecting to {}", r.registry))))
-            })
-            .await;
-        match first {
-            Ok(()) => Ok(client),
-            Err(e) => Err(replay(e, &r.registry)),
-        }
-    }
-
-    async fn source(&self, r: &ImageRef) -> Result<Gated> {
-        match r {
-            ImageRef::Registry(rr) => {
-                let g = Gated::registry(
-                    self.client(rr).await?,
-                    &rr.repository,
-                    false,
-                    self.shared.clone(),
-                );
-                // For tests and tuning: the `tags/list` page size (`n=`).
-                Ok(
-                    match std::env::var("MIRROR_TAG_PAGE_SIZE")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                    {
-                        Some(n) => g.with_tags_page_size(n),
-                        None => g,
-                    },
-                )
-            }
-            ImageRef::Layout(l) => Ok(Gated::layout(
-                Layout::open(&l.path)?.with_lock_timeout(self.transfer.lock_timeout),
-                self.shared.clone(),
-            )),
-        }
-    }
-
-    /// `None`: a dry run whose layout target does not exist yet. Dry runs and verification
-    /// ask for pull access only, so read-only credentials suffice.
-    async fn target(&self, r: &ImageRef, dry_run: bool) -> Result<Option<Gated>> {
-        match r {
-            ImageRef::Registry(rr) => Ok(Some(Gated::registry(
-                self.client(rr).await?,
-                &rr.repository,
-                !dry_run,
-                self.shared.clone(),
-            ))),
-            ImageRef::Layout(l) if dry_run => match l.path.join("oci-layout").exists() {
-                true => Ok(Some(Gated::layout(
-                    Layout::open(&l.path)?,
-                    self.shared.clone(),
-                ))),
-                false => Ok(None),
-            },
-            ImageRef::Layout(l) => {
-                // Create each layout once, before any image writes to it, so two images cannot
-                // race on a fresh index.json.
-                let mut ready = self.layouts.lock().expect("not poisoned");
-                if ready.insert(l.path.clone()) {
-                    Layout::create(&l.path)?;
-                }
-                drop(ready);
-                Ok(Some(Gated::layout(
-                    Layout::create(&l.path)?.with_lock_timeout(self.transfer.lock_timeout),
-                    self.shared.clone(),
-                )))
-            }
-        }
-    }
-}
+use self::store::{ManifestCache, Shared};
 
 fn source_name(r: &ImageRef) -> String {
     match r {
@@ -410,69 +237,6 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
     out.warnings = warnings;
     out.duration_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
     out
-}
-
-/// The error with its causes and hints, one per line.
-fn error_text(e: &Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(c) = src {
-        s.push_str(&format!("\n  caused by: {c}"));
-        src = c.source();
-    }
-    for h in e.hints() {
-        s.push_str(&format!("\n  hint: {h}"));
-    }
-    s
-}
-
-/// Prints items as they finish, in the chosen format.
-struct Output {
-    printer: Printer,
-    /// Per-item status lines on stderr (human output).
-    status: bool,
-    total: usize,
-    done: AtomicUsize,
-}
-
-impl Output {
-    fn item(&self, r: &ItemReport) {
-        if self.printer.json() {
-            self.printer.out_json_line(&Line::Item(r.clone()));
-        } else if self.status {
-            let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
-            let w = self.total.to_string().len();
-            let mut text = format!(
-                "[{n:>w$}/{}] {:<17} {} → {}  {}\n",
-                self.total,
-                r.action.as_str(),
-                r.source,
-                r.target,
-                r.detail()
-            );
-            if r.action == Action::Failed {
-                if let Some(e) = &r.error {
-                    for l in e.lines().skip(1) {
-                        text.push_str(&format!("      {l}\n"));
-                    }
-                }
-            }
-            self.printer.info(&text);
-        }
-    }
-
-    fn finish(&self, items: &[ItemReport], summary: &Summary) {
-        if self.printer.json() {
-            self.printer.out_json_line(&Line::Summary(summary.clone()));
-        } else {
-            let mut text = String::new();
-            if !items.is_empty() {
-                text.push_str(&report::table(items));
-            }
-            text.push_str(&format!("{}\n", summary.line()));
-            self.printer.out(&text);
-        }
-    }
 }
 
 fn usage(msg: String, hint: &str) -> Result<u8> {
@@ -712,148 +476,5 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         exit::OK
     };
     out.finish(&reports, &summary);
-    Ok(summary.exit_code)
-}
-
-/// `mirror verify SRC DST`.
-pub async fn verify_command(
-    args: &VerifyArgs,
-    printer: Printer,
-    cancel: &CancelToken,
-) -> Result<u8> {
-    let started = Instant::now();
-    let s = VerifySettings::from_args(args, cancel)?;
-    let (source, target) = (s.source.reference.clone(), s.target.reference.clone());
-    let reference_of = |r: &ImageRef| match r {
-        ImageRef::Registry(r) => r.reference(),
-        ImageRef::Layout(l) => l
-            .digest
-            .as_ref()
-            .map(|d| d.to_string())
-            .or(l.tag.clone())
-            .unwrap_or_else(|| "latest".into()),
-    };
-    let source_reference = reference_of(&source);
-    let target_reference = match &s.target_tag {
-        Some(t) => t.clone(),
-        None => target
-            .digest()
-            .map_or(source_reference.clone(), |d| d.to_string()),
-    };
-    // Access was resolved from the flags; the per-host client cache takes it as is (the target's
-    // wins when both sides are on one host and the target has credentials of its own).
-    let mut preset: HashMap<String, AccessSettings> = HashMap::new();
-    let dest_named = args.dest.creds.is_some() || args.dest.registry_token.is_some();
-    for (side, named) in [(&s.source, true), (&s.target, dest_named)] {
-        if let ImageRef::Registry(r) = &side.reference {
-            let access = AccessSettings {
-                client: side.client.clone(),
-                auth: side.auth.clone(),
-            };
-            if named || !preset.contains_key(&r.registry) {
-                preset.insert(r.registry.clone(), access);
-            }
-        }
-    }
-    let sel = &args.selection;
-    let cfg = Config {
-        defaults: config::Overrides::default(),
-        registries: BTreeMap::new(),
-        images: vec![config::ImageConfig {
-            source: config::Source {
-                reference: source.clone(),
-                text: args.source.clone(),
-            },
-            target: config::Target {
-                reference: target.clone(),
-                text: args.target.clone(),
-            },
-            tags: tags::TagRules::default(),
-            platforms: Some(config::Platforms(sel.platforms.clone())),
-            attestations: Some(!sel.no_attestations),
-            platformless: Some(sel.platformless.into()),
-            on_reject: Some(s.selection.on_reject),
-            jobs: Some(config::Jobs(s.transfer.jobs)),
-            always_copy: Some(config::RuleList(sel.always_copy.clone())),
-            never_copy: Some(config::RuleList(sel.never_copy.clone())),
-            referrers: Some(sel.referrers),
-            referrers_artifact_types: Some(config::TypeList(sel.referrers_artifact_types.clone())),
-            digest_tags: Some(sel.digest_tags),
-            include_foreign_layers: Some(sel.include_foreign_layers),
-            layout_ref_name: None,
-        }],
-    };
-    let ctx = RunCtx {
-        eps: Endpoints {
-            registries: BTreeMap::new(),
-            preset,
-            access: args.access.clone(),
-            transfer: s.transfer,
-            cancel: cancel.clone(),
-            shared: Shared::new(s.transfer.jobs),
-            clients: Mutex::default(),
-            layouts: Mutex::default(),
-        },
-        cache: None,
-        min_rate_remaining: 0,
-        rate_gate: Arc::default(),
-        write_locks: Mutex::default(),
-        retry: s.transfer.retry,
-        dry_run: true,
-        printer,
-        cancel: cancel.clone(),
-    };
-    let item = WorkItem {
-        image: 0,
-        source_reference,
-        target_reference,
-        target_tag: s.target_tag.clone(),
-        source_text: source.to_string(),
-        target_text: target.to_string(),
-        key: String::new(),
-    };
-    let r = run_item(&ctx, &cfg, &item, Mode::Verify).await;
-    let out = Output {
-        printer,
-        status: false,
-        total: 1,
-        done: AtomicUsize::new(0),
-    };
-    out.item(&r);
-    if !printer.json() {
-        if let Some(e) = &r.error {
-            printer.info_line(&format!("error: {e}"));
-        }
-        for m in &r.missing {
-            printer.info_line(&format!(
-                "missing {}{}{}{}",
-                m.kind,
-                m.digest
-                    .as_ref()
-                    .map(|d| format!(" {d}"))
-                    .unwrap_or_default(),
-                m.platform
-                    .as_ref()
-                    .map(|p| format!(" ({p})"))
-                    .unwrap_or_default(),
-                m.of.as_ref()
-                    .map(|d| format!(" of {d}"))
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    let mut summary = Summary {
-        items_total: 1,
-        ..Summary::default()
-    };
-    summary.add(&r);
-    summary.items = 1;
-    summary.duration_seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-    summary.exit_code = if r.action == Action::Complete {
-        exit::OK
-    } else {
-        exit::INCOMPLETE
-    };
-    out.finish(std::slice::from_ref(&r), &summary);
     Ok(summary.exit_code)
 }
