@@ -48,8 +48,8 @@ pub struct SelectionArgs {
     #[arg(long, value_enum, default_value_t = OnRejectArg::Fail, value_name = "POLICY", help_heading = "Selection")]
     pub on_reject: OnRejectArg,
 
-    /// Copy referrers of the index and of each selected child: signatures, SBOMs, attestations
-    /// (manifests whose `subject` names them), recursively.
+    /// Mirror referrers of the index and of each selected child: signatures, SBOMs, attestations
+    /// (manifests whose `subject` names them), recursively; `verify` checks them.
     ///
     /// Read through the referrers API, or the `sha256-<hex>` fallback tag where a registry
     /// has none (and in OCI layouts). Pushed after their subject; on a target that does not
@@ -70,8 +70,8 @@ pub struct SelectionArgs {
     )]
     pub referrers_artifact_types: Vec<String>,
 
-    /// Cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the index
-    /// and of each selected child, byte for byte.
+    /// Mirror cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the
+    /// index and of each selected child, byte for byte; `verify` checks them.
     #[arg(long, help_heading = "Supply chain")]
     pub digest_tags: bool,
 
