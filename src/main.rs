@@ -108,7 +108,7 @@ fn init_tracing(verbose: u8, quiet: u8, color: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(sparse_mirror::app::printer::LogWriter::new)
         .with_ansi(color)
         .with_target(false)
         .init();

@@ -171,6 +171,36 @@ impl Printer {
     }
 }
 
+/// A log writer for `tracing` that, like the printer, locks stdout before stderr, so a log
+/// line never splits a result line. `main.rs` installs it.
+pub struct LogWriter(
+    #[allow(dead_code)] std::io::StdoutLock<'static>,
+    std::io::StderrLock<'static>,
+);
+
+impl LogWriter {
+    /// Take both locks (stdout first).
+    pub fn new() -> Self {
+        let out = std::io::stdout().lock();
+        LogWriter(out, std::io::stderr().lock())
+    }
+}
+
+impl Default for LogWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.1.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.1.flush()
+    }
+}
+
 /// Engine events → progress bar / logs; warnings are also collected for the report.
 pub struct CliReporter {
     printer: Printer,
