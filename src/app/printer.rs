@@ -8,6 +8,7 @@
 //! into a progress bar (terminal only), warnings and log lines.
 
 use std::io::{IsTerminal, Write};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -314,6 +315,41 @@ impl Reporter for CliReporter {
             Event::Info(i) => tracing::info!(item, "{i}"),
         }
     }
+}
+
+/// Ask for a password on the terminal (stdin), without echo when `stty` is available.
+pub fn prompt_password(prompt: &str) -> Result<String, String> {
+    if !std::io::stdin().is_terminal() {
+        return Err("stdin is not a terminal to ask for it".into());
+    }
+    let stty = |arg: &str| {
+        Command::new("stty")
+            .arg(arg)
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    {
+        let _out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{prompt}");
+        let _ = err.flush();
+    }
+    let hidden = stty("-echo");
+    let mut line = String::new();
+    let r = std::io::stdin().read_line(&mut line);
+    if hidden {
+        stty("echo");
+    }
+    let _ = writeln!(std::io::stderr().lock());
+    r.map_err(|e| format!("reading the terminal failed: {e}"))?;
+    let p = line.trim_end_matches(['\n', '\r']);
+    if p.is_empty() {
+        return Err("an empty password was typed".into());
+    }
+    Ok(p.to_string())
 }
 
 #[cfg(test)]

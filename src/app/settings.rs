@@ -177,6 +177,7 @@ impl AccessSettings {
             &registry.repository,
             &flags,
             &mut || crate::auth::credentials::read_password_stdin(p),
+            &mut crate::app::printer::prompt_password,
         )?;
         Ok(AccessSettings {
             client: ClientOptions {

@@ -11,9 +11,8 @@
 //! Only local files are read here. Credential helpers are not run yet: they become
 //! [`Credentials::Helper`] and run ([`run_helper`]) when a registry first asks for credentials.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 mod helper;
 
@@ -42,12 +41,14 @@ pub struct CredentialFlags<'a> {
 }
 
 /// Find credentials for `registry` (as in the reference, `docker.io` for Docker Hub) and
-/// `repository`. `read_stdin` supplies the whole of stdin for `--*-password-stdin`.
+/// `repository`. `read_stdin` supplies the whole of stdin for `--*-password-stdin`; `prompt`
+/// asks the terminal for the password of `--*-creds USER` (the app layer owns the terminal).
 pub fn resolve(
     registry: &str,
     repository: &str,
     f: &CredentialFlags,
     read_stdin: &mut dyn FnMut() -> Result<String, Error>,
+    prompt: &mut dyn FnMut(&str) -> Result<String, String>,
 ) -> Result<Auth, Error> {
     let side = f.side;
     if let Some(t) = f.registry_token {
@@ -79,7 +80,7 @@ pub fn resolve(
             (Some(p), false) => (p, ""),
             (None, true) => (read_stdin()?, ", password from stdin"),
             (None, false) => (
-                prompt_password(&format!("Password for {user} at {registry}: "))
+                prompt(&format!("Password for {user} at {registry}: "))
                     .map_err(|e| Error::usage(format!("--{side}-creds {user:?} has no password and {e}; use USER:PASSWORD or --{side}-password-stdin")))?,
                 ", password from the terminal",
             ),
@@ -350,37 +351,6 @@ pub fn read_password_stdin(side: &str) -> Result<String, Error> {
     Ok(p.to_string())
 }
 
-/// Ask for a password on the terminal (stdin), without echo when `stty` is available.
-fn prompt_password(prompt: &str) -> Result<String, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err("stdin is not a terminal to ask for it".into());
-    }
-    let stty = |arg: &str| {
-        Command::new("stty")
-            .arg(arg)
-            .stdin(Stdio::inherit())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
-    let hidden = stty("-echo");
-    let mut line = String::new();
-    let r = std::io::stdin().read_line(&mut line);
-    if hidden {
-        stty("echo");
-    }
-    eprintln!();
-    r.map_err(|e| format!("reading the terminal failed: {e}"))?;
-    let p = line.trim_end_matches(['\n', '\r']);
-    if p.is_empty() {
-        return Err("an empty password was typed".into());
-    }
-    Ok(p.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +465,7 @@ mod tests {
     #[test]
     fn flags_come_first() {
         let mut no_stdin = || -> Result<String, Error> { panic!("stdin read") };
+        let mut no_prompt = |_: &str| -> Result<String, String> { panic!("terminal read") };
         let f = CredentialFlags {
             side: "dest",
             creds: Some("ci:p:w"),
@@ -502,7 +473,7 @@ mod tests {
             registry_token: None,
             authfile: None,
         };
-        let a = resolve("reg.local", "a", &f, &mut no_stdin).unwrap();
+        let a = resolve("reg.local", "a", &f, &mut no_stdin, &mut no_prompt).unwrap();
         assert!(
             matches!(a.credentials, Credentials::Basic { ref password, .. } if password == "p:w")
         );
@@ -512,7 +483,7 @@ mod tests {
             password_stdin: true,
             ..f
         };
-        let a = resolve("reg.local", "a", &f, &mut stdin).unwrap();
+        let a = resolve("reg.local", "a", &f, &mut stdin, &mut no_prompt).unwrap();
         assert!(
             matches!(a.credentials, Credentials::Basic { ref password, .. } if password == "from-stdin")
         );
@@ -521,14 +492,14 @@ mod tests {
             creds: Some("ci:pw"),
             ..f
         };
-        assert!(resolve("reg.local", "a", &f, &mut stdin).is_err());
+        assert!(resolve("reg.local", "a", &f, &mut stdin, &mut no_prompt).is_err());
         let f = CredentialFlags {
             creds: None,
             password_stdin: false,
             registry_token: Some("tok"),
             ..f
         };
-        let a = resolve("reg.local", "a", &f, &mut no_stdin).unwrap();
+        let a = resolve("reg.local", "a", &f, &mut no_stdin, &mut no_prompt).unwrap();
         assert!(matches!(a.credentials, Credentials::Bearer(ref t) if t == "tok"));
     }
 }
