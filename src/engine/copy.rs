@@ -36,7 +36,7 @@ use crate::transport::retry::RetryPolicy;
 use crate::transport::{BlobBody, Storage};
 
 /// What to do when the target refuses a sparse index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnReject {
     /// Stop with exit code 4; nothing is tagged.
@@ -70,6 +70,8 @@ pub struct CopyOptions {
     pub known_present: HashSet<Digest>,
     /// What the target tag names, when the caller already asked (saves a HEAD).
     pub target_current: Option<Option<Digest>>,
+    /// Cancellation (SIGINT/SIGTERM): checked before each step, awaited while blobs move.
+    pub cancel: crate::interrupt::CancelToken,
 }
 
 /// How the sparse-index question was settled.
@@ -302,7 +304,7 @@ pub async fn execute<E: Storage>(
                 push_children(&dst, &missing, &reporter, &mut out.confirmed).await?;
             out.repaired = missing.iter().map(|m| m.digest.clone()).collect();
         }
-        crate::interrupt::check()?;
+        opts.cancel.check()?;
         if !opts.defer_finish {
             dst.finish().await?;
         }
@@ -333,7 +335,7 @@ pub async fn execute<E: Storage>(
     };
     push_all(&src, &dst, &mut out, probe, opts, &reporter).await?;
     let root = out.plan.root.clone();
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     out.confirmed.check_before_tag(&out.plan)?;
     reporter.event(Event::Stage("index"));
     match dst.push_manifest(&root, opts.tag.as_deref()).await {
@@ -377,7 +379,7 @@ pub async fn execute<E: Storage>(
         }
     }
     out.pushed_digest = out.plan.root.digest.clone();
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     if !opts.defer_finish {
         dst.finish().await?;
     }
@@ -494,7 +496,7 @@ async fn push_all<E: Storage>(
     {
         out.confirmed.manifest(&m.digest);
     }
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     out.manifests_pushed += push_children(dst, &missing, reporter, &mut out.confirmed).await?;
     Ok(())
 }
@@ -692,7 +694,7 @@ pub(crate) async fn copy_blobs<E: Storage>(
             biased;
             // Interrupted: abort every transfer and wait until all are dropped (uploads
             // aborted, temp files removed) before the caller cancels open upload sessions.
-            _ = crate::interrupt::wait() => {
+            _ = opts.cancel.cancelled() => {
                 set.abort_all();
                 while set.join_next().await.is_some() {}
                 return Err(Error::Interrupted);

@@ -175,7 +175,7 @@ fn inconclusive<E: Storage>(
     dst: &E,
     reporter: &dyn Reporter,
 ) -> Result<Verdict> {
-    if e.exit_code() == crate::exit::AUTH {
+    if e.kind() == crate::error::ErrorKind::Auth {
         return Err(e.context(format!(
             "preflight push of index {} to {}",
             plan.root.digest,

@@ -55,6 +55,8 @@ pub struct ClientOptions {
     pub allow_insecure_auth: bool,
     /// Extra CA certificates and a client certificate (`--*-cert-dir`, `certs.d`).
     pub tls: crate::auth::tls::TlsFiles,
+    /// Cancellation: no manifest or tag PUT starts once it is cancelled.
+    pub cancel: crate::interrupt::CancelToken,
 }
 
 impl Default for ClientOptions {
@@ -68,6 +70,7 @@ impl Default for ClientOptions {
             http_fallback: false,
             allow_insecure_auth: false,
             tls: crate::auth::tls::TlsFiles::default(),
+            cancel: crate::interrupt::CancelToken::default(),
         }
     }
 }
@@ -1051,7 +1054,7 @@ impl Storage for RegistryRepo {
 
     async fn push_manifest(&self, m: &RawManifest, tag: Option<&str>) -> Result<Pushed> {
         // Never start a manifest or tag PUT after an interrupt.
-        crate::interrupt::check()?;
+        self.client.opts.cancel.check()?;
         let reference = tag.map_or_else(|| m.digest.to_string(), str::to_string);
         let url = self.url(&format!("manifests/{reference}"));
         let mut h = HeaderMap::new();
@@ -1129,7 +1132,7 @@ impl Storage for RegistryRepo {
                 Ok(false)
             }
             Ok(_) => Ok(false),
-            Err(e) if e.exit_code() == crate::exit::AUTH => Ok(false),
+            Err(e) if e.kind() == crate::error::ErrorKind::Auth => Ok(false),
             Err(e) => Err(e),
         }
     }
