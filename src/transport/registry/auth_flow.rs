@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, Response};
 
-use super::{network_error, read_limited, registry_error, RegistryClient, Token};
+use super::client::{RegistryClient, Token};
+use super::errors::{network_error, read_limited, registry_error};
 use crate::auth::{may_send_secret, parse_challenge, Challenge, Credentials, TokenResponse};
 use crate::error::{redact_url, Error, Result};
 
