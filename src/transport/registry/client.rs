@@ -15,6 +15,9 @@ use crate::auth::{Auth, Challenge, Credentials};
 use crate::error::{redact_url, Error, Result};
 use crate::transport::retry::RetryPolicy;
 
+/// The most redirects one request follows (docs/reliability.md).
+pub const MAX_REDIRECTS: usize = 10;
+
 /// Connection settings for one registry.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -134,8 +137,9 @@ impl RegistryClient {
             .read_timeout(opts.timeout)
             .pool_max_idle_per_host(32)
             .tls_danger_accept_invalid_certs(opts.insecure_tls);
-        // reqwest's default redirect policy follows up to 10 hops and drops `Authorization`
-        // when the host, port or scheme changes (tests/integration/auth_redirect.rs checks it).
+        // At most MAX_REDIRECTS hops; reqwest drops `Authorization` when a redirect changes
+        // the host, port or scheme (tests/integration/hostile_registry.rs checks it).
+        let builder = builder.redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS));
         let builder = opts.tls.apply(builder).map_err(|e| {
             Error::Internal(format!(
                 "TLS files for {host}{}: {e}",
@@ -198,6 +202,17 @@ impl RegistryClient {
         timeout: bool,
     ) -> Result<Response> {
         let mut body = body;
+        // Credentials stay with their host: a server-given URL on another origin (an upload
+        // `Location`, a paging `Link`) gets no `Authorization`, and its 401 is not answered
+        // with a token (docs/auth.md).
+        let ours = super::headers::same_origin(&self.base(), url);
+        if !ours {
+            tracing::debug!(
+                registry = %self.host,
+                url = %redact_url(url),
+                "a URL on another host: sent without credentials"
+            );
+        }
         for attempt in 0..2 {
             let mut req = self
                 .http
@@ -207,8 +222,10 @@ impl RegistryClient {
                 req = req.timeout(self.opts.timeout);
             }
             let sent_at = Instant::now();
-            if let Some(h) = self.auth_header(scope, url).await? {
-                req = req.header(AUTHORIZATION, h);
+            if ours {
+                if let Some(h) = self.auth_header(scope, url).await? {
+                    req = req.header(AUTHORIZATION, h);
+                }
             }
             let replay = match &body {
                 Some(SendBody::Bytes(b)) => Some(SendBody::Bytes(b.clone())),
@@ -225,6 +242,7 @@ impl RegistryClient {
                 .await
                 .map_err(|e| network_error(&method, url, e))?;
             if resp.status() == StatusCode::UNAUTHORIZED
+                && ours
                 && attempt == 0
                 && self.handle_challenge(&resp, scope, sent_at).await?
             {

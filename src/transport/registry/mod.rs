@@ -27,6 +27,7 @@ use crate::transport::{resume, BlobBody, Pushed, ReferrerList, Storage};
 mod auth_flow;
 mod client;
 mod errors;
+pub mod headers;
 mod paging;
 mod upload;
 
@@ -103,14 +104,10 @@ impl RegistryRepo {
         format!("{}/v2/{}/{tail}", self.client.base(), self.repo)
     }
 
-    fn resolve_location(&self, loc: &str) -> String {
-        if loc.starts_with("http://") || loc.starts_with("https://") {
-            loc.to_string()
-        } else if loc.starts_with('/') {
-            format!("{}{loc}", self.client.base())
-        } else {
-            format!("{}/{loc}", self.client.base())
-        }
+    /// A server-given URL (`Location`, `Link`) resolved against the registry; `None` when it
+    /// is not a URL.
+    fn resolve_location(&self, loc: &str) -> Option<String> {
+        headers::resolve(&self.client.base(), loc)
     }
 
     async fn head_manifest(&self, reference: &str) -> Result<Option<Head>> {
@@ -240,6 +237,7 @@ async fn open_blob(
     client: Arc<RegistryClient>,
     url: String,
     scope: String,
+    size: u64,
     offset: u64,
 ) -> Result<(u64, resume::Body)> {
     let mut h = HeaderMap::new();
@@ -257,10 +255,15 @@ async fn open_blob(
                 .get(CONTENT_RANGE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            if !range.starts_with(&format!("bytes {offset}-")) {
+            // The range must start where we asked and fit the descriptor's size.
+            let fits = headers::content_range(range).is_some_and(|r| {
+                r.first == offset && r.last < size && r.total.is_none_or(|t| t == size)
+            });
+            if !fits {
                 return Err(Error::Internal(format!(
-                    "GET {} with Range from byte {offset} answered Content-Range {range:?}",
-                    redact_url(&url)
+                    "GET {} with Range from byte {offset} of {size} answered Content-Range {}",
+                    redact_url(&url),
+                    headers::quote(range)
                 )));
             }
             offset
@@ -339,13 +342,13 @@ impl Storage for RegistryRepo {
 
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
         let url = self.url(&format!("blobs/{}", d.digest));
-        let (client, scope) = (self.client.clone(), self.scope());
+        let (client, scope, size) = (self.client.clone(), self.scope(), d.size);
         let (_, first) = self
             .client
             .opts
             .retry
             .run("GET blob", || {
-                open_blob(client.clone(), url.clone(), scope.clone(), 0)
+                open_blob(client.clone(), url.clone(), scope.clone(), size, 0)
             })
             .await?;
         // A body that breaks off is resumed with `Range` (verified as a whole by the caller).
@@ -354,6 +357,7 @@ impl Storage for RegistryRepo {
                 client.clone(),
                 url.clone(),
                 scope.clone(),
+                size,
                 offset,
             ))
         });

@@ -42,7 +42,7 @@ impl RegistryRepo {
             .headers()
             .get("location")
             .and_then(|v| v.to_str().ok())
-            .map(|l| self.resolve_location(l));
+            .and_then(|l| self.resolve_location(l));
         if status == StatusCode::CREATED || status == StatusCode::ACCEPTED {
             return Ok((status, loc));
         }
@@ -179,8 +179,10 @@ impl RegistryRepo {
                 let (status, loc) = self.upload_session("", &self.scope()).await?;
                 let Some(loc) = loc else {
                     return Err(Error::Internal(format!(
-                        "{} answered POST blobs/uploads/ with {status} but no Location",
-                        self.describe()
+                        "{} answered POST blobs/uploads/ for blob {} with {status} but no usable \
+                         Location (missing, or not a URL)",
+                        self.describe(),
+                        d.digest
                     )));
                 };
                 self.track_upload(&loc, true);
