@@ -6,6 +6,7 @@ mod fake_registry; // in-process registry that accepts sparse indexes
 mod fault_proxy; // fault-injecting proxy in front of a real registry
 mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
+mod hostile_registry_server; // scriptable hostile registry in front of a real one; measured runs
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
 mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
@@ -17,6 +18,7 @@ mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns f
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
+mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
 mod messages; // golden snapshots of errors and help
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
