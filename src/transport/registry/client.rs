@@ -138,7 +138,8 @@ impl RegistryClient {
             .pool_max_idle_per_host(32)
             .tls_danger_accept_invalid_certs(opts.insecure_tls);
         // At most MAX_REDIRECTS hops; reqwest drops `Authorization` when a redirect changes
-        // the host, port or scheme (tests/integration/hostile_registry.rs checks it).
+        // the host, port or scheme (tests/integration/auth/redirect.rs and hostile_registry.rs
+        // check it).
         let builder = builder.redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS));
         let builder = opts.tls.apply(builder).map_err(|e| {
             Error::Internal(format!(
