@@ -56,6 +56,8 @@ struct Case {
     /// For blob cases: the blob that must not reach the target (other blobs of the same copy
     /// may have been uploaded concurrently; no manifest may be).
     bad_blob: Option<String>,
+    /// Text that must appear in stderr exactly once (a log line that is logged once per run).
+    once: Option<&'static str>,
 }
 
 fn case(
@@ -71,6 +73,7 @@ fn case(
         script: Arc::new(script),
         expect,
         bad_blob: None,
+        once: None,
     }
 }
 
@@ -140,12 +143,16 @@ fn cases(img: &Image) -> Vec<Case> {
             |r| (r.target == "/v2/").then(|| oci_error(503).with("retry-after", RA_YEAR_400E9)),
             fail(1, &["/v2/", "503"]),
         ),
-        case(
-            "ping: 429 with Retry-After 2^64-1 seconds",
-            Side::Source,
-            |r| (r.target == "/v2/").then(|| oci_error(429).with("retry-after", RA_U64_MAX)),
-            fail(1, &["/v2/", "429"]),
-        ),
+        Case {
+            extra: vec!["-v"],
+            once: Some("longer than the retry cap"),
+            ..case(
+                "ping: 429 with Retry-After 2^64-1 seconds (clamped, logged once at -v)",
+                Side::Source,
+                |r| (r.target == "/v2/").then(|| oci_error(429).with("retry-after", RA_U64_MAX)),
+                fail(1, &["/v2/", "429", "asked_s=18446744073709551615"]),
+            )
+        },
         case(
             "ping: 401 with 60 KB of malformed WWW-Authenticate",
             Side::Source,
@@ -601,6 +608,12 @@ async fn hostile_registry_corpus() {
                 if written || dst.tag_exists(&repo, "v1") {
                     problems.push(format!("the target was written: {}", repo_dir.display()));
                 }
+            }
+        }
+        if let Some(t) = c.once {
+            let n = out.stderr.matches(t).count();
+            if n != 1 {
+                problems.push(format!("{t:?} logged {n} times (expected once)"));
             }
         }
         if !problems.is_empty() {
