@@ -747,3 +747,55 @@ async fn credentials_stay_with_their_host() {
         }
     }
 }
+
+/// The issue's first hang: `mirror sync` with a tag filter on a registry whose `tags/list`
+/// pages loop (A → B → A) ran forever. Now the image fails with the loop named and the run
+/// goes on to exit 6.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_over_looping_tag_pages_ends_with_an_error() {
+    let img = fixtures::multi_arch_oci(1024);
+    let (src, _http) = fixtures::seeded(&img).await;
+    let dst = Registry::start();
+    let script = |r: &Req| -> Option<Answer> {
+        if !r.is("GET", "/tags/list") {
+            return None;
+        }
+        let next = if r.target.contains("last=") {
+            "/v2/team/app/tags/list?n=1000"
+        } else {
+            "/v2/team/app/tags/list?n=1000&last=v1"
+        };
+        Some(
+            Answer::json(200, r#"{"name":"team/app","tags":["v1"]}"#)
+                .with("link", format!(r#"<{next}>; rel="next""#)),
+        )
+    };
+    let hs = HostileServer::start(Some(src.host()), Arc::new(script)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mirror.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "images:\n  - source: {}/team/app\n    target: {}/hostile/sync\n    tags:\n      regex: '^v'\n",
+            hs.host(),
+            dst.host()
+        ),
+    )
+    .unwrap();
+    let m = mirror_measured(&["sync", "-f", file.to_str().unwrap()], TIME_LIMIT).await;
+    let out = &m.out;
+    assert_eq!(out.code, 6, "{out}");
+    assert!(
+        out.stderr.contains("tags/list") && out.stderr.contains("loops"),
+        "{out}"
+    );
+    assert!(m.elapsed < TIME_LIMIT, "{:?}", m.elapsed);
+    assert!(m.peak_kib < MEMORY_LIMIT_KIB, "{} KiB", m.peak_kib);
+    assert!(!dst.tag_exists("hostile/sync", "v1"));
+    let tag_pages = hs
+        .seen()
+        .iter()
+        .filter(|r| r.is("GET", "/tags/list"))
+        .count();
+    assert_eq!(tag_pages, 2, "one visit per page, then the loop is refused");
+}
