@@ -6,6 +6,7 @@ mod fake_registry; // in-process registry that accepts sparse indexes
 mod fault_proxy; // fault-injecting proxy in front of a real registry
 mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
+mod hostile_registry_cases; // one misbehaviour per case, for hostile_registry
 mod hostile_registry_server; // scriptable hostile registry in front of a real one; measured runs
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
