@@ -278,11 +278,11 @@ pub fn cases(img: &Image) -> Vec<Case> {
             fail(1, &["manifests/v1", "redirect"]),
         ),
         case(
-            "manifest: an index of 5000 children that do not exist",
+            "manifest: an index of 2000 children that do not exist",
             Side::Source,
             |r| {
                 r.is("GET", "/manifests/v1").then(|| {
-                    Answer::json(200, many_children(5000))
+                    Answer::json(200, many_children(2000))
                         .with("content-type", "application/vnd.oci.image.index.v1+json")
                 })
             },
@@ -376,7 +376,33 @@ pub fn cases(img: &Image) -> Vec<Case> {
             },
             fail(1, &["PUT", "307"]),
         ),
+        case(
+            "upload: a Location on another host that is not listening",
+            Side::Target,
+            |r| {
+                r.is("POST", "/blobs/uploads/").then(|| {
+                    Answer::json(202, "").with("location", "http://127.0.0.1:9/upload/x?_state=s")
+                })
+            },
+            fail(1, &["blob sha256:", "127.0.0.1:9"]),
+        ),
         // ---- tags (copy --digest-tags lists them)
+        Case {
+            extra: vec!["--digest-tags"],
+            ..case(
+                "tags: a Link to another host that is not listening",
+                Side::Source,
+                |r| {
+                    r.is("GET", "/tags/list").then(|| {
+                        Answer::json(200, r#"{"tags":["v1"]}"#).with(
+                            "link",
+                            r#"<http://127.0.0.1:9/v2/team/app/tags/list?last=v1>; rel="next""#,
+                        )
+                    })
+                },
+                fail(1, &["tags/list", "127.0.0.1:9"]),
+            )
+        },
         {
             let mut c = case(
                 "tags: Link pages loop A → B → A (ran forever)",
@@ -498,5 +524,21 @@ pub fn cases(img: &Image) -> Vec<Case> {
     );
     c.extra = vec!["--referrers"];
     v.push(c);
+    v.push(Case {
+        extra: vec!["--referrers"],
+        ..case(
+            "referrers: a Link to the page itself (the end of the listing)",
+            Side::Source,
+            |r| {
+                r.is("GET", "/referrers/").then(|| {
+                    let empty = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+                    Answer::json(200, empty)
+                        .with("content-type", "application/vnd.oci.image.index.v1+json")
+                        .with("link", format!(r#"<{}>; rel="next""#, r.target))
+                })
+            },
+            Expect::Copied,
+        )
+    });
     v
 }
