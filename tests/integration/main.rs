@@ -23,8 +23,8 @@ mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns f
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
-mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
+mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
