@@ -51,12 +51,7 @@ pub async fn resolve_preferring<S: Storage>(
     jobs: usize,
 ) -> Result<(Plan, HashSet<Digest>)> {
     let mut from_prefer: HashSet<Digest> = HashSet::new();
-    let root_platform = match root.view() {
-        Ok(ManifestView::Image { config, .. }) if !sel.platforms.is_all() => {
-            Some(config_platform(src, &config).await?)
-        }
-        _ => None,
-    };
+    let root_platform = root_platform(src, root, sel).await?;
     let mut fetched: HashMap<Digest, RawManifest> = HashMap::new();
     let mut absent: HashSet<Digest> = HashSet::new();
     for _round in 0..=plan::MAX_DEPTH + 1 {
@@ -140,6 +135,21 @@ pub async fn resolve_preferring<S: Storage>(
         }
     }
     Err(Error::Internal("planning did not converge".into()))
+}
+
+/// The platform of a single-image root, read from its config blob, when a platform filter needs
+/// it; `None` for an index or when every platform is selected.
+pub async fn root_platform<S: Storage>(
+    src: &S,
+    root: &RawManifest,
+    sel: &Selector,
+) -> Result<Option<Platform>> {
+    Ok(match root.view() {
+        Ok(ManifestView::Image { config, .. }) if !sel.platforms.is_all() => {
+            Some(config_platform(src, &config).await?)
+        }
+        _ => None,
+    })
 }
 
 async fn config_platform<S: Storage>(

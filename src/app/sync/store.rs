@@ -12,7 +12,6 @@
 //!   stale or damaged cache cannot change a result; deleting it costs one GET per tag on the target.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
@@ -242,39 +241,7 @@ impl Storage for Gated {
     }
 }
 
-/// Content-addressed local store of root and index manifests (see the module docs).
-pub struct ManifestCache {
-    layout: Layout,
-}
-
-impl ManifestCache {
-    /// Open or create the cache directory.
-    pub fn open(dir: &Path) -> Result<ManifestCache> {
-        Ok(ManifestCache {
-            layout: Layout::create(dir)?,
-        })
-    }
-
-    /// The manifest with this digest, if cached and intact.
-    pub async fn get(&self, d: &Digest, hint: Option<&str>) -> Option<RawManifest> {
-        match self.layout.fetch_manifest(d.as_str(), hint).await {
-            Ok(m) => Some(m),
-            Err(e) if e.is_missing() => None,
-            Err(e) => {
-                tracing::debug!(digest = %d, error = %e, "ignoring a bad cache entry");
-                None
-            }
-        }
-    }
-
-    /// Remember a manifest (callers store roots and indexes, not every child). Failures are
-    /// ignored: the cache is an optimisation.
-    pub async fn put(&self, m: &RawManifest) {
-        if let Err(e) = self.layout.push_manifest(m, None).await {
-            tracing::debug!(digest = %m.digest, error = %e, "cannot write the manifest cache");
-        }
-    }
-}
+pub use crate::engine::image::reader::ManifestCache;
 
 /// The source as the planner sees it during a sync (see the module docs).
 pub struct Tiered {
