@@ -18,6 +18,7 @@ mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod messages; // golden snapshots of errors and help
+mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
 mod soak; // many copies through random faults on both sides: correct or a clean error
