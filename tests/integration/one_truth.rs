@@ -51,8 +51,14 @@ async fn filtered_mirror() -> (Registry, Registry, Image, String) {
         .as_str()
         .unwrap_or_else(|| panic!("no pushed_digest: {first}"))
         .to_string();
-    assert_ne!(f, img.index.digest, "2.8 refuses the sparse index: F differs");
-    assert_eq!(dst.tag_target("mirror/app", "v1").as_deref(), Some(f.as_str()));
+    assert_ne!(
+        f, img.index.digest,
+        "2.8 refuses the sparse index: F differs"
+    );
+    assert_eq!(
+        dst.tag_target("mirror/app", "v1").as_deref(),
+        Some(f.as_str())
+    );
     (src, dst, img, f)
 }
 
@@ -139,7 +145,11 @@ async fn noop_copy_reads_one_index_and_heads_each_selected_child() {
     let (gets, heads) = manifest_reads(&dreqs);
     let children = img.children.len();
     assert!(gets <= 1, "{gets} manifest GETs: {}", show(&dreqs));
-    assert!(heads <= 1 + children, "{heads} manifest HEADs: {}", show(&dreqs));
+    assert!(
+        heads <= 1 + children,
+        "{heads} manifest HEADs: {}",
+        show(&dreqs)
+    );
     assert_eq!(count(&dreqs, "GET", "/blobs/"), 0, "{}", show(&dreqs));
     assert_eq!(count(&dreqs, "HEAD", "/blobs/"), 0, "{}", show(&dreqs));
     // The source: one HEAD, no GET (a GET is a pull on Docker Hub).
@@ -243,7 +253,10 @@ async fn sync_rerun_names_the_filtered_and_the_source_digest() {
     assert_eq!(item["target_state"]["state"], "filtered", "{rerun}");
     let warning = item["warnings"]
         .as_array()
-        .and_then(|w| w.iter().find_map(|w| w.as_str().filter(|w| w.contains("filtered"))))
+        .and_then(|w| {
+            w.iter()
+                .find_map(|w| w.as_str().filter(|w| w.contains("filtered")))
+        })
         .unwrap_or_else(|| panic!("no filtered-index warning: {rerun}"));
     assert!(
         warning.contains(&f) && warning.contains(&img.index.digest),

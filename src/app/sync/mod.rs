@@ -31,7 +31,6 @@ use crate::app::cli::{Cli, OutputFormat, SyncArgs, VerifyArgs};
 use crate::app::run::{Printer, RunError};
 use crate::app::settings::UsageError;
 use crate::engine::artifacts::ArtifactOptions;
-use crate::engine::copy::CopyOptions;
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::select::Selector;
 use crate::error::{Error, Result};
@@ -410,18 +409,9 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
             src,
             dst,
             selector: selector(&settings),
-            copy: CopyOptions {
-                tag: item.target_tag.clone(),
-                jobs: settings.jobs,
-                on_reject: settings.on_reject,
-                retry: ctx.retry,
-                source_ref: item.source_text.clone(),
-                target_ref: item.target_text.clone(),
-                include_foreign: settings.include_foreign,
-                defer_finish: artifacts.enabled(),
-                known_present: Default::default(),
-                target_current: None,
-            },
+            on_reject: settings.on_reject,
+            jobs: settings.jobs,
+            retry: ctx.retry,
             artifacts,
             cache: ctx.cache.clone(),
             min_rate_remaining: ctx.min_rate_remaining,
@@ -433,18 +423,15 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
                 .entry(source_name(&img.target.reference))
                 .or_default()
                 .clone(),
-            dry_run: ctx.dry_run,
+            mode: match mode {
+                Mode::Verify => crate::engine::image::Mode::Verify,
+                Mode::Sync if ctx.dry_run => crate::engine::image::Mode::DryRun,
+                Mode::Sync => crate::engine::image::Mode::Write,
+            },
             reporter: reporter.clone(),
         };
-        let r = match mode {
-            Mode::Sync => refresh::refresh(&env, item, &mut out).await,
-            Mode::Verify => refresh::verify(&env, item, &mut out).await,
-        };
-        if let (Err(_), Some(dst)) = (&r, &env.dst) {
-            // Failed or interrupted: the copy dropped its transfers; cancel the upload sessions
-            // they left open.
-            dst.abort().await;
-        }
+        // The use case cancels the upload sessions a failed or interrupted copy left open.
+        let r = refresh::run(env, item, &mut out).await;
         r
     }
     .await;

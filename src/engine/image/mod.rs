@@ -257,8 +257,8 @@ pub async fn mirror_image<E: Storage>(
             job.jobs,
         )
         .await?;
-        check_platforms(job, &out.plan, reporter)?;
     }
+    check_platforms(job, &out.plan, reporter)?;
     if job.artifacts.enabled() {
         out.artifact_plan =
             artifacts::discover(src.as_ref(), &out.plan, &job.artifacts, reporter).await?;

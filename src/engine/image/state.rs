@@ -33,7 +33,6 @@ use serde::{Deserialize, Serialize};
 use crate::engine::copy::{descriptor_of, OnReject};
 use crate::engine::image::reader::{ManifestCache, OnTarget, PullGate, Tiered};
 use crate::engine::plan::{self, Inputs, Outcome, Plan};
-use crate::engine::resolve;
 use crate::engine::select::Selector;
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
@@ -230,19 +229,19 @@ pub async fn read<E: Storage>(
     let (Some(td), Some(dst)) = (td, dst) else {
         return Ok(reading);
     };
-    if !current && !reading.root.is_index() {
-        reading.state = TargetState::Other { digest: td };
+    if !reading.root.is_index() {
+        // A single image has no children: the tag names it or not (its platform was checked
+        // when it was copied; reading its config again would be a source GET).
+        reading.state = match current {
+            true => TargetState::Current { digest: td.clone() },
+            false => TargetState::Other { digest: td.clone() },
+        };
+        if current {
+            reading.present.insert(td);
+        }
         return Ok(reading);
     }
-    let root_platform = resolve::root_platform(&tiered, &reading.root, a.selector).await?;
-    let selection = selection(
-        &tiered,
-        &reading.root,
-        a.selector,
-        root_platform.as_ref(),
-        a.source_text,
-    )
-    .await?;
+    let selection = selection(&tiered, &reading.root, a.selector, None, a.source_text).await?;
     reading.present = tiered.read_from_target();
     let children: Vec<Descriptor> = if current {
         selected_children(&selection, None)
