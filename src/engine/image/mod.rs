@@ -186,13 +186,6 @@ pub async fn mirror_image<E: Storage>(
     reporter: &Arc<dyn Reporter>,
 ) -> Result<ImageOutcome> {
     let started = Instant::now();
-    reporter.event(Event::Stage("resolving"));
-    let sd = src
-        .resolve(&job.source_reference)
-        .await
-        .map_err(|e| e.context(format!("checking {} (HEAD)", job.source_text)))?
-        .ok_or_else(|| source_missing(src.as_ref(), &job.source_reference))?;
-    let target_reference = job.target_tag.clone().unwrap_or_else(|| sd.to_string());
     let (dst, later) = match target {
         TargetSlot::Open(d) => (Some(d), None),
         TargetSlot::Later(open) => (None, Some(open)),
@@ -202,8 +195,8 @@ pub async fn mirror_image<E: Storage>(
         src,
         dst.as_ref(),
         &state::ReadArgs {
-            source_digest: &sd,
-            target_reference: &target_reference,
+            source_reference: &job.source_reference,
+            target_tag: job.target_tag.as_deref(),
             selector: &job.selector,
             source_text: &job.source_text,
             jobs: job.jobs,
@@ -212,6 +205,7 @@ pub async fn mirror_image<E: Storage>(
         },
     )
     .await?;
+    let sd = reading.source_digest.clone();
     let done = reading.state.is_complete(job.on_reject);
     let mut out = ImageOutcome {
         source_digest: sd.clone(),
@@ -451,20 +445,5 @@ fn empty_plan(reading: &state::Reading) -> Plan {
         unmatched: vec![],
         available: vec![],
         unread: vec![],
-    }
-}
-
-fn source_missing<S: Storage>(src: &S, reference: &str) -> Error {
-    let what = match reference.parse::<Digest>() {
-        Ok(d) => format!("manifest {d}"),
-        Err(_) => format!("tag {reference}"),
-    };
-    Error::Missing {
-        what,
-        place: format!(
-            "{} (HEAD answered 404: the repository or the tag does not exist)",
-            src.describe()
-        ),
-        sparse: false,
     }
 }

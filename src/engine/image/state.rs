@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::copy::{descriptor_of, OnReject};
 use crate::engine::image::reader::{ManifestCache, OnTarget, PullGate, Tiered};
 use crate::engine::plan::{self, Inputs, Outcome, Plan};
+use crate::engine::resolve;
 use crate::engine::select::Selector;
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
@@ -153,10 +154,12 @@ impl TargetState {
 pub struct Reading {
     /// The decision.
     pub state: TargetState,
+    /// The source root digest.
+    pub source_digest: Digest,
     /// The source root manifest.
     pub root: RawManifest,
-    /// The selection (a shallow plan); `None` when the target holds nothing, or another digest
-    /// of a single-image root.
+    /// The selection (a shallow plan); `None` when the target holds nothing, or for a
+    /// single-image root.
     pub selection: Option<Plan>,
     /// The filtered root when the target holds it.
     pub filtered_root: Option<RawManifest>,
@@ -168,10 +171,10 @@ pub struct Reading {
 
 /// The parameters of a read.
 pub struct ReadArgs<'a> {
-    /// The source root digest (from a HEAD of the source reference).
-    pub source_digest: &'a Digest,
-    /// The tag, or the digest, on the target.
-    pub target_reference: &'a str,
+    /// The tag or digest on the source.
+    pub source_reference: &'a str,
+    /// The tag on the target; `None`: the source digest.
+    pub target_tag: Option<&'a str>,
     /// The selection.
     pub selector: &'a Selector,
     /// The source, for messages.
@@ -186,23 +189,50 @@ pub struct ReadArgs<'a> {
 
 /// Read the target's state (see the module docs). `dst` is `None` for a target that does not
 /// exist yet.
+///
+/// The source is asked with HEAD first; its root is read from the cache, or from the target
+/// when the tag names it there, and only otherwise from the source (by the source reference, as
+/// given: a tag that moved since the HEAD is taken as it is now).
 pub async fn read<E: Storage>(
     src: &Arc<E>,
     dst: Option<&Arc<E>>,
     a: &ReadArgs<'_>,
 ) -> Result<Reading> {
-    let sd = a.source_digest;
+    let pull = |a: &ReadArgs<'_>| {
+        let gate = a.gate.clone();
+        let (reference, src) = (a.source_reference.to_string(), src.clone());
+        async move {
+            if let Some(g) = gate {
+                g.before_pull().await?;
+            }
+            resolve::root(src.as_ref(), &reference).await
+        }
+    };
+    let head = src
+        .resolve(a.source_reference)
+        .await
+        .map_err(|e| e.context(format!("checking {} (HEAD)", a.source_text)))?;
+    // HEAD 404: the GET names the missing object with the registry's own answer.
+    let mut root = match head {
+        Some(_) => None,
+        None => Some(pull(a).await?),
+    };
+    let mut sd = match (&head, &root) {
+        (Some(d), _) => d.clone(),
+        (None, Some(r)) => r.digest.clone(),
+        (None, None) => unreachable!("read above"),
+    };
+    let target_reference = a.target_tag.map_or_else(|| sd.to_string(), str::to_string);
     let td = match dst {
-        Some(d) => d.resolve(a.target_reference).await.map_err(|e| {
+        Some(d) => d.resolve(&target_reference).await.map_err(|e| {
             e.context(format!(
-                "checking {} on {} (HEAD)",
-                a.target_reference,
+                "checking {target_reference} on {} (HEAD)",
                 d.describe()
             ))
         })?,
         None => None,
     };
-    let current = td.as_ref() == Some(sd);
+    let mut current = td.as_ref() == Some(&sd);
     let tiered = Tiered::new(
         src.clone(),
         dst.cloned(),
@@ -214,12 +244,33 @@ pub async fn read<E: Storage>(
         a.cache.clone(),
         a.gate.clone(),
     );
-    let root = tiered
-        .fetch_manifest(sd.as_str(), None)
-        .await
-        .map_err(|e| e.context(format!("fetching {} ({sd})", a.source_text)))?;
+    let cached = match (&root, &a.cache) {
+        (None, Some(c)) => c.get(&sd, None).await,
+        _ => None,
+    };
+    let root = match (root.take(), cached) {
+        (Some(r), _) | (None, Some(r)) => r,
+        (None, None) if current => tiered
+            .fetch_manifest(sd.as_str(), None)
+            .await
+            .map_err(|e| e.context(format!("fetching {} ({sd})", a.source_text)))?,
+        (None, None) => {
+            let r = pull(a).await?;
+            if r.digest != sd {
+                // The source tag moved since the HEAD: this is the image now.
+                sd = r.digest.clone();
+                current = td.as_ref() == Some(&sd);
+            }
+            if let (Some(c), true) = (&a.cache, r.is_index()) {
+                c.put(&r).await;
+            }
+            r
+        }
+    };
+    let sd = &sd;
     let mut reading = Reading {
         state: TargetState::Absent,
+        source_digest: sd.clone(),
         root,
         selection: None,
         filtered_root: None,

@@ -238,12 +238,12 @@ async fn read<E: Storage>(
     platforms: &[&str],
 ) -> TargetState {
     let sel = selector(platforms);
-    state::read(
+    let r = state::read(
         src,
         Some(dst),
         &ReadArgs {
-            source_digest: sd,
-            target_reference: "v1",
+            source_reference: "v1",
+            target_tag: Some("v1"),
             selector: &sel,
             source_text: "src:v1",
             jobs: 4,
@@ -252,8 +252,9 @@ async fn read<E: Storage>(
         },
     )
     .await
-    .unwrap()
-    .state
+    .unwrap();
+    assert_eq!(&r.source_digest, sd);
+    r.state
 }
 
 /// The index `--on-reject filter` makes of `img` for `platforms`.
@@ -324,7 +325,11 @@ async fn current_costs_one_index_get_and_a_head_per_selected_child() {
             ("HEAD", amd64),
         ]
     );
-    assert_eq!(src.requests(), vec![], "the source is not asked");
+    assert_eq!(
+        src.requests(),
+        vec![("HEAD", "v1".to_string())],
+        "the source is asked one HEAD"
+    );
 }
 
 #[tokio::test]
