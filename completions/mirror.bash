@@ -117,7 +117,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__copy)
-            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --dry-run --jobs --retries --timeout --src-creds --dest-creds --src-authfile --dest-authfile --src-plain-http --dest-plain-http --src-tls-verify --dest-tls-verify --layout-ref-name --lock-timeout --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --src-password-stdin --dest-password-stdin --src-registry-token --dest-registry-token --src-cert-dir --dest-cert-dir --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --layout-ref-name --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -139,6 +139,18 @@ _mirror() {
                     COMPREPLY=($(compgen -W "fail filter full" -- "${cur}"))
                     return 0
                     ;;
+                --referrers-artifact-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --always-copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --never-copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -155,11 +167,15 @@ _mirror() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --src-creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dest-creds)
+                --src-registry-token)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -178,6 +194,25 @@ _mirror() {
                     fi
                     return 0
                     ;;
+                --src-tls-verify)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --src-cert-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --dest-creds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dest-registry-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dest-authfile)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -193,47 +228,8 @@ _mirror() {
                     fi
                     return 0
                     ;;
-                --src-tls-verify)
-                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
                 --dest-tls-verify)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
-                    return 0
-                    ;;
-                --layout-ref-name)
-                    COMPREPLY=($(compgen -W "tag full" -- "${cur}"))
-                    return 0
-                    ;;
-                --lock-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --referrers-artifact-type)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --always-copy)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --never-copy)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --src-registry-token)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dest-registry-token)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --src-cert-dir)
-                    COMPREPLY=()
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o plusdirs
-                    fi
                     return 0
                     ;;
                 --dest-cert-dir)
@@ -241,6 +237,25 @@ _mirror() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o plusdirs
                     fi
+                    return 0
+                    ;;
+                --authfile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --layout-ref-name)
+                    COMPREPLY=($(compgen -W "tag full" -- "${cur}"))
                     return 0
                     ;;
                 --output)
@@ -375,13 +390,17 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__inspect)
-            opts="-o -q -v -h -V --src-creds --src-authfile --src-plain-http --src-tls-verify --referrers --output --quiet --verbose --no-progress --color --help --version"
+            opts="-o -q -v -h -V --referrers --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --src-creds)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --src-registry-token)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -402,6 +421,28 @@ _mirror() {
                     ;;
                 --src-tls-verify)
                     COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --src-cert-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --authfile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --output)
@@ -450,7 +491,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__sync)
-            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --jobs --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --retries --timeout --authfile --output --quiet --verbose --no-progress --color --help --version"
+            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -490,14 +531,6 @@ _mirror() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --jobs)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -j)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --shard)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -517,11 +550,23 @@ _mirror() {
                     fi
                     return 0
                     ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --retries)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -560,7 +605,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__verify)
-            opts="-p -j -o -q -v -h -V --platform --no-attestations --always-copy --never-copy --referrers --referrers-artifact-type --digest-tags --platformless --jobs --retries --timeout --src-creds --dest-creds --authfile --src-plain-http --dest-plain-http --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -574,20 +619,24 @@ _mirror() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --always-copy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                --platformless)
+                    COMPREPLY=($(compgen -W "copy skip" -- "${cur}"))
                     return 0
                     ;;
-                --never-copy)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                --on-reject)
+                    COMPREPLY=($(compgen -W "fail filter full" -- "${cur}"))
                     return 0
                     ;;
                 --referrers-artifact-type)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --platformless)
-                    COMPREPLY=($(compgen -W "copy skip" -- "${cur}"))
+                --always-copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --never-copy)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --jobs)
@@ -606,12 +655,76 @@ _mirror() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --src-creds)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --src-registry-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --src-authfile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --src-tls-verify)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --src-cert-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 --dest-creds)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dest-registry-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dest-authfile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --dest-tls-verify)
+                    COMPREPLY=($(compgen -W "true false" -- "${cur}"))
+                    return 0
+                    ;;
+                --dest-cert-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --authfile)

@@ -41,65 +41,71 @@ complete -c mirror -n "__fish_mirror_needs_command" -f -a "completions" -d 'Prin
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -s p -l platform -d 'Platform(s) to keep: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -s p -l platform -d 'Platform(s) to mirror: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l platformless -d 'What to do with index entries that have no platform (artifacts, nested indexes)' -r -f -a "copy\t'Copy them (default)'
 skip\t'Leave them out'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l on-reject -d 'When the target refuses a sparse index: fail (exit 4), filter (push a new, smaller index with a NEW digest), or full (copy every child and push the original index)' -r -f -a "fail\t'Stop with exit code 4; nothing is tagged'
 filter\t'Push a new index listing only the copied entries (new digest)'
 full\t'Copy the remaining children too and push the original index'"
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -s j -l jobs -d 'Concurrent blob transfers; at most a third of them (rounded up) move blobs of 1 MiB or more, which bounds memory (each holds ~0.8 MiB of buffers) without slowing the copy' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l referrers-artifact-type -d 'Only referrers whose artifact type matches GLOB (repeatable; implies --referrers)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l always-copy -d 'Index entries that match RULE are mirrored even when the platform filter skips them (repeatable)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l never-copy -d 'Leave out index entries that match RULE (same forms as --always-copy; repeatable)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-creds -d 'Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-creds -d 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-registry-token -d 'A bearer token for the source registry, sent as is (no token server round trip)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-authfile -d 'A docker config.json or containers auth.json to read source credentials from' -r -F
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-authfile -d 'A docker config.json or containers auth.json to read target credentials from' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-tls-verify -d 'Verify the source registry\'s TLS certificate' -r -f -a "true\t''
 false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-cert-dir -d 'Certificates for the source registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-creds -d 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-registry-token -d 'A bearer token for the target registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-authfile -d 'A docker config.json or containers auth.json to read target credentials from' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-tls-verify -d 'Verify the target registry\'s TLS certificate' -r -f -a "true\t''
 false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l layout-ref-name -d 'What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the full source reference (`registry/repo:tag`). Both forms are accepted when reading' -r -f -a "tag\t'Just the tag, e.g. `v1` (what skopeo and regclient write)'
 full\t'The full source reference, e.g. `quay.io/org/app:v1`'"
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l lock-timeout -d 'Seconds to wait for another writer of the same layout before failing' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l referrers-artifact-type -d 'Copy only referrers whose artifact type matches GLOB (repeatable; implies --referrers)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l always-copy -d 'Copy index entries that match RULE even when the platform filter skips them (repeatable)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l never-copy -d 'Leave out index entries that match RULE (same forms as --always-copy; repeatable)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-registry-token -d 'A bearer token for the source registry, sent as is (no token server round trip)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-registry-token -d 'A bearer token for the target registry, sent as is (no token server round trip)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-cert-dir -d 'Certificates for the source registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-platforms -d 'Fail (exit 3) when a literal --platform matches nothing, instead of warning'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-attestations -d 'Do not copy BuildKit attestation manifests of the selected platforms'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dry-run -d 'Show the plan (entries, reasons, sizes) and write nothing'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-plain-http -d 'Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves)'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l referrers -d 'Copy referrers of the index and of each selected child: signatures, SBOMs, attestations (manifests whose `subject` names them), recursively'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l digest-tags -d 'Copy cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the index and of each selected child, byte for byte'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l include-foreign-layers -d 'Copy foreign / non-distributable layers (Windows base layers), downloading each from its URLs and verifying it by digest'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-platforms -d 'Fail (exit 3) when a literal --platform matches nothing, instead of warning'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-attestations -d 'Leave out BuildKit attestation manifests of the selected platforms'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l referrers -d 'Mirror referrers of the index and of each selected child: signatures, SBOMs, attestations (manifests whose `subject` names them), recursively; `verify` checks them'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l digest-tags -d 'Mirror cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the index and of each selected child, byte for byte; `verify` checks them'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l include-foreign-layers -d 'Foreign / non-distributable layers (Windows base layers) are copied too, each downloaded from its URLs and verified by digest'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-password-stdin -d 'Read the source password from stdin (with --src-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-plain-http -d 'Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s V -l version -d 'Print version'
-complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-creds -d 'Credentials: USER:PASSWORD' -r
-complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-authfile -d 'A docker config.json or containers auth.json to read credentials from' -r -F
-complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-tls-verify -d 'Verify the registry\'s TLS certificate' -r -f -a "true\t''
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-creds -d 'Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-registry-token -d 'A bearer token for the source registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-authfile -d 'A docker config.json or containers auth.json to read source credentials from' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-tls-verify -d 'Verify the source registry\'s TLS certificate' -r -f -a "true\t''
 false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-cert-dir -d 'Certificates for the source registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
-complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-plain-http -d 'Talk plain HTTP (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l referrers -d 'Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style `sha256-<hex>.*` digest tags of the index and every child'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-password-stdin -d 'Read the source password from stdin (with --src-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l src-plain-http -d 'Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves)'
+complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -127,14 +133,15 @@ complete -c mirror -n "__fish_mirror_using_subcommand completions" -s h -l help 
 complete -c mirror -n "__fish_mirror_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s f -l file -d 'The configuration file (YAML; see docs/sync.md)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l parallel -d 'Images (work items) processed at the same time' -r
-complete -c mirror -n "__fish_mirror_using_subcommand sync" -s j -l jobs -d 'Blob transfers in flight across the whole run (each image is also capped by its `jobs`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l shard -d 'Run only shard INDEX of COUNT (0-based): N machines with 0/N … N-1/N cover every item once' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l shards -d 'Split into COUNT shards and run the one named by $JOB_COMPLETION_INDEX (Kubernetes Indexed Job)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l min-rate-remaining -d 'Pause before pulling when a registry\'s `ratelimit-remaining` (Docker Hub) drops below N' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l cache-dir -d 'Where to keep index manifests between runs, so unchanged tags cost HEAD requests only' -r -f -a "(__fish_complete_directories)"
-complete -c mirror -n "__fish_mirror_using_subcommand sync" -l retries -d 'Retries for each idempotent request or blob copy' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand sync" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -145,33 +152,53 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l verify -d 'After 
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l keep-going -d 'Go on after an item fails (the default); the exit code is then 6'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-keep-going -d 'Stop starting new items after the first failure'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-cache -d 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s V -l version -d 'Print version'
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -s p -l platform -d 'Platform(s) the mirror should hold, as for `mirror copy --platform`' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l always-copy -d 'Entries the mirror copied whatever the platform filter said (as `mirror copy --always-copy`)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l never-copy -d 'Entries the mirror never copied (as `mirror copy --never-copy`)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l referrers-artifact-type -d 'Only referrers of these artifact types (globs; implies --referrers)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l platformless -d 'What the mirror did with index entries that have no platform' -r -f -a "copy\t'Copy them (default)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s p -l platform -d 'Platform(s) to mirror: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l platformless -d 'What to do with index entries that have no platform (artifacts, nested indexes)' -r -f -a "copy\t'Copy them (default)'
 skip\t'Leave them out'"
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -s j -l jobs -d 'Concurrent HEAD requests' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l retries -d 'Retries for each request' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l timeout -d 'Per-request timeout in seconds' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-creds -d 'Credentials for the source registry: USER:PASSWORD' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-creds -d 'Credentials for the target registry: USER:PASSWORD' -r
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l authfile -d 'A docker config.json or containers auth.json with credentials' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l on-reject -d 'When the target refuses a sparse index: fail (exit 4), filter (push a new, smaller index with a NEW digest), or full (copy every child and push the original index)' -r -f -a "fail\t'Stop with exit code 4; nothing is tagged'
+filter\t'Push a new index listing only the copied entries (new digest)'
+full\t'Copy the remaining children too and push the original index'"
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l referrers-artifact-type -d 'Only referrers whose artifact type matches GLOB (repeatable; implies --referrers)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l always-copy -d 'Index entries that match RULE are mirrored even when the platform filter skips them (repeatable)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l never-copy -d 'Leave out index entries that match RULE (same forms as --always-copy; repeatable)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-creds -d 'Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-registry-token -d 'A bearer token for the source registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-authfile -d 'A docker config.json or containers auth.json to read source credentials from' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-tls-verify -d 'Verify the source registry\'s TLS certificate' -r -f -a "true\t''
+false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-cert-dir -d 'Certificates for the source registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-creds -d 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-registry-token -d 'A bearer token for the target registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-authfile -d 'A docker config.json or containers auth.json to read target credentials from' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-tls-verify -d 'Verify the target registry\'s TLS certificate' -r -f -a "true\t''
+false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
 always\t'Always'
 never\t'Never'"
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-attestations -d 'The mirror was made without BuildKit attestation manifests'
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l referrers -d 'Also check the OCI referrers of the source (signatures, SBOMs) on the target'
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l digest-tags -d 'Also check the source\'s `sha256-<hex>.sig/.att/.sbom` digest tags on the target'
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-plain-http -d 'Talk plain HTTP to the source registry (always the case for loopback hosts)'
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-plain-http -d 'Talk plain HTTP to the target registry (always the case for loopback hosts)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-platforms -d 'Fail (exit 3) when a literal --platform matches nothing, instead of warning'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-attestations -d 'Leave out BuildKit attestation manifests of the selected platforms'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l referrers -d 'Mirror referrers of the index and of each selected child: signatures, SBOMs, attestations (manifests whose `subject` names them), recursively; `verify` checks them'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l digest-tags -d 'Mirror cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the index and of each selected child, byte for byte; `verify` checks them'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l include-foreign-layers -d 'Foreign / non-distributable layers (Windows base layers) are copied too, each downloaded from its URLs and verified by digest'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-password-stdin -d 'Read the source password from stdin (with --src-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-plain-http -d 'Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

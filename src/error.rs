@@ -1,4 +1,7 @@
-//! Engine errors: one enum of what the CLI must tell apart, plus hints.
+//! The one error type: usage, configuration and engine errors, with a kind and hints.
+//!
+//! Code that must tell errors apart matches on [`Error::kind`] ([`ErrorKind`]), never on exit
+//! codes; the exit code derives from the kind in one place, [`ErrorKind::exit_code`].
 //!
 //! Policy: every error names the object (blob, manifest, tag), the registry or layout, and for
 //! HTTP the method, the redacted URL and the status with the registry's OCI error codes.
@@ -6,144 +9,19 @@
 //! [`Error::exit_code`] and [`Error::hints`] can walk the chain. Secrets never appear: URLs go
 //! through [`redact_url`] before they are stored.
 
-use std::fmt;
 use std::time::Duration;
 
 use crate::exit;
 use crate::model::digest::{Digest, VerifyError};
 use crate::model::manifest::ManifestError;
 
+mod hints;
+mod http;
+
+pub use self::http::{redact_url, OciError, RegistryError};
+
 /// Result alias for the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// One entry of a registry's `{"errors":[…]}` body. `detail` may be any JSON.
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq)]
-pub struct OciError {
-    /// `MANIFEST_BLOB_UNKNOWN`, `UNAUTHORIZED`, …
-    #[serde(default)]
-    pub code: String,
-    /// Human text.
-    #[serde(default)]
-    pub message: String,
-    /// Untyped detail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<serde_json::Value>,
-}
-
-impl OciError {
-    /// Digests mentioned in `detail`, wherever they are (string, object values, nested text).
-    pub fn detail_digests(&self) -> Vec<Digest> {
-        let mut text = String::new();
-        if let Some(d) = &self.detail {
-            text = d.to_string();
-        }
-        text.push(' ');
-        text.push_str(&self.message);
-        find_digests(&text)
-    }
-}
-
-fn find_digests(text: &str) -> Vec<Digest> {
-    let mut out = vec![];
-    let mut rest = text;
-    while let Some(i) = rest.find("sha256:") {
-        let cand: String = rest[i..].chars().take(71).collect();
-        if let Ok(d) = cand.parse::<Digest>() {
-            if !out.contains(&d) {
-                out.push(d);
-            }
-        }
-        rest = &rest[i + 7..];
-    }
-    out
-}
-
-/// A non-success HTTP answer from a registry.
-#[derive(Debug, Clone)]
-pub struct RegistryError {
-    /// HTTP method.
-    pub method: String,
-    /// Redacted URL.
-    pub url: String,
-    /// HTTP status.
-    pub status: u16,
-    /// Parsed OCI errors (empty when the body had none, e.g. HEAD).
-    pub errors: Vec<OciError>,
-    /// The body when it was not an OCI error document (truncated).
-    pub body: Option<String>,
-    /// `Retry-After`, if sent.
-    pub retry_after: Option<Duration>,
-}
-
-impl RegistryError {
-    /// Whether any error has this code.
-    pub fn has_code(&self, code: &str) -> bool {
-        self.errors.iter().any(|e| e.code == code)
-    }
-    /// Whether retrying the same request may succeed (408, 429, 5xx without a validation code).
-    pub fn is_transient(&self) -> bool {
-        let validation =
-            self.has_code("MANIFEST_BLOB_UNKNOWN") || self.has_code("MANIFEST_INVALID");
-        matches!(self.status, 408 | 429) || (self.status >= 500 && !validation)
-    }
-}
-
-impl fmt::Display for RegistryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: HTTP {}", self.method, self.url, self.status)?;
-        if let Some(r) = http_reason(self.status) {
-            write!(f, " {r}")?;
-        }
-        // Group entries by code and message: distribution sends one per missing digest.
-        let mut groups: Vec<(&str, &str, Vec<String>)> = vec![];
-        for e in &self.errors {
-            let detail = match &e.detail {
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
-                Some(serde_json::Value::Null) | None => None,
-                Some(other) => Some(other.to_string()),
-            };
-            match groups
-                .iter_mut()
-                .find(|(c, m, _)| *c == e.code && *m == e.message)
-            {
-                Some(g) => g.2.extend(detail),
-                None => groups.push((&e.code, &e.message, detail.into_iter().collect())),
-            }
-        }
-        for (code, message, details) in &groups {
-            write!(f, "; {code}: {message}")?;
-            match details.len() {
-                0 => {}
-                1 => write!(f, " ({})", details[0])?,
-                n => {
-                    let shown: Vec<&str> = details.iter().take(3).map(String::as_str).collect();
-                    write!(
-                        f,
-                        " ({n}×: {}{})",
-                        shown.join(", "),
-                        if n > 3 { ", …" } else { "" }
-                    )?
-                }
-            }
-        }
-        if self.errors.is_empty() {
-            if self.method == "HEAD" {
-                write!(f, " (a HEAD response has no body to explain it)")?;
-            } else if let Some(b) = &self.body {
-                if !b.trim().is_empty() {
-                    write!(f, ": {}", b.trim())?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn http_reason(status: u16) -> Option<&'static str> {
-    reqwest::StatusCode::from_u16(status)
-        .ok()?
-        .canonical_reason()
-}
 
 /// Why the target refused the sparse index.
 #[derive(Debug, Clone)]
@@ -160,11 +38,73 @@ pub struct SparseRejection {
     pub missing_platforms: Vec<String>,
     /// Whether it was caught by the preflight, before any blob moved.
     pub before_any_copy: bool,
+    /// The preflight probe index (only the left-out children) whose refusal settled it, when
+    /// the registry named only selected children at first (engine/preflight.rs).
+    pub probe: Option<Digest>,
 }
 
-/// Everything that can go wrong in the engine.
+/// What kind of failure an [`Error`] is: what code matches on, and what decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A bad flag, reference, pattern or credential syntax: nothing was contacted.
+    Usage,
+    /// The `mirror sync` configuration file is invalid: nothing was run.
+    Config,
+    /// Authentication or authorisation failed (401/403, token server, credential helper).
+    Auth,
+    /// The object (manifest, blob, tag, repository, layout entry) does not exist.
+    NotFound,
+    /// The filters selected nothing, or a required platform is absent.
+    NothingSelected,
+    /// The target refused the sparse index.
+    Rejected,
+    /// Cancelled by SIGINT/SIGTERM.
+    Interrupted,
+    /// Anything else: network, registry, I/O, invalid or mismatching content, internal.
+    Failure,
+}
+
+impl ErrorKind {
+    /// Every kind, for docs and tests.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Usage,
+        ErrorKind::Config,
+        ErrorKind::Auth,
+        ErrorKind::NotFound,
+        ErrorKind::NothingSelected,
+        ErrorKind::Rejected,
+        ErrorKind::Interrupted,
+        ErrorKind::Failure,
+    ];
+
+    /// The documented exit code (docs/exit-codes.md): the only place that maps errors to codes.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Usage | ErrorKind::Config => exit::USAGE,
+            ErrorKind::Auth => exit::AUTH,
+            ErrorKind::NothingSelected => exit::NOTHING_SELECTED,
+            ErrorKind::Rejected => exit::SPARSE_REJECTED,
+            ErrorKind::Interrupted => exit::INTERRUPTED,
+            ErrorKind::NotFound | ErrorKind::Failure => exit::FAILURE,
+        }
+    }
+}
+
+/// Everything that can go wrong: on the command line, in a configuration file, in the engine.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bad command-line input (exit 2), found before any I/O.
+    #[error("{message}")]
+    Usage {
+        /// What is wrong, naming the flag or argument.
+        message: String,
+        /// Advice; `None` lets the command add "see `mirror CMD --help`".
+        hint: Option<String>,
+    },
+    /// An invalid configuration file (exit 2). Holds the parser's error (for `mirror sync`, a
+    /// `ConfigError` rendering file:line:column, the key and the line), shown as it renders.
+    #[error("{0}")]
+    Config(Box<dyn std::error::Error + Send + Sync>),
     /// The registry answered with an error status.
     #[error("{0}")]
     Registry(Box<RegistryError>),
@@ -231,7 +171,8 @@ pub enum Error {
         sparse_layout: bool,
     },
     /// The target refused the sparse index.
-    #[error("{} rejects sparse indexes: it refused index {} because {} child manifest(s) that this copy leaves out would be missing{}{}", .0.target, .0.index, .0.missing.len().max(1),
+    #[error("{} rejects sparse indexes: it refused index {} because {}{} child manifest(s) that this copy leaves out would be missing{}{}", .0.target, .0.index,
+        if .0.probe.is_some() { "at least " } else { "" }, .0.missing.len().max(1),
         if .0.missing_platforms.is_empty() { String::new() } else { format!(" ({})", .0.missing_platforms.join(", ")) },
         if .0.before_any_copy { "; no data was moved" } else { "" })]
     SparseRejected(Box<SparseRejection>),
@@ -311,6 +252,45 @@ impl From<RegistryError> for Error {
 }
 
 impl Error {
+    /// A usage error (exit 2) without a hint of its own.
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A usage error with advice.
+    pub fn usage_hint(message: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Usage {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    /// An invalid configuration file; `e` renders its own location.
+    pub fn config(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        Error::Config(e.into())
+    }
+
+    /// What kind of failure this is (through contexts and retries).
+    pub fn kind(&self) -> ErrorKind {
+        match self.root() {
+            Error::Usage { .. } => ErrorKind::Usage,
+            Error::Config(_) => ErrorKind::Config,
+            Error::Auth { .. } => ErrorKind::Auth,
+            Error::Registry(r) if r.status == 401 || r.status == 403 => ErrorKind::Auth,
+            Error::NothingSelected { .. } | Error::PlatformMissing { .. } => {
+                ErrorKind::NothingSelected
+            }
+            Error::SparseRejected(_) => ErrorKind::Rejected,
+            Error::Interrupted => ErrorKind::Interrupted,
+            Error::Missing { .. } => ErrorKind::NotFound,
+            Error::Registry(r) if r.status == 404 => ErrorKind::NotFound,
+            _ => ErrorKind::Failure,
+        }
+    }
+
     /// Wrap with context naming the object being worked on.
     pub fn context(self, context: impl Into<String>) -> Error {
         Error::Context {
@@ -336,25 +316,14 @@ impl Error {
         }
     }
 
-    /// The documented exit code for this error.
+    /// The documented exit code for this error ([`ErrorKind::exit_code`] of its kind).
     pub fn exit_code(&self) -> u8 {
-        match self.root() {
-            Error::Auth { .. } => exit::AUTH,
-            Error::Registry(r) if r.status == 401 || r.status == 403 => exit::AUTH,
-            Error::NothingSelected { .. } | Error::PlatformMissing { .. } => exit::NOTHING_SELECTED,
-            Error::SparseRejected(_) => exit::SPARSE_REJECTED,
-            Error::Interrupted => exit::INTERRUPTED,
-            _ => exit::FAILURE,
-        }
+        self.kind().exit_code()
     }
 
     /// Whether the root cause is "the source does not have it" (404 or a missing layout file).
     pub fn is_missing(&self) -> bool {
-        match self.root() {
-            Error::Missing { .. } => true,
-            Error::Registry(r) => r.status == 404,
-            _ => false,
-        }
+        self.kind() == ErrorKind::NotFound
     }
 
     /// Whether retrying the same idempotent step may succeed.
@@ -386,163 +355,11 @@ impl Error {
             _ => None,
         }
     }
-
-    /// Advice for the user, found by looking at the root cause.
-    pub fn hints(&self) -> Vec<String> {
-        let mut h = vec![];
-        match self.root() {
-            Error::Network { https_to_http: true, .. } => h.push(
-                "the registry seems to speak plain HTTP: pass --src-plain-http or --dest-plain-http".into(),
-            ),
-            Error::Network { message, .. } if tls_hint(message).is_some() => {
-                h.push(tls_hint(message).unwrap_or_default().into())
-            }
-            Error::Network { url, message, .. } => {
-                h.push("check that the registry host and port are right and reachable from here".into());
-                // With TLS 1.3 a server refusing a missing client certificate often just closes
-                // the connection after the handshake, and its alert is lost.
-                let m = message.to_ascii_lowercase();
-                if url.starts_with("https://") && ["channel closed", "connection closed", "connection reset", "unexpected eof", "broken pipe"].iter().any(|s| m.contains(s)) {
-                    h.push("if the registry requires a client certificate (mutual TLS), put client.cert and client.key in the --src-cert-dir/--dest-cert-dir directory".into());
-                }
-            }
-            Error::Registry(r) if r.status == 400 && r.body.as_deref().is_some_and(|b| b.contains("HTTP request to an HTTPS server")) => h.push(
-                "the registry speaks HTTPS: drop --src-plain-http/--dest-plain-http".into(),
-            ),
-            Error::Auth { credential_source, status, registry, .. } => {
-                h.push(format!("credentials tried: {credential_source}"));
-                if *status == Some(403) {
-                    h.push("the account is known but lacks pull or push rights on that repository".into());
-                } else {
-                    h.push(format!("log in with `docker login {registry}` (or podman login), or pass --src-creds/--dest-creds"));
-                }
-            }
-            Error::Registry(r) if r.status == 401 => h.push(
-                "the registry wants credentials: run `docker login`, or pass --src-creds/--dest-creds".into(),
-            ),
-            Error::Registry(r) if r.status == 403 => h.push(
-                "the account lacks pull or push rights on that repository".into(),
-            ),
-            Error::Registry(r) if r.status == 429 => h.push(
-                "the registry is rate limiting: lower --jobs, authenticate, or retry later".into(),
-            ),
-            Error::Registry(r) if r.status == 404 && (r.has_code("MANIFEST_UNKNOWN") || r.has_code("NAME_UNKNOWN")) => {
-                h.push("check the repository name and tag; `mirror inspect` shows what a reference resolves to".into())
-            }
-            Error::SparseRejected(s) => {
-                h.push(format!("the registry answered {}", s.response));
-                h.push("copy every platform instead (no --platform), or pass --on-reject full to copy the missing children too".into());
-                h.push("--on-reject filter pushes a new, smaller index instead (new digest: signatures over the original index will not verify)".into());
-                h.push("to accept sparse indexes: distribution v3 `validation.manifests.indexes.platforms: none`; Quay ≥ 3.17 `FEATURE_SPARSE_INDEX: true`".into());
-            }
-            Error::NothingSelected { .. } => {
-                h.push("patterns look like os/arch[/variant][:os.version], e.g. linux/amd64, linux/arm/v7, 'linux/*'".into())
-            }
-            Error::ForeignUrlsRejected { .. } => {
-                h.push("allow the URLs on the target: distribution `validation.manifests.urls.allow: ['^https?://([^/]+\\.)*example\\.com/']` (or `validation.disabled: true`); by default distribution allows none".into());
-                h.push("--include-foreign-layers copies the layer data too, but the manifest keeps its URLs: removing them would change its digest and the index's".into());
-            }
-            Error::Interrupted => h.push(
-                "run the same command again to finish: what is already on the target is not copied again".into(),
-            ),
-            Error::Manifest { source: ManifestError::Schema1, .. } => h.push(
-                "schema1 is deprecated and unsupported: convert the image upstream (e.g. rebuild and push it)".into(),
-            ),
-            _ => {}
-        }
-        h
-    }
 }
-
-/// Advice for a TLS failure, from the transport's (rustls) message.
-fn tls_hint(message: &str) -> Option<&'static str> {
-    let m = message.to_ascii_lowercase();
-    if m.contains("invalid peer certificate") {
-        Some("the registry's certificate is not trusted here: put its CA certificate (PEM) in DIR/ca.crt and pass --src-cert-dir/--dest-cert-dir DIR (or use /etc/containers/certs.d/HOST/), or pass --src-tls-verify=false/--dest-tls-verify=false")
-    } else if [
-        "certificate required",
-        "certificaterequired",
-        "bad certificate",
-        "badcertificate",
-        "unknown ca",
-        "unknownca",
-    ]
-    .iter()
-    .any(|s| m.contains(s))
-    {
-        Some("the registry wants a client certificate it trusts (mutual TLS): put client.cert and client.key in the --src-cert-dir/--dest-cert-dir directory")
-    } else {
-        None
-    }
-}
-
-/// Remove userinfo and token-like query parameters from a URL before it is shown or stored.
-pub fn redact_url(url: &str) -> String {
-    let Ok(mut u) = reqwest::Url::parse(url) else {
-        return url.to_string();
-    };
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    if u.query().is_some() {
-        let pairs: Vec<(String, String)> = u
-            .query_pairs()
-            .map(|(k, v)| {
-                let lower = k.to_ascii_lowercase();
-                let secret = [
-                    "token",
-                    "sig",
-                    "signature",
-                    "secret",
-                    "password",
-                    "key",
-                    "credential",
-                    "_state",
-                    "x-amz-",
-                    "x-goog-",
-                ]
-                .iter()
-                .any(|s| lower.contains(s));
-                (
-                    k.into_owned(),
-                    if secret {
-                        "REDACTED".into()
-                    } else {
-                        v.into_owned()
-                    },
-                )
-            })
-            .collect();
-        u.query_pairs_mut().clear().extend_pairs(pairs);
-    }
-    u.to_string()
-}
-
-/// A usage error (exit code 2).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts() {
-        let r = redact_url("https://user:pw@host/v2/x/blobs/uploads/abc?_state=SECRET&digest=sha256:1&X-Amz-Signature=zz");
-        assert!(
-            !r.contains("pw") && !r.contains("SECRET") && !r.contains("zz"),
-            "{r}"
-        );
-        assert!(r.contains("digest=sha256"), "{r}");
-    }
-
-    #[test]
-    fn digests_in_details() {
-        let e: OciError = serde_json::from_str(r#"{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":{"message":"Could not find child manifest with digest `sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855`"}}"#).unwrap();
-        assert_eq!(e.detail_digests().len(), 1);
-        let e: OciError = serde_json::from_str(r#"{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}"#).unwrap();
-        assert_eq!(e.detail_digests().len(), 1);
-    }
 
     #[test]
     fn exit_codes_walk_context() {
@@ -559,5 +376,62 @@ mod tests {
         let e = Error::from(r).context("checking");
         assert_eq!(e.exit_code(), exit::AUTH);
         assert!(e.root().to_string().contains("HEAD response has no body"));
+    }
+
+    /// Every kind maps to the exit code docs/exit-codes.md documents for it.
+    #[test]
+    fn every_kind_has_its_documented_exit_code() {
+        let doc = include_str!("../docs/exit-codes.md");
+        let expected = |k: ErrorKind| match k {
+            ErrorKind::Usage | ErrorKind::Config => "USAGE",
+            ErrorKind::Auth => "AUTH",
+            ErrorKind::NothingSelected => "NOTHING_SELECTED",
+            ErrorKind::Rejected => "SPARSE_REJECTED",
+            ErrorKind::Interrupted => "INTERRUPTED",
+            ErrorKind::NotFound | ErrorKind::Failure => "FAILURE",
+        };
+        for k in ErrorKind::ALL {
+            let code = k.exit_code();
+            let name = exit::ALL
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map(|(_, n)| *n)
+                .unwrap_or_else(|| panic!("{k:?}: code {code} not in exit::ALL"));
+            assert_eq!(name, expected(k), "{k:?}");
+            assert!(
+                doc.contains(&format!("| {code} | {name} |")),
+                "docs/exit-codes.md lacks | {code} | {name} | for {k:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn kinds_of_each_error() {
+        let reg = |status| {
+            Error::from(RegistryError {
+                method: "GET".into(),
+                url: "http://h/v2/a/manifests/v1".into(),
+                status,
+                errors: vec![],
+                body: None,
+                retry_after: None,
+            })
+        };
+        assert_eq!(Error::usage("bad").kind(), ErrorKind::Usage);
+        let cfg = Error::config(std::io::Error::other("mirror.yaml:3:5: images[0]: bad"));
+        assert_eq!(cfg.kind(), ErrorKind::Config);
+        assert_eq!(cfg.to_string(), "mirror.yaml:3:5: images[0]: bad");
+        assert!(cfg.hints()[0].contains("nothing was run"));
+        assert_eq!(reg(403).context("x").kind(), ErrorKind::Auth);
+        assert_eq!(reg(404).kind(), ErrorKind::NotFound);
+        assert_eq!(reg(500).kind(), ErrorKind::Failure);
+        assert_eq!(
+            Error::Interrupted.context("copying").kind(),
+            ErrorKind::Interrupted
+        );
+        assert_eq!(
+            Error::usage_hint("m", "try this").hints(),
+            vec!["try this".to_string()]
+        );
     }
 }

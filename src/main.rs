@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sparse_mirror::app::cli::Cli;
+use sparse_mirror::app::printer::Printer;
 use sparse_mirror::app::run;
-use sparse_mirror::{exit, interrupt};
+use sparse_mirror::exit;
+use sparse_mirror::interrupt::CancelToken;
 
 /// How long cleanup after SIGINT/SIGTERM may take before the process exits anyway.
 const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -13,7 +15,7 @@ const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
-    let printer = run::Printer::new(&cli);
+    let printer = Printer::new(&cli.global);
     init_tracing(cli.global.verbose, cli.global.quiet, printer.color);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -25,32 +27,36 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILURE);
         }
     };
+    // One token for the whole run: the signal task cancels it, the command and everything it
+    // calls get clones.
+    let cancel = CancelToken::new();
     let code = rt.block_on(async {
         // First signal: the engine cancels its work and cleans up (uploads cancelled, temp
         // files removed), then `run` returns `Interrupted`. Second signal: exit at once.
-        tokio::spawn(async {
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
             shutdown_signal().await;
-            interrupt::trigger();
+            on_signal.cancel();
             shutdown_signal().await;
             eprintln!("error: interrupted again; exiting without cleanup");
             std::process::exit(exit::INTERRUPTED.into());
         });
         tokio::select! {
             biased;
-            r = run::run(&cli, printer) => match r {
+            r = run::run(&cli, printer, &cancel) => match r {
                 Ok(code) => code,
                 Err(e) => {
-                    printer.error(&e, &e.hints());
+                    printer.error(&e);
                     e.exit_code()
                 }
             },
             // Commands that write hold a guard until they have cleaned up (bounded, in case a
             // registry does not answer the DELETE); the others exit at once.
             _ = async {
-                interrupt::wait().await;
-                let _ = tokio::time::timeout(CLEANUP_GRACE, interrupt::writers_done()).await;
+                cancel.cancelled().await;
+                let _ = tokio::time::timeout(CLEANUP_GRACE, cancel.writers_done()).await;
             } => {
-                eprintln!("error: interrupted");
+                printer.error_text("interrupted", &[]);
                 exit::INTERRUPTED
             }
         }
@@ -102,7 +108,7 @@ fn init_tracing(verbose: u8, quiet: u8, color: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(sparse_mirror::app::printer::LogWriter::new)
         .with_ansi(color)
         .with_target(false)
         .init();

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::copy::OnReject;
-use crate::engine::select::PlatformlessPolicy;
+pub use crate::app::flags::{
+    OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SourceAccessArgs,
+    TargetAccessArgs, TransferArgs,
+};
 
 /// Mirror container images between registries and OCI layouts, keeping only the platforms you
 /// need, byte-for-byte.
@@ -134,7 +136,8 @@ pub enum Command {
     /// Check that a target holds a complete mirror of a source image (HEAD requests only).
     ///
     /// Checks that the target tag names the source digest, and that every selected child
-    /// manifest and each of its blobs is present. Missing objects are listed.
+    /// manifest and each of its blobs is present. Missing objects are listed. Takes the same
+    /// selection options as `mirror copy`, so it checks what that copy was asked to make.
     ///
     /// Exit codes: 0 complete; 7 incomplete (or it could not be checked); 2 usage.
     #[command(after_long_help = VERIFY_EXAMPLES)]
@@ -180,11 +183,6 @@ pub struct SyncArgs {
     #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Sync")]
     pub parallel: u16,
 
-    /// Blob transfers in flight across the whole run (each image is also capped by its `jobs`);
-    /// at most a third of them (rounded up) move blobs of 1 MiB or more.
-    #[arg(short, long, default_value_t = 8, value_name = "N", env = "MIRROR_JOBS", value_parser = clap::value_parser!(u16).range(1..=256), help_heading = "Sync")]
-    pub jobs: u16,
-
     /// Go on after an item fails (the default); the exit code is then 6.
     #[arg(long, overrides_with = "no_keep_going", help_heading = "Sync")]
     pub keep_going: bool,
@@ -221,22 +219,13 @@ pub struct SyncArgs {
     #[arg(long, help_heading = "Transfer")]
     pub no_cache: bool,
 
-    /// Retries for each idempotent request or blob copy.
-    #[arg(long, default_value_t = 5, value_name = "N", help_heading = "Transfer")]
-    pub retries: u32,
+    /// Transfer limits.
+    #[command(flatten)]
+    pub transfer: TransferArgs,
 
-    /// Per-request timeout in seconds (blob bodies excepted).
-    #[arg(
-        long,
-        default_value_t = 60,
-        value_name = "SECONDS",
-        help_heading = "Transfer"
-    )]
-    pub timeout: u64,
-
-    /// A docker config.json or containers auth.json with credentials for any registry.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
-    pub authfile: Option<PathBuf>,
+    /// Registry access shared by every host (per-host settings live in the file).
+    #[command(flatten)]
+    pub access: SharedAccessArgs,
 }
 
 /// Options of `mirror verify`.
@@ -250,95 +239,25 @@ pub struct VerifyArgs {
     #[arg(value_name = "DST")]
     pub target: String,
 
-    /// Platform(s) the mirror should hold, as for `mirror copy --platform`.
-    #[arg(
-        short = 'p',
-        long = "platform",
-        value_name = "PATTERN",
-        help_heading = "Selection"
-    )]
-    pub platforms: Vec<String>,
+    /// What the mirror should hold (as the copy that made it was told).
+    #[command(flatten)]
+    pub selection: SelectionArgs,
 
-    /// The mirror was made without BuildKit attestation manifests.
-    #[arg(long, help_heading = "Selection")]
-    pub no_attestations: bool,
+    /// Request limits (verify sends HEAD requests only).
+    #[command(flatten)]
+    pub transfer: TransferArgs,
 
-    /// Entries the mirror copied whatever the platform filter said (as `mirror copy --always-copy`).
-    #[arg(long, value_name = "RULE", help_heading = "Selection")]
-    pub always_copy: Vec<String>,
+    /// Source registry access.
+    #[command(flatten)]
+    pub src: SourceAccessArgs,
 
-    /// Entries the mirror never copied (as `mirror copy --never-copy`).
-    #[arg(long, value_name = "RULE", help_heading = "Selection")]
-    pub never_copy: Vec<String>,
+    /// Target registry access.
+    #[command(flatten)]
+    pub dest: TargetAccessArgs,
 
-    /// Also check the OCI referrers of the source (signatures, SBOMs) on the target.
-    #[arg(long, help_heading = "Supply chain")]
-    pub referrers: bool,
-
-    /// Only referrers of these artifact types (globs; implies --referrers).
-    #[arg(
-        long = "referrers-artifact-type",
-        value_name = "GLOB",
-        help_heading = "Supply chain"
-    )]
-    pub referrers_artifact_types: Vec<String>,
-
-    /// Also check the source's `sha256-<hex>.sig/.att/.sbom` digest tags on the target.
-    #[arg(long, help_heading = "Supply chain")]
-    pub digest_tags: bool,
-
-    /// What the mirror did with index entries that have no platform.
-    #[arg(long, value_enum, default_value_t = PlatformlessPolicy::Copy, value_name = "POLICY", help_heading = "Selection")]
-    pub platformless: PlatformlessPolicy,
-
-    /// Concurrent HEAD requests.
-    #[arg(short, long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Transfer")]
-    pub jobs: u16,
-
-    /// Retries for each request.
-    #[arg(long, default_value_t = 5, value_name = "N", help_heading = "Transfer")]
-    pub retries: u32,
-
-    /// Per-request timeout in seconds.
-    #[arg(
-        long,
-        default_value_t = 60,
-        value_name = "SECONDS",
-        help_heading = "Transfer"
-    )]
-    pub timeout: u64,
-
-    /// Credentials for the source registry: USER:PASSWORD.
-    #[arg(
-        long,
-        value_name = "USER:PASSWORD",
-        env = "MIRROR_SRC_CREDS",
-        hide_env_values = true,
-        help_heading = "Registry access"
-    )]
-    pub src_creds: Option<String>,
-
-    /// Credentials for the target registry: USER:PASSWORD.
-    #[arg(
-        long,
-        value_name = "USER:PASSWORD",
-        env = "MIRROR_DEST_CREDS",
-        hide_env_values = true,
-        help_heading = "Registry access"
-    )]
-    pub dest_creds: Option<String>,
-
-    /// A docker config.json or containers auth.json with credentials.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
-    pub authfile: Option<PathBuf>,
-
-    /// Talk plain HTTP to the source registry (always the case for loopback hosts).
-    #[arg(long, help_heading = "Registry access")]
-    pub src_plain_http: bool,
-
-    /// Talk plain HTTP to the target registry (always the case for loopback hosts).
-    #[arg(long, help_heading = "Registry access")]
-    pub dest_plain_http: bool,
+    /// Access options for both sides.
+    #[command(flatten)]
+    pub access: SharedAccessArgs,
 }
 
 const COPY_EXAMPLES: &str = "Examples:
@@ -362,31 +281,18 @@ pub struct InspectArgs {
     #[arg(value_name = "SRC")]
     pub source: String,
 
-    /// Credentials: USER:PASSWORD.
-    #[arg(
-        long,
-        value_name = "USER:PASSWORD",
-        env = "MIRROR_SRC_CREDS",
-        hide_env_values = true
-    )]
-    pub src_creds: Option<String>,
-
-    /// A docker config.json or containers auth.json to read credentials from.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
-    pub src_authfile: Option<PathBuf>,
-
-    /// Talk plain HTTP (loopback hosts fall back to it by themselves).
-    #[arg(long)]
-    pub src_plain_http: bool,
-
-    /// Verify the registry's TLS certificate.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
-    pub src_tls_verify: bool,
-
     /// Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style
     /// `sha256-<hex>.*` digest tags of the index and every child.
     #[arg(long)]
     pub referrers: bool,
+
+    /// Registry access.
+    #[command(flatten)]
+    pub src: SourceAccessArgs,
+
+    /// Access options.
+    #[command(flatten)]
+    pub access: SharedAccessArgs,
 }
 
 /// Options of `mirror copy`.
@@ -400,221 +306,34 @@ pub struct CopyArgs {
     #[arg(value_name = "DST")]
     pub target: String,
 
-    /// Platform(s) to keep: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes.
-    ///
-    /// Repeat the flag or separate with commas. Without it every platform is copied and the
-    /// index is complete. `linux/arm` matches every arm variant, `linux/arm64/v8` equals
-    /// `linux/arm64`. Examples: linux/amd64, 'linux/*', '*/arm64', 'windows/amd64:10.0.17763.*'.
-    #[arg(
-        short = 'p',
-        long = "platform",
-        value_name = "PATTERN",
-        help_heading = "Selection"
-    )]
-    pub platforms: Vec<String>,
-
-    /// Fail (exit 3) when a literal --platform matches nothing, instead of warning.
-    #[arg(long, help_heading = "Selection")]
-    pub require_platforms: bool,
-
-    /// Do not copy BuildKit attestation manifests of the selected platforms.
-    #[arg(long, help_heading = "Selection")]
-    pub no_attestations: bool,
-
-    /// What to do with index entries that have no platform (artifacts, nested indexes).
-    #[arg(long, value_enum, default_value_t = PlatformlessPolicy::Copy, value_name = "POLICY", help_heading = "Selection")]
-    pub platformless: PlatformlessPolicy,
-
-    /// When the target refuses a sparse index: fail (exit 4), filter (push a new, smaller index
-    /// with a NEW digest), or full (copy every child and push the original index).
-    ///
-    /// The refusal is detected before any blob moves, by pushing the index by digest first.
-    #[arg(long, value_enum, default_value_t = OnReject::Fail, value_name = "POLICY", help_heading = "Selection")]
-    pub on_reject: OnReject,
-
     /// Show the plan (entries, reasons, sizes) and write nothing.
     #[arg(long, alias = "plan")]
     pub dry_run: bool,
 
-    /// Concurrent blob transfers; at most a third of them (rounded up) move blobs of 1 MiB or
-    /// more, which bounds memory (each holds ~0.8 MiB of buffers) without slowing the copy.
-    #[arg(short, long, default_value_t = 8, value_name = "N", env = "MIRROR_JOBS", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Transfer")]
-    pub jobs: u16,
+    /// What to copy.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
 
-    /// Retries for each idempotent request or blob copy (exponential backoff with jitter).
-    #[arg(long, default_value_t = 5, value_name = "N", help_heading = "Transfer")]
-    pub retries: u32,
+    /// Transfer limits.
+    #[command(flatten)]
+    pub transfer: TransferArgs,
 
-    /// Per-request timeout in seconds (blob bodies excepted).
-    #[arg(
-        long,
-        default_value_t = 60,
-        value_name = "SECONDS",
-        help_heading = "Transfer"
-    )]
-    pub timeout: u64,
+    /// Source registry access.
+    #[command(flatten)]
+    pub src: SourceAccessArgs,
 
-    /// Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal).
-    #[arg(
-        long,
-        value_name = "USER[:PASSWORD]",
-        env = "MIRROR_SRC_CREDS",
-        hide_env_values = true,
-        help_heading = "Registry access"
-    )]
-    pub src_creds: Option<String>,
+    /// Target registry access.
+    #[command(flatten)]
+    pub dest: TargetAccessArgs,
 
-    /// Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal).
-    #[arg(
-        long,
-        value_name = "USER[:PASSWORD]",
-        env = "MIRROR_DEST_CREDS",
-        hide_env_values = true,
-        help_heading = "Registry access"
-    )]
-    pub dest_creds: Option<String>,
-
-    /// A docker config.json or containers auth.json to read source credentials from.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
-    pub src_authfile: Option<PathBuf>,
-
-    /// A docker config.json or containers auth.json to read target credentials from.
-    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
-    pub dest_authfile: Option<PathBuf>,
-
-    /// Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves).
-    #[arg(long, help_heading = "Registry access")]
-    pub src_plain_http: bool,
-
-    /// Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves).
-    #[arg(long, help_heading = "Registry access")]
-    pub dest_plain_http: bool,
-
-    /// Verify the source registry's TLS certificate.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", help_heading = "Registry access")]
-    pub src_tls_verify: bool,
-
-    /// Verify the target registry's TLS certificate.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", help_heading = "Registry access")]
-    pub dest_tls_verify: bool,
+    /// Access options for both sides.
+    #[command(flatten)]
+    pub access: SharedAccessArgs,
 
     /// What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the
     /// full source reference (`registry/repo:tag`). Both forms are accepted when reading.
     #[arg(long, value_enum, default_value_t = RefName::Tag, value_name = "FORM", help_heading = "OCI layouts")]
     pub layout_ref_name: RefName,
-
-    /// Seconds to wait for another writer of the same layout before failing.
-    #[arg(
-        long,
-        default_value_t = 60,
-        value_name = "SECONDS",
-        help_heading = "OCI layouts"
-    )]
-    pub lock_timeout: u64,
-
-    /// Copy referrers of the index and of each selected child: signatures, SBOMs, attestations
-    /// (manifests whose `subject` names them), recursively.
-    ///
-    /// Read through the referrers API, or the `sha256-<hex>` fallback tag where a registry
-    /// has none (and in OCI layouts). Pushed after their subject; on a target that does not
-    /// answer `OCI-Subject`, the fallback tag's index is maintained: merged with what is
-    /// there, never dropping other entries. Referrers of children the platform filter leaves
-    /// out stay behind. See docs/artifacts.md.
-    #[arg(long, help_heading = "Supply chain")]
-    pub referrers: bool,
-
-    /// Copy only referrers whose artifact type matches GLOB (repeatable; implies --referrers).
-    ///
-    /// The artifact type is the manifest's `artifactType`, else its config media type, e.g.
-    /// application/spdx+json, 'application/vnd.dev.sigstore.*', application/vnd.cncf.notary.signature.
-    #[arg(
-        long = "referrers-artifact-type",
-        value_name = "GLOB",
-        help_heading = "Supply chain"
-    )]
-    pub referrers_artifact_types: Vec<String>,
-
-    /// Copy cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the
-    /// index and of each selected child, byte for byte.
-    #[arg(long, help_heading = "Supply chain")]
-    pub digest_tags: bool,
-
-    /// Copy index entries that match RULE even when the platform filter skips them (repeatable).
-    ///
-    /// RULE is artifact-type=GLOB, media-type=GLOB or annotation:KEY=GLOB, matched against the
-    /// entry as the index lists it. A nested index forced in is copied whole. The plan names
-    /// the rule that decided each entry.
-    #[arg(long, value_name = "RULE", help_heading = "Supply chain")]
-    pub always_copy: Vec<String>,
-
-    /// Leave out index entries that match RULE (same forms as --always-copy; repeatable).
-    ///
-    /// --never-copy wins when both match, as a `!` exclude wins in --platform.
-    #[arg(long, value_name = "RULE", help_heading = "Supply chain")]
-    pub never_copy: Vec<String>,
-
-    /// Copy foreign / non-distributable layers (Windows base layers), downloading each from
-    /// its URLs and verifying it by digest.
-    ///
-    /// By default they are skipped and listed in the report: runtimes fetch them from their
-    /// URLs. The manifests keep their URLs either way, so the target must allow them.
-    #[arg(long, help_heading = "Supply chain")]
-    pub include_foreign_layers: bool,
-
-    /// Read the source password from stdin (with --src-creds USER).
-    #[arg(
-        long,
-        requires = "src_creds",
-        conflicts_with = "dest_password_stdin",
-        help_heading = "Registry access"
-    )]
-    pub src_password_stdin: bool,
-
-    /// Read the target password from stdin (with --dest-creds USER).
-    #[arg(long, requires = "dest_creds", help_heading = "Registry access")]
-    pub dest_password_stdin: bool,
-
-    /// A bearer token for the source registry, sent as is (no token server round trip).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "MIRROR_SRC_REGISTRY_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "src_creds",
-        help_heading = "Registry access"
-    )]
-    pub src_registry_token: Option<String>,
-
-    /// A bearer token for the target registry, sent as is (no token server round trip).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "MIRROR_DEST_REGISTRY_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "dest_creds",
-        help_heading = "Registry access"
-    )]
-    pub dest_registry_token: Option<String>,
-
-    /// Certificates for the source registry: *.crt CA files, client.cert + client.key for mutual TLS.
-    ///
-    /// The docker/podman certs.d layout. Without it, the first existing directory of
-    /// ~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST and
-    /// /etc/docker/certs.d/HOST is used.
-    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "Registry access")]
-    pub src_cert_dir: Option<PathBuf>,
-
-    /// Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS.
-    ///
-    /// The docker/podman certs.d layout. Without it, the first existing directory of
-    /// ~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST and
-    /// /etc/docker/certs.d/HOST is used.
-    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "Registry access")]
-    pub dest_cert_dir: Option<PathBuf>,
-
-    /// Send credentials over plain HTTP to registries that are not on this machine (unsafe).
-    #[arg(long, help_heading = "Registry access")]
-    pub allow_insecure_auth: bool,
 }
 
 /// `--layout-ref-name` values.

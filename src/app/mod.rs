@@ -2,6 +2,8 @@
 //! commands. The only layer that reads the environment, talks to the terminal or prints.
 
 pub mod cli;
+pub mod flags;
+pub mod printer;
 pub mod run;
 pub mod settings;
 pub mod sync;

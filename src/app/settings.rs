@@ -1,32 +1,303 @@
 //! Settings: turn what the user typed into ready-to-use values, or a usage error.
 //!
-//! Everything that can be wrong with the command line is found here, before any I/O: references,
-//! platform patterns, credentials syntax. Credential lookup reads local files only.
+//! One builder per flag group ([`SelectionSettings::from_args`], [`TransferSettings::from_args`],
+//! [`AccessSettings::from_args`]) and one per command that combines them ([`CopySettings`],
+//! [`VerifySettings`], [`InspectSettings`]); `mirror sync` uses the group builders for its
+//! command-line flags and [`AccessSettings::from_args`] for each registry of its file.
+//! Everything that can be wrong with the command line is found here, before any I/O:
+//! references, platform patterns, rules, credentials syntax. Credential lookup reads local files
+//! only. Engine types are produced here; the engine never sees a clap type.
 
-use std::path::Path;
 use std::time::Duration;
 
-use crate::app::cli::CopyArgs;
+use crate::app::cli::{CopyArgs, InspectArgs, RefName, VerifyArgs};
+use crate::app::flags::{
+    AccessArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, TransferArgs,
+};
 use crate::auth::credentials::CredentialFlags;
 use crate::auth::Auth;
+use crate::engine::artifacts::ArtifactOptions;
 use crate::engine::copy::OnReject;
-use crate::engine::select::Selector;
+use crate::engine::referrers::ArtifactTypeFilter;
+use crate::engine::rules::Rules;
+use crate::engine::select::{PlatformlessPolicy, Selector};
+use crate::error::{Error, Result};
+use crate::interrupt::CancelToken;
 use crate::model::platform::PlatformFilter;
-use crate::model::reference::ImageRef;
+use crate::model::reference::{ImageRef, RegistryRef};
 use crate::transport::registry::ClientOptions;
 use crate::transport::retry::RetryPolicy;
 
-pub use crate::error::UsageError;
+impl From<OnRejectArg> for OnReject {
+    fn from(a: OnRejectArg) -> Self {
+        match a {
+            OnRejectArg::Fail => OnReject::Fail,
+            OnRejectArg::Filter => OnReject::Filter,
+            OnRejectArg::Full => OnReject::Full,
+        }
+    }
+}
 
-/// One side of the copy.
+impl From<PlatformlessArg> for PlatformlessPolicy {
+    fn from(a: PlatformlessArg) -> Self {
+        match a {
+            PlatformlessArg::Copy => PlatformlessPolicy::Copy,
+            PlatformlessArg::Skip => PlatformlessPolicy::Skip,
+        }
+    }
+}
+
+/// Which side of a copy a registry is on: names the flags in messages (`--src-…`, `--dest-…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The source (`--src-*`).
+    Source,
+    /// The target (`--dest-*`).
+    Target,
+}
+
+impl Side {
+    /// The flag prefix: `src` or `dest`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Side::Source => "src",
+            Side::Target => "dest",
+        }
+    }
+}
+
+/// [`TransferArgs`], resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct TransferSettings {
+    /// Concurrent transfers (`--jobs`).
+    pub jobs: usize,
+    /// Retries for idempotent steps.
+    pub retry: RetryPolicy,
+    /// Per-request timeout (at least a second).
+    pub timeout: Duration,
+    /// How long to wait for another writer of a layout.
+    pub lock_timeout: Duration,
+}
+
+impl TransferSettings {
+    /// Resolve `--jobs`, `--retries`, `--timeout`, `--lock-timeout`.
+    pub fn from_args(a: &TransferArgs) -> Self {
+        TransferSettings {
+            jobs: a.jobs as usize,
+            retry: RetryPolicy {
+                retries: a.retries,
+                ..RetryPolicy::default()
+            },
+            timeout: Duration::from_secs(a.timeout.max(1)),
+            lock_timeout: Duration::from_secs(a.lock_timeout),
+        }
+    }
+}
+
+/// [`SelectionArgs`], compiled into engine types.
+#[derive(Debug)]
+pub struct SelectionSettings {
+    /// Which index entries to mirror.
+    pub selector: Selector,
+    /// Fail when a literal pattern matches nothing.
+    pub require_platforms: bool,
+    /// What to do when the target refuses a sparse index.
+    pub on_reject: OnReject,
+    /// Referrers and digest tags (`--referrers`, `--digest-tags`).
+    pub artifacts: ArtifactOptions,
+}
+
+impl SelectionSettings {
+    /// Compile the patterns and rules; `jobs` bounds the artifact discovery.
+    pub fn from_args(a: &SelectionArgs, jobs: usize) -> Result<Self> {
+        let platforms =
+            PlatformFilter::parse(&a.platforms).map_err(|e| Error::usage(e.to_string()))?;
+        let rules =
+            Rules::parse(&a.always_copy, &a.never_copy).map_err(|e| Error::usage(e.to_string()))?;
+        let types = ArtifactTypeFilter::parse(&a.referrers_artifact_types)
+            .map_err(|e| Error::usage(e.to_string()))?;
+        Ok(SelectionSettings {
+            selector: Selector {
+                platforms,
+                attestations: !a.no_attestations,
+                platformless: a.platformless.into(),
+                rules,
+                include_foreign: a.include_foreign_layers,
+            },
+            require_platforms: a.require_platforms,
+            on_reject: a.on_reject.into(),
+            artifacts: ArtifactOptions {
+                referrers: a.referrers || !a.referrers_artifact_types.is_empty(),
+                types,
+                digest_tags: a.digest_tags,
+                attestations: !a.no_attestations,
+                include_foreign: a.include_foreign_layers,
+                jobs,
+            },
+        })
+    }
+}
+
+/// How to reach one registry: connection options (TLS, plain HTTP, timeouts, cancellation)
+/// and credentials.
+#[derive(Debug, Clone)]
+pub struct AccessSettings {
+    /// Connection options.
+    pub client: ClientOptions,
+    /// Credentials and where they came from.
+    pub auth: Auth,
+}
+
+impl AccessSettings {
+    /// Resolve one side's access flags for `registry`: TLS files (`--*-cert-dir` or certs.d),
+    /// credentials (token, `--*-creds`, stdin, auth files, helpers), plain HTTP.
+    pub fn from_args(
+        side: Side,
+        a: &AccessArgs,
+        shared: &SharedAccessArgs,
+        registry: &RegistryRef,
+        transfer: &TransferSettings,
+        cancel: &CancelToken,
+    ) -> Result<Self> {
+        let p = side.prefix();
+        let tls = crate::auth::tls::for_registry(a.cert_dir.as_deref(), &registry.registry)
+            .map_err(|e| match a.cert_dir {
+                Some(_) => Error::usage(format!("--{p}-cert-dir: {e}")),
+                None => Error::usage(format!("TLS files for {}: {e}", registry.registry)),
+            })?;
+        let flags = CredentialFlags {
+            side: p,
+            creds: a.creds.as_deref(),
+            password_stdin: a.password_stdin,
+            registry_token: a.registry_token.as_deref(),
+            authfile: a.authfile.as_deref().or(shared.authfile.as_deref()),
+        };
+        let auth = crate::auth::credentials::resolve(
+            &registry.registry,
+            &registry.repository,
+            &flags,
+            &mut || crate::auth::credentials::read_password_stdin(p),
+            &mut crate::app::printer::prompt_password,
+        )?;
+        Ok(AccessSettings {
+            client: ClientOptions {
+                plain_http: a.plain_http,
+                http_fallback: !a.plain_http && registry.is_loopback(),
+                insecure_tls: !a.tls_verify,
+                timeout: transfer.timeout,
+                retry: transfer.retry,
+                allow_insecure_auth: shared.allow_insecure_auth,
+                tls,
+                cancel: cancel.clone(),
+                ..ClientOptions::default()
+            },
+            auth,
+        })
+    }
+}
+
+/// One side of a command: the reference and how to reach it.
 #[derive(Debug, Clone)]
 pub struct EndpointSettings {
     /// The parsed reference.
     pub reference: ImageRef,
-    /// Registry connection options.
+    /// Registry connection options (defaults for a layout, but for the cancellation token).
     pub client: ClientOptions,
-    /// Credentials and their source.
+    /// Credentials and their source (anonymous for a layout).
     pub auth: Auth,
+}
+
+impl EndpointSettings {
+    /// Resolve access for `reference` (a layout needs none).
+    pub fn new(
+        reference: ImageRef,
+        side: Side,
+        a: &AccessArgs,
+        shared: &SharedAccessArgs,
+        transfer: &TransferSettings,
+        cancel: &CancelToken,
+    ) -> Result<Self> {
+        let access = match &reference {
+            ImageRef::Registry(r) => {
+                AccessSettings::from_args(side, a, shared, r, transfer, cancel)?
+            }
+            ImageRef::Layout(_) => AccessSettings {
+                client: ClientOptions {
+                    cancel: cancel.clone(),
+                    ..ClientOptions::default()
+                },
+                auth: Auth::anonymous(),
+            },
+        };
+        Ok(EndpointSettings {
+            reference,
+            client: access.client,
+            auth: access.auth,
+        })
+    }
+}
+
+/// Whether the text names a tag or digest explicitly (after the last `/`).
+fn names_tag_or_digest(text: &str) -> bool {
+    let t = text.strip_prefix("docker://").unwrap_or(text);
+    t.contains('@') || t.rsplit('/').next().is_some_and(|last| last.contains(':'))
+}
+
+/// Parse SRC and DST; the target inherits the source tag when it names none (a layout falls
+/// back to `latest`, a registry target of a digest-only source is written by digest). Returns
+/// the references and the tag to write on the target.
+fn source_and_target(
+    source: &str,
+    target: &str,
+    ref_name: RefName,
+) -> Result<(ImageRef, ImageRef, Option<String>)> {
+    let source_ref: ImageRef = source
+        .parse()
+        .map_err(|e| Error::usage(format!("source: {e}")))?;
+    let mut target_ref: ImageRef = target
+        .parse()
+        .map_err(|e| Error::usage(format!("target: {e}")))?;
+    let explicit = match &target_ref {
+        ImageRef::Registry(_) => names_tag_or_digest(target),
+        ImageRef::Layout(l) => l.tag.is_some() || l.digest.is_some(),
+    };
+    let inherited = if explicit {
+        None
+    } else {
+        source_ref.tag().map(str::to_string)
+    };
+    match &mut target_ref {
+        ImageRef::Registry(r) if !explicit => r.tag = inherited.clone(),
+        ImageRef::Layout(l) if !explicit => {
+            l.tag = Some(inherited.clone().unwrap_or_else(|| "latest".into()))
+        }
+        _ => {}
+    }
+    if let (Some(td), Some(sd)) = (target_ref.digest(), source_ref.digest()) {
+        if td != sd {
+            return Err(Error::usage(format!(
+                "target digest {td} differs from source digest {sd}: a copy keeps the digest"
+            )));
+        }
+    }
+    let mut target_tag = target_ref.tag().map(str::to_string);
+    if let (ImageRef::Layout(_), RefName::Full, Some(t)) = (&target_ref, ref_name, &target_tag) {
+        target_tag = Some(match &source_ref {
+            ImageRef::Registry(r) => format!("{}:{t}", r.name()),
+            ImageRef::Layout(_) => t.clone(),
+        });
+    }
+    Ok((source_ref, target_ref, target_tag))
+}
+
+/// Both sides cannot read stdin.
+fn one_stdin(src: &AccessArgs, dest: &AccessArgs) -> Result<()> {
+    if src.password_stdin && dest.password_stdin {
+        return Err(Error::usage(
+            "--src-password-stdin and --dest-password-stdin cannot both read stdin",
+        ));
+    }
+    Ok(())
 }
 
 /// Everything `mirror copy` needs.
@@ -51,165 +322,132 @@ pub struct CopySettings {
     /// Layout lock wait.
     pub lock_timeout: Duration,
     /// Referrers and digest tags (`--referrers`, `--digest-tags`).
-    pub artifacts: crate::engine::artifacts::ArtifactOptions,
-}
-
-/// Whether the text names a tag or digest explicitly (after the last `/`).
-fn names_tag_or_digest(text: &str) -> bool {
-    let t = text.strip_prefix("docker://").unwrap_or(text);
-    t.contains('@') || t.rsplit('/').next().is_some_and(|last| last.contains(':'))
+    pub artifacts: ArtifactOptions,
+    /// Cancellation, for the engine.
+    pub cancel: CancelToken,
 }
 
 impl CopySettings {
     /// Validate and resolve `mirror copy` arguments.
-    pub fn from_args(a: &CopyArgs) -> Result<Self, UsageError> {
-        let source_ref: ImageRef = a
-            .source
-            .parse()
-            .map_err(|e| UsageError(format!("source: {e}")))?;
-        let mut target_ref: ImageRef = a
-            .target
-            .parse()
-            .map_err(|e| UsageError(format!("target: {e}")))?;
-        let explicit = match &target_ref {
-            ImageRef::Registry(_) => names_tag_or_digest(&a.target),
-            ImageRef::Layout(l) => l.tag.is_some() || l.digest.is_some(),
-        };
-        // Without an explicit tag the source tag is reused; a digest-only source is pushed by digest.
-        let inherited = if explicit {
-            None
-        } else {
-            source_ref.tag().map(str::to_string)
-        };
-        match &mut target_ref {
-            ImageRef::Registry(r) if !explicit => r.tag = inherited.clone(),
-            ImageRef::Layout(l) if !explicit => {
-                l.tag = Some(inherited.clone().unwrap_or_else(|| "latest".into()))
-            }
-            _ => {}
-        }
-        if let (Some(td), Some(sd)) = (target_ref.digest(), source_ref.digest()) {
-            if td != sd {
-                return Err(UsageError(format!(
-                    "target digest {td} differs from source digest {sd}: a copy keeps the digest"
-                )));
-            }
-        }
-        let mut target_tag = target_ref.tag().map(str::to_string);
-        if let (ImageRef::Layout(_), crate::app::cli::RefName::Full, Some(t)) =
-            (&target_ref, a.layout_ref_name, &target_tag)
-        {
-            target_tag = Some(match &source_ref {
-                ImageRef::Registry(r) => format!("{}:{t}", r.name()),
-                ImageRef::Layout(_) => t.clone(),
-            });
-        }
-        let platforms =
-            PlatformFilter::parse(&a.platforms).map_err(|e| UsageError(e.to_string()))?;
-        let selector = Selector {
-            platforms,
-            attestations: !a.no_attestations,
-            platformless: a.platformless,
-            rules: crate::engine::rules::Rules::parse(&a.always_copy, &a.never_copy)
-                .map_err(|e| UsageError(e.to_string()))?,
-            include_foreign: a.include_foreign_layers,
-        };
-        let artifacts = crate::engine::artifacts::ArtifactOptions {
-            referrers: a.referrers || !a.referrers_artifact_types.is_empty(),
-            types: crate::engine::referrers::ArtifactTypeFilter::parse(&a.referrers_artifact_types)
-                .map_err(|e| UsageError(e.to_string()))?,
-            digest_tags: a.digest_tags,
-            attestations: !a.no_attestations,
-            include_foreign: a.include_foreign_layers,
-            jobs: a.jobs as usize,
-        };
-        let retry = RetryPolicy {
-            retries: a.retries,
-            ..RetryPolicy::default()
-        };
-        let timeout = Duration::from_secs(a.timeout.max(1));
-        let side = |r: ImageRef,
-                    plain: bool,
-                    verify: bool,
-                    cert_dir: Option<&Path>,
-                    flags: CredentialFlags|
-         -> Result<EndpointSettings, UsageError> {
-            let mut client = ClientOptions {
-                insecure_tls: !verify,
-                timeout,
-                retry,
-                allow_insecure_auth: a.allow_insecure_auth,
-                ..ClientOptions::default()
-            };
-            let auth = match &r {
-                ImageRef::Registry(rr) => {
-                    client.plain_http = plain;
-                    client.http_fallback = !plain && rr.is_loopback();
-                    client.tls = crate::auth::tls::for_registry(cert_dir, &rr.registry)
-                        .map_err(|e| UsageError(format!("--{}-cert-dir: {e}", flags.side)))?;
-                    crate::auth::credentials::resolve(
-                        &rr.registry,
-                        &rr.repository,
-                        &flags,
-                        &mut || crate::auth::credentials::read_password_stdin(flags.side),
-                    )?
-                }
-                ImageRef::Layout(_) => Auth::anonymous(),
-            };
-            Ok(EndpointSettings {
-                reference: r,
-                client,
-                auth,
-            })
-        };
+    pub fn from_args(a: &CopyArgs, cancel: &CancelToken) -> Result<Self> {
+        let (source_ref, target_ref, target_tag) =
+            source_and_target(&a.source, &a.target, a.layout_ref_name)?;
+        let transfer = TransferSettings::from_args(&a.transfer);
+        let selection = SelectionSettings::from_args(&a.selection, transfer.jobs)?;
+        let (src, dest) = (a.src.view(), a.dest.view());
+        one_stdin(&src, &dest)?;
         Ok(CopySettings {
-            source: side(
+            source: EndpointSettings::new(
                 source_ref,
-                a.src_plain_http,
-                a.src_tls_verify,
-                a.src_cert_dir.as_deref(),
-                CredentialFlags {
-                    side: "src",
-                    creds: a.src_creds.as_deref(),
-                    password_stdin: a.src_password_stdin,
-                    registry_token: a.src_registry_token.as_deref(),
-                    authfile: a.src_authfile.as_deref(),
-                },
+                Side::Source,
+                &src,
+                &a.access,
+                &transfer,
+                cancel,
             )?,
-            target: side(
+            target: EndpointSettings::new(
                 target_ref,
-                a.dest_plain_http,
-                a.dest_tls_verify,
-                a.dest_cert_dir.as_deref(),
-                CredentialFlags {
-                    side: "dest",
-                    creds: a.dest_creds.as_deref(),
-                    password_stdin: a.dest_password_stdin,
-                    registry_token: a.dest_registry_token.as_deref(),
-                    authfile: a.dest_authfile.as_deref(),
-                },
+                Side::Target,
+                &dest,
+                &a.access,
+                &transfer,
+                cancel,
             )?,
             target_tag,
-            selector,
-            require_platforms: a.require_platforms,
-            on_reject: a.on_reject,
-            jobs: a.jobs as usize,
+            selector: selection.selector,
+            require_platforms: selection.require_platforms,
+            on_reject: selection.on_reject,
+            jobs: transfer.jobs,
             dry_run: a.dry_run,
-            lock_timeout: Duration::from_secs(a.lock_timeout),
-            artifacts,
+            lock_timeout: transfer.lock_timeout,
+            artifacts: selection.artifacts,
+            cancel: cancel.clone(),
+        })
+    }
+}
+
+/// Everything `mirror verify` needs.
+#[derive(Debug)]
+pub struct VerifySettings {
+    /// Source.
+    pub source: EndpointSettings,
+    /// Target.
+    pub target: EndpointSettings,
+    /// The tag the target should carry (None: the source digest).
+    pub target_tag: Option<String>,
+    /// What the mirror should hold.
+    pub selection: SelectionSettings,
+    /// Concurrency, retries, timeouts.
+    pub transfer: TransferSettings,
+    /// Cancellation.
+    pub cancel: CancelToken,
+}
+
+impl VerifySettings {
+    /// Validate and resolve `mirror verify` arguments (the same groups as `mirror copy`).
+    pub fn from_args(a: &VerifyArgs, cancel: &CancelToken) -> Result<Self> {
+        let (source_ref, target_ref, target_tag) =
+            source_and_target(&a.source, &a.target, RefName::Tag)?;
+        let transfer = TransferSettings::from_args(&a.transfer);
+        let selection = SelectionSettings::from_args(&a.selection, transfer.jobs)?;
+        let (src, dest) = (a.src.view(), a.dest.view());
+        one_stdin(&src, &dest)?;
+        Ok(VerifySettings {
+            source: EndpointSettings::new(
+                source_ref,
+                Side::Source,
+                &src,
+                &a.access,
+                &transfer,
+                cancel,
+            )?,
+            target: EndpointSettings::new(
+                target_ref,
+                Side::Target,
+                &dest,
+                &a.access,
+                &transfer,
+                cancel,
+            )?,
+            target_tag,
+            selection,
+            transfer,
+            cancel: cancel.clone(),
+        })
+    }
+}
+
+/// Everything `mirror inspect` needs.
+#[derive(Debug)]
+pub struct InspectSettings {
+    /// What to inspect.
+    pub source: EndpointSettings,
+    /// Also list referrers and digest tags.
+    pub referrers: bool,
+    /// Cancellation.
+    pub cancel: CancelToken,
+}
+
+impl InspectSettings {
+    /// Validate and resolve `mirror inspect` arguments.
+    pub fn from_args(a: &InspectArgs, cancel: &CancelToken) -> Result<Self> {
+        let reference: ImageRef = a.source.parse().map_err(|e| Error::usage(format!("{e}")))?;
+        let transfer = TransferSettings::from_args(&TransferArgs::default());
+        Ok(InspectSettings {
+            source: EndpointSettings::new(
+                reference,
+                Side::Source,
+                &a.src.view(),
+                &a.access,
+                &transfer,
+                cancel,
+            )?,
+            referrers: a.referrers,
+            cancel: cancel.clone(),
         })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn explicit_tags() {
-        assert!(names_tag_or_digest("127.0.0.1:5000/a:v1"));
-        assert!(!names_tag_or_digest("127.0.0.1:5000/a"));
-        assert!(names_tag_or_digest("a@sha256:x"));
-        assert!(!names_tag_or_digest("docker://localhost:5000/a/b"));
-    }
-}
+#[path = "settings_tests.rs"]
+mod tests;

@@ -11,16 +11,15 @@
 //! Only local files are read here. Credential helpers are not run yet: they become
 //! [`Credentials::Helper`] and run ([`run_helper`]) when a registry first asks for credentials.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 mod helper;
 
 pub use helper::{helper_timeout, run_helper, HELPER_TIMEOUT};
 
 use crate::auth::{Auth, Credentials};
-use crate::error::UsageError;
+use crate::error::Error;
 use crate::model::reference::DOCKER_HUB;
 
 /// The key docker uses for Docker Hub, and what its credential helpers are asked for.
@@ -42,17 +41,19 @@ pub struct CredentialFlags<'a> {
 }
 
 /// Find credentials for `registry` (as in the reference, `docker.io` for Docker Hub) and
-/// `repository`. `read_stdin` supplies the whole of stdin for `--*-password-stdin`.
+/// `repository`. `read_stdin` supplies the whole of stdin for `--*-password-stdin`; `prompt`
+/// asks the terminal for the password of `--*-creds USER` (the app layer owns the terminal).
 pub fn resolve(
     registry: &str,
     repository: &str,
     f: &CredentialFlags,
-    read_stdin: &mut dyn FnMut() -> Result<String, UsageError>,
-) -> Result<Auth, UsageError> {
+    read_stdin: &mut dyn FnMut() -> Result<String, Error>,
+    prompt: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<Auth, Error> {
     let side = f.side;
     if let Some(t) = f.registry_token {
         if t.is_empty() {
-            return Err(UsageError(format!("--{side}-registry-token is empty")));
+            return Err(Error::usage(format!("--{side}-registry-token is empty")));
         }
         return Ok(Auth {
             credentials: Credentials::Bearer(t.to_string()),
@@ -65,11 +66,13 @@ pub fn resolve(
             None => (v, None),
         };
         if user.is_empty() {
-            return Err(UsageError(format!("--{side}-creds has an empty user name")));
+            return Err(Error::usage(format!(
+                "--{side}-creds has an empty user name"
+            )));
         }
         let (password, how) = match (pass, f.password_stdin) {
             (Some(_), true) => {
-                return Err(UsageError(format!(
+                return Err(Error::usage(format!(
                     "--{side}-creds includes a password and --{side}-password-stdin was given: \
                      pass only the user name with --{side}-password-stdin"
                 )))
@@ -77,8 +80,8 @@ pub fn resolve(
             (Some(p), false) => (p, ""),
             (None, true) => (read_stdin()?, ", password from stdin"),
             (None, false) => (
-                prompt_password(&format!("Password for {user} at {registry}: "))
-                    .map_err(|e| UsageError(format!("--{side}-creds {user:?} has no password and {e}; use USER:PASSWORD or --{side}-password-stdin")))?,
+                prompt(&format!("Password for {user} at {registry}: "))
+                    .map_err(|e| Error::usage(format!("--{side}-creds {user:?} has no password and {e}; use USER:PASSWORD or --{side}-password-stdin")))?,
                 ", password from the terminal",
             ),
         };
@@ -91,13 +94,13 @@ pub fn resolve(
         });
     }
     if f.password_stdin {
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "--{side}-password-stdin needs --{side}-creds USER"
         )));
     }
     if let Some(file) = f.authfile {
         if !file.is_file() {
-            return Err(UsageError(format!(
+            return Err(Error::usage(format!(
                 "auth file {} does not exist",
                 file.display()
             )));
@@ -107,14 +110,14 @@ pub fn resolve(
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if explicit => {
-                return Err(UsageError(format!("reading {}: {e}", path.display())))
+                return Err(Error::usage(format!("reading {}: {e}", path.display())))
             }
             Err(_) => continue,
         };
         let json: serde_json::Value = match serde_json::from_slice(&text) {
             Ok(v) => v,
             Err(e) if explicit => {
-                return Err(UsageError(format!(
+                return Err(Error::usage(format!(
                     "auth file {} is not valid JSON: {e}",
                     path.display()
                 )))
@@ -127,7 +130,7 @@ pub fn resolve(
         match lookup(&json, &path, registry, repository) {
             Ok(Some(a)) => return Ok(a),
             Ok(None) => {}
-            Err(e) => return Err(UsageError(e)),
+            Err(e) => return Err(Error::usage(e)),
         }
     }
     Ok(Auth::anonymous())
@@ -333,48 +336,17 @@ fn entry_credentials(
 }
 
 /// Read a password for `--*-password-stdin`: all of stdin, without the final line break.
-pub fn read_password_stdin(side: &str) -> Result<String, UsageError> {
+pub fn read_password_stdin(side: &str) -> Result<String, Error> {
     let mut s = String::new();
     std::io::stdin()
         .read_to_string(&mut s)
-        .map_err(|e| UsageError(format!("--{side}-password-stdin: reading stdin: {e}")))?;
+        .map_err(|e| Error::usage(format!("--{side}-password-stdin: reading stdin: {e}")))?;
     let p = s.strip_suffix('\n').unwrap_or(&s);
     let p = p.strip_suffix('\r').unwrap_or(p);
     if p.is_empty() {
-        return Err(UsageError(format!(
+        return Err(Error::usage(format!(
             "--{side}-password-stdin: stdin was empty"
         )));
-    }
-    Ok(p.to_string())
-}
-
-/// Ask for a password on the terminal (stdin), without echo when `stty` is available.
-fn prompt_password(prompt: &str) -> Result<String, String> {
-    if !std::io::stdin().is_terminal() {
-        return Err("stdin is not a terminal to ask for it".into());
-    }
-    let stty = |arg: &str| {
-        Command::new("stty")
-            .arg(arg)
-            .stdin(Stdio::inherit())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    eprint!("{prompt}");
-    let _ = std::io::stderr().flush();
-    let hidden = stty("-echo");
-    let mut line = String::new();
-    let r = std::io::stdin().read_line(&mut line);
-    if hidden {
-        stty("echo");
-    }
-    eprintln!();
-    r.map_err(|e| format!("reading the terminal failed: {e}"))?;
-    let p = line.trim_end_matches(['\n', '\r']);
-    if p.is_empty() {
-        return Err("an empty password was typed".into());
     }
     Ok(p.to_string())
 }
@@ -492,7 +464,8 @@ mod tests {
 
     #[test]
     fn flags_come_first() {
-        let mut no_stdin = || -> Result<String, UsageError> { panic!("stdin read") };
+        let mut no_stdin = || -> Result<String, Error> { panic!("stdin read") };
+        let mut no_prompt = |_: &str| -> Result<String, String> { panic!("terminal read") };
         let f = CredentialFlags {
             side: "dest",
             creds: Some("ci:p:w"),
@@ -500,7 +473,7 @@ mod tests {
             registry_token: None,
             authfile: None,
         };
-        let a = resolve("reg.local", "a", &f, &mut no_stdin).unwrap();
+        let a = resolve("reg.local", "a", &f, &mut no_stdin, &mut no_prompt).unwrap();
         assert!(
             matches!(a.credentials, Credentials::Basic { ref password, .. } if password == "p:w")
         );
@@ -510,7 +483,7 @@ mod tests {
             password_stdin: true,
             ..f
         };
-        let a = resolve("reg.local", "a", &f, &mut stdin).unwrap();
+        let a = resolve("reg.local", "a", &f, &mut stdin, &mut no_prompt).unwrap();
         assert!(
             matches!(a.credentials, Credentials::Basic { ref password, .. } if password == "from-stdin")
         );
@@ -519,14 +492,14 @@ mod tests {
             creds: Some("ci:pw"),
             ..f
         };
-        assert!(resolve("reg.local", "a", &f, &mut stdin).is_err());
+        assert!(resolve("reg.local", "a", &f, &mut stdin, &mut no_prompt).is_err());
         let f = CredentialFlags {
             creds: None,
             password_stdin: false,
             registry_token: Some("tok"),
             ..f
         };
-        let a = resolve("reg.local", "a", &f, &mut no_stdin).unwrap();
+        let a = resolve("reg.local", "a", &f, &mut no_stdin, &mut no_prompt).unwrap();
         assert!(matches!(a.credentials, Credentials::Bearer(ref t) if t == "tok"));
     }
 }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::invariant::Confirmed;
 use crate::engine::plan::{self, Plan};
+use crate::engine::preflight;
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::resolve;
 use crate::engine::select::Selector;
@@ -36,7 +37,7 @@ pub(crate) use blobs::copy_blobs;
 pub use blobs::{large_jobs, Probe, LARGE_BLOB};
 
 /// What to do when the target refuses a sparse index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnReject {
     /// Stop with exit code 4; nothing is tagged.
@@ -70,6 +71,8 @@ pub struct CopyOptions {
     pub known_present: HashSet<Digest>,
     /// What the target tag names, when the caller already asked (saves a HEAD).
     pub target_current: Option<Option<Digest>>,
+    /// Cancellation (SIGINT/SIGTERM): checked before each step, awaited while blobs move.
+    pub cancel: crate::interrupt::CancelToken,
 }
 
 /// How the sparse-index question was settled.
@@ -159,7 +162,7 @@ pub(crate) fn descriptor_of(m: &RawManifest) -> Descriptor {
 
 /// Is this error the registry refusing an index because children are missing? Returns the
 /// digests it named.
-fn rejection_digests(e: &Error) -> Option<Vec<Digest>> {
+pub(crate) fn rejection_digests(e: &Error) -> Option<Vec<Digest>> {
     let Error::Registry(r) = e.root() else {
         return None;
     };
@@ -216,6 +219,7 @@ fn rejection(plan: &Plan, e: &Error, target: &str, before_any_copy: bool) -> Spa
         missing,
         missing_platforms,
         before_any_copy,
+        probe: None,
     }
 }
 
@@ -303,7 +307,7 @@ pub async fn execute<E: Storage>(
                 push_children(&dst, &missing, &reporter, &mut out.confirmed).await?;
             out.repaired = missing.iter().map(|m| m.digest.clone()).collect();
         }
-        crate::interrupt::check()?;
+        opts.cancel.check()?;
         if !opts.defer_finish {
             dst.finish().await?;
         }
@@ -311,45 +315,17 @@ pub async fn execute<E: Storage>(
         return Ok(out);
     }
 
-    // 2. Preflight.
+    // 2. Preflight (engine/preflight.rs).
     if out.plan.sparse && dst.is_registry() {
         reporter.event(Event::Stage("preflight"));
-        match dst.push_manifest(&out.plan.root, None).await {
-            Ok(_) => {
-                out.preflight = Preflight::Accepted;
-                reporter.event(Event::Info(format!(
-                    "{} accepts sparse indexes (preflight PUT by digest succeeded)",
-                    dst.describe()
-                )));
-            }
-            Err(e) => {
-                match rejection_digests(&e) {
-                    Some(named) => {
-                        let skipped: HashSet<&Digest> =
-                            out.plan.skipped().map(|e| &e.descriptor.digest).collect();
-                        if named.is_empty() || named.iter().any(|d| skipped.contains(d)) {
-                            out.preflight = Preflight::Rejected;
-                            let rej = rejection(&out.plan, &e, &opts.target_ref, true);
-                            apply_reject(&src, &mut out, opts, &reporter, rej).await?;
-                        } else {
-                            out.preflight = Preflight::Inconclusive;
-                            reporter.event(Event::Info(format!("preflight: {} named only selected children; the final push decides", dst.describe())));
-                        }
-                    }
-                    None if e.exit_code() == crate::exit::AUTH => {
-                        return Err(e.context(format!(
-                            "preflight push of index {} to {}",
-                            out.plan.root.digest,
-                            dst.describe()
-                        )))
-                    }
-                    None => {
-                        out.preflight = Preflight::Inconclusive;
-                        reporter.event(Event::Info(format!(
-                            "preflight was inconclusive ({e}); the final push decides"
-                        )));
-                    }
-                }
+        match preflight::run(dst.as_ref(), &out.plan, reporter.as_ref()).await? {
+            preflight::Verdict::Accepted => out.preflight = Preflight::Accepted,
+            preflight::Verdict::Inconclusive => out.preflight = Preflight::Inconclusive,
+            preflight::Verdict::Rejected { error, probe } => {
+                out.preflight = Preflight::Rejected;
+                let mut rej = rejection(&out.plan, &error, &opts.target_ref, true);
+                rej.probe = probe;
+                apply_reject(&src, &mut out, opts, &reporter, rej).await?;
             }
         }
     }
@@ -362,7 +338,7 @@ pub async fn execute<E: Storage>(
     };
     push_all(&src, &dst, &mut out, probe, opts, &reporter).await?;
     let root = out.plan.root.clone();
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     out.confirmed.check_before_tag(&out.plan)?;
     reporter.event(Event::Stage("index"));
     match dst.push_manifest(&root, opts.tag.as_deref()).await {
@@ -406,7 +382,7 @@ pub async fn execute<E: Storage>(
         }
     }
     out.pushed_digest = out.plan.root.digest.clone();
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     if !opts.defer_finish {
         dst.finish().await?;
     }
@@ -523,7 +499,7 @@ async fn push_all<E: Storage>(
     {
         out.confirmed.manifest(&m.digest);
     }
-    crate::interrupt::check()?;
+    opts.cancel.check()?;
     out.manifests_pushed += push_children(dst, &missing, reporter, &mut out.confirmed).await?;
     Ok(())
 }

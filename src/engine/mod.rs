@@ -11,6 +11,7 @@ pub mod image;
 pub mod inspect;
 pub mod invariant;
 pub mod plan;
+mod preflight;
 pub mod progress;
 pub mod referrers;
 pub mod report;

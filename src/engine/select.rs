@@ -14,7 +14,7 @@ use crate::model::digest::Digest;
 use crate::model::platform::PlatformFilter;
 
 /// What to do with index entries that have no platform (and are not attestations).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PlatformlessPolicy {
     /// Copy them (default).

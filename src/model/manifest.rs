@@ -14,7 +14,7 @@ use crate::model::digest::Digest;
 use crate::model::media::{self, Kind};
 use crate::model::platform::Platform;
 
-/// The largest manifest `mirror` accepts, as distribution does (REGISTRY-FACTS §4).
+/// The largest manifest `mirror` accepts, as distribution does (docs/registries.md §Push validation).
 pub const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// A manifest exactly as fetched: never re-serialised.
@@ -86,7 +86,7 @@ pub const ATTESTATION_REF_DIGEST: &str = "vnd.docker.reference.digest";
 pub const ATTESTATION_REF_TYPE: &str = "vnd.docker.reference.type";
 
 impl Descriptor {
-    /// A BuildKit attestation manifest entry (REGISTRY-FACTS §5): returns the digest it describes.
+    /// A BuildKit attestation manifest entry (docs/registries.md §Attestations): returns the digest it describes.
     pub fn attestation_subject(&self) -> Option<Digest> {
         if self
             .annotations

@@ -18,7 +18,7 @@ pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.man
 
 /// The `Accept` header sent on every manifest GET and HEAD: without the list types, registries
 /// answer with a single platform's manifest; without the schema2 type, distribution rewrites to
-/// schema1 (REGISTRY-FACTS §9).
+/// schema1 (docs/registries.md §Media types).
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.list.v2+json, \

@@ -8,7 +8,7 @@
 //! requests we must build ourselves (preflight PUT, referrers, mounts with two scopes) could not
 //! share its tokens; and its implicit auth path swallows the token server's reason. Wrapping it
 //! would have meant re-implementing every call anyway, so this module implements the dozen
-//! requests `mirror` makes, following distribution-spec v1.1 and REGISTRY-FACTS.md.
+//! requests `mirror` makes, following distribution-spec v1.1 and docs/registries.md.
 //!
 //! Everything here is per registry host: one connection pool, one token cache keyed by scope.
 
@@ -55,6 +55,8 @@ pub struct ClientOptions {
     pub allow_insecure_auth: bool,
     /// Extra CA certificates and a client certificate (`--*-cert-dir`, `certs.d`).
     pub tls: crate::auth::tls::TlsFiles,
+    /// Cancellation: no manifest or tag PUT starts once it is cancelled.
+    pub cancel: crate::interrupt::CancelToken,
 }
 
 impl Default for ClientOptions {
@@ -68,6 +70,7 @@ impl Default for ClientOptions {
             http_fallback: false,
             allow_insecure_auth: false,
             tls: crate::auth::tls::TlsFiles::default(),
+            cancel: crate::interrupt::CancelToken::default(),
         }
     }
 }
@@ -79,7 +82,7 @@ struct Token {
 }
 
 /// Docker Hub's pull budget, from `ratelimit-limit` / `ratelimit-remaining` (`20;w=21600`) on
-/// manifest HEAD and GET answers (REGISTRY-FACTS §12). A GET counts as a pull, a HEAD does not.
+/// manifest HEAD and GET answers (docs/registries.md §Rate limits). A GET counts as a pull, a HEAD does not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     /// Pulls left in the window.
@@ -1051,7 +1054,7 @@ impl Storage for RegistryRepo {
 
     async fn push_manifest(&self, m: &RawManifest, tag: Option<&str>) -> Result<Pushed> {
         // Never start a manifest or tag PUT after an interrupt.
-        crate::interrupt::check()?;
+        self.client.opts.cancel.check()?;
         let reference = tag.map_or_else(|| m.digest.to_string(), str::to_string);
         let url = self.url(&format!("manifests/{reference}"));
         let mut h = HeaderMap::new();
@@ -1129,7 +1132,7 @@ impl Storage for RegistryRepo {
                 Ok(false)
             }
             Ok(_) => Ok(false),
-            Err(e) if e.exit_code() == crate::exit::AUTH => Ok(false),
+            Err(e) if e.kind() == crate::error::ErrorKind::Auth => Ok(false),
             Err(e) => Err(e),
         }
     }

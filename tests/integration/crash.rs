@@ -8,6 +8,8 @@
 //! kills land in every phase (before any write, among blobs, among manifests, after the tag).
 //! The moments come from a seeded generator, counted in requests seen by a proxy (plus a small
 //! delay) relative to an undisturbed calibration copy, half of them in the manifest/tag phase.
+//! At least half of the planned kills must interrupt a running copy (the test fails otherwise:
+//! kills that land after the process exited test nothing).
 //! Knobs (env): `MIRROR_CRASH_KILLS` (default 20), `MIRROR_CRASH_SEED` (default 11).
 
 use std::path::Path;
@@ -237,10 +239,12 @@ async fn sigkill_at_random_moments_never_leaves_a_tag_on_an_incomplete_image() {
             })
             .collect();
         let mut outcomes: Vec<String> = vec![];
+        let mut interrupted = 0usize;
         for (k, m) in plan.into_iter().enumerate() {
             let name = format!("kill{k}");
             let args = vec!["copy".to_string(), source.clone(), dest(&name)];
             let killed = kill_at(&args, proxy, m).await;
+            interrupted += usize::from(killed);
             let at = format!("request {} + {} µs", m.requests, m.delay.as_micros());
             let dir = work.path().join(&name);
             let state = match target {
@@ -276,8 +280,14 @@ async fn sigkill_at_random_moments_never_leaves_a_tag_on_an_incomplete_image() {
             ));
         }
         eprintln!(
-            "crash test, {target} target ({} ms and {total} requests per copy):\n  {}",
+            "crash test, {target} target ({} ms and {total} requests per copy): {interrupted} of {kills} kills interrupted a running copy\n  {}",
             span.as_millis(),
+            outcomes.join("\n  ")
+        );
+        // A kill that lands after the copy exited tests nothing: most must land mid-copy.
+        assert!(
+            interrupted * 2 >= kills,
+            "{target}: only {interrupted} of {kills} kills interrupted a running copy:\n  {}",
             outcomes.join("\n  ")
         );
     }

@@ -38,6 +38,10 @@ pub struct FakeOptions {
     /// Fault injection: right after the first PUT of this tag (any repository), point the tag
     /// at these index bytes instead, as a concurrent writer would (default `None`).
     pub race_tag: Option<(String, Vec<u8>)>,
+    /// distribution v3 `validation.manifests.indexes.platforms: list`: only index children whose
+    /// `platform` os and architecture (variant ignored) match one of these `os/arch` pairs must
+    /// exist; the others may be missing whatever `accept_sparse` says (default empty: off).
+    pub platform_list: Vec<String>,
 }
 
 impl Default for FakeOptions {
@@ -47,6 +51,7 @@ impl Default for FakeOptions {
             referrers_api: false,
             referrers_page_size: None,
             race_tag: None,
+            platform_list: vec![],
         }
     }
 }
@@ -489,7 +494,24 @@ fn put_manifest(s: &mut Inner, p: &Parts, name: &str, reference: &str, body: &[u
     if doc.get("manifests").is_some() {
         let children = descriptor_digests(&doc, "manifests");
         let absent = |d: &&str| !repo.manifests.contains_key(*d) && !s.opts.accept_sparse;
-        missing.extend(children.into_iter().filter(absent));
+        if s.opts.platform_list.is_empty() {
+            missing.extend(children.into_iter().filter(absent));
+        } else {
+            let listed = |e: &Value| {
+                let p = |k: &str| e.pointer(&format!("/platform/{k}")).and_then(Value::as_str);
+                let os_arch = format!(
+                    "{}/{}",
+                    p("os").unwrap_or(""),
+                    p("architecture").unwrap_or("")
+                );
+                s.opts.platform_list.contains(&os_arch)
+            };
+            let entries = doc["manifests"].as_array().into_iter().flatten();
+            let required = entries
+                .filter(|e| listed(e))
+                .filter_map(|e| e["digest"].as_str());
+            missing.extend(required.filter(|d| !repo.manifests.contains_key(*d)));
+        }
     } else {
         let mut blobs = descriptor_digests(&doc, "config");
         blobs.extend(descriptor_digests(&doc, "layers"));

@@ -1,6 +1,7 @@
 //! Integration-test harness: a real `docker-registry` (CNCF distribution 2.8)
 //! process per test, access-log request counting, on-disk storage probes, a
-//! small async registry HTTP client and a runner for the `mirror` binary.
+//! small async registry HTTP client and a runner for the `mirror` binary. A second
+//! registry kind, `crane registry serve` (go-containerregistry), is [`CraneRegistry`].
 #![allow(dead_code)]
 
 use std::fmt;
@@ -12,6 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
+
+mod crane;
+pub use crane::CraneRegistry;
 
 /// All four manifest media types, sent as `Accept` by [`Http`] manifest requests.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
@@ -116,13 +120,13 @@ fn registry_bin() -> PathBuf {
         })
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
 
 /// Minimal blocking `GET /v2/` returning the status code (avoids needing a runtime).
-fn probe(port: u16) -> Option<u16> {
+pub(crate) fn probe(port: u16) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
     write!(

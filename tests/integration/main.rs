@@ -1,6 +1,7 @@
 //! The one integration-test binary. Registries are real `docker-registry` (distribution 2.8)
-//! processes started by `harness`; `fake_registry` stands in only for behaviour no installable
-//! registry has (accepting sparse indexes).
+//! and `crane registry serve` (go-containerregistry) processes started by `harness`;
+//! `fake_registry` stands in only for behaviour no installable registry has (accepting sparse
+//! indexes, distribution v3's `platforms: list` mode).
 
 mod fake_registry; // in-process registry that accepts sparse indexes
 mod fault_proxy; // fault-injecting proxy in front of a real registry
@@ -8,17 +9,22 @@ mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
+mod archive_entries; // oci-archive tars: only regular files and directories are unpacked
 mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
+mod citations; // registry-fact citations name sections of docs/registries.md
 mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
 mod copy_sparse; // a target that accepts sparse indexes
+mod crane_registry; // go-containerregistry's registry as the target: a second real implementation
 mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns finish
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
+mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)
+mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
 mod soak; // many copies through random faults on both sides: correct or a clean error

@@ -154,4 +154,7 @@ async fn common_failures() {
 fn help_texts() {
     snapshot("help-top", &mirror(&["--help"]).stdout, &[]);
     snapshot("help-copy", &mirror(&["copy", "--help"]).stdout, &[]);
+    // The flag groups: verify and inspect show copy's selection and access flags.
+    snapshot("help-verify", &mirror(&["verify", "--help"]).stdout, &[]);
+    snapshot("help-inspect", &mirror(&["inspect", "--help"]).stdout, &[]);
 }

@@ -828,6 +828,26 @@ async fn config_errors_name_file_line_and_key_and_run_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_images_writing_one_tag_are_refused_at_the_second_entry_line() {
+    let src = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mark = src.mark();
+    // Flow-style entries: the line comes from the parser's span of the entry.
+    let cfg = format!(
+        "images:\n  - {{source: {h}/a, target: oci:x, tags: [v1]}}\n\n  # the same target\n  - {{source: {h}/b, target: oci:x, tags: [v1, v2]}}\n",
+        h = src.host()
+    );
+    let out = sync(dir.path(), &cfg, &[], &[]).await;
+    assert_eq!(out.code, 2, "{out}");
+    assert!(
+        out.stderr
+            .contains("mirror.yaml:5: images[0] and images[1] both write oci:x:v1"),
+        "{out}"
+    );
+    assert!(src.requests_since(mark).is_empty(), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn blobs_pushed_earlier_in_the_run_are_mounted_not_uploaded_again() {
     let (src_a, src_b, dst) = (Registry::start(), Registry::start(), Registry::start());
     let http = Http::new();

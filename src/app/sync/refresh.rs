@@ -25,6 +25,7 @@ use crate::engine::image::{
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::select::Selector;
 use crate::error::{Error, Result};
+use crate::interrupt::CancelToken;
 use crate::transport::retry::RetryPolicy;
 use crate::transport::Storage;
 
@@ -77,6 +78,8 @@ pub struct ItemEnv {
     pub mode: Mode,
     /// Engine events of this item.
     pub reporter: Arc<dyn Reporter>,
+    /// Cancellation.
+    pub cancel: CancelToken,
 }
 
 /// Run one item through the use case, filling `out`.
@@ -108,6 +111,7 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
         cache: env.cache,
         gate,
         write_lock: Some(env.write_lock),
+        cancel: env.cancel,
     };
     let target = match env.dst {
         Some(d) => TargetSlot::Open(d),
@@ -125,7 +129,7 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
 }
 
 /// The item report of an outcome: the same state and digests `mirror copy` reports.
-fn fill(o: &ImageOutcome, mode: Mode, out: &mut ItemReport) {
+pub(crate) fn fill(o: &ImageOutcome, mode: Mode, out: &mut ItemReport) {
     out.source_digest = Some(o.source_digest.clone());
     out.target_digest = o.before.resolves_to().cloned();
     let state = if mode == Mode::Write {

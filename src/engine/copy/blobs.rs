@@ -119,7 +119,7 @@ pub(crate) async fn copy_blobs<E: Storage>(
             biased;
             // Interrupted: abort every transfer and wait until all are dropped (uploads
             // aborted, temp files removed) before the caller cancels open upload sessions.
-            _ = crate::interrupt::wait() => {
+            _ = opts.cancel.cancelled() => {
                 set.abort_all();
                 while set.join_next().await.is_some() {}
                 return Err(Error::Interrupted);

@@ -38,6 +38,7 @@ use crate::engine::referrers::ArtifactPlan;
 use crate::engine::resolve;
 use crate::engine::select::{Decision, Selector, SkipReason};
 use crate::error::{Error, Result};
+use crate::interrupt::CancelToken;
 use crate::model::digest::Digest;
 use crate::transport::retry::RetryPolicy;
 use crate::transport::Storage;
@@ -88,6 +89,8 @@ pub struct ImageJob {
     pub gate: Option<Arc<dyn PullGate>>,
     /// Held while writing (sync: one writer per target repository).
     pub write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Cancellation: checked between steps; blob transfers stop when it fires.
+    pub cancel: CancelToken,
 }
 
 /// Opens a target that does not exist yet (an OCI layout), once a write is due.
@@ -285,6 +288,7 @@ pub async fn mirror_image<E: Storage>(
         defer_finish: true,
         known_present: reading.present.clone(),
         target_current: Some(reading.state.resolves_to().cloned()),
+        cancel: job.cancel.clone(),
     };
     let written = write(job, src, &dst, &reading, done, &opts, reporter, &mut out).await;
     // The image is complete either way when only an artifact failed: commit it (a layout writes

@@ -490,6 +490,7 @@ fn job(mode: Mode, platforms: &[&str]) -> ImageJob {
         cache: None,
         gate: None,
         write_lock: None,
+        cancel: crate::interrupt::CancelToken::new(),
     }
 }
 

@@ -200,3 +200,100 @@ fn mutual_tls_uses_the_client_certificate_of_the_cert_dir() {
         "{out}"
     );
 }
+
+/// `verify` and `inspect` take copy's access flags with the same formats: `USER` with the
+/// password on stdin, `--*-cert-dir`, `--*-tls-verify` (verify used to accept only
+/// `USER:PASSWORD` and had no TLS flags; inspect had no cert dir).
+#[test]
+fn verify_and_inspect_take_the_copy_access_flags() {
+    let env = Env::new();
+    let pki = Pki::new(&env.path("pki"));
+    let pass = secret("verify-pass");
+    let reg = tls_registry(&pki, &htpasswd(&env.path("auth"), "alice", &pass), false);
+    let img = fixtures::multi_arch_oci(LAYER);
+    let src = layout(&env, &img);
+    let certs = pki.cert_dir(&env.path("certs"), false);
+    let certs = certs.to_str().unwrap();
+    let dst = format!("{}/team/app:v1", reg.host());
+    let creds = format!("alice:{pass}");
+    let out = env.mirror(
+        &[
+            "copy",
+            &src,
+            &dst,
+            "--dest-creds",
+            &creds,
+            "--dest-cert-dir",
+            certs,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out}");
+
+    // USER plus the password on stdin, and the CA directory.
+    let out = env.mirror(
+        &[
+            "verify",
+            &src,
+            &dst,
+            "--dest-creds",
+            "alice",
+            "--dest-password-stdin",
+            "--dest-cert-dir",
+            certs,
+        ],
+        Some(&format!("{pass}\n")),
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("complete"), "{out}");
+    assert_no_secret(&out, &[&pass, &basic("alice", &pass)]);
+
+    // USER:PASSWORD without the CA, certificate checks off.
+    let out = env.mirror(
+        &[
+            "verify",
+            &src,
+            &dst,
+            "--dest-creds",
+            &creds,
+            "--dest-tls-verify",
+            "false",
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out}");
+
+    // The wrong password is an authentication failure for verify too, naming the flag.
+    let out = env.mirror(
+        &[
+            "verify",
+            &src,
+            &dst,
+            "--dest-creds",
+            "alice:wrong",
+            "--dest-cert-dir",
+            certs,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 7, "{out}");
+    assert!(
+        out.stderr.contains("--dest-creds (user \"alice\")"),
+        "{out}"
+    );
+
+    // inspect: the source side of the same flags.
+    let out = env.mirror(
+        &[
+            "inspect",
+            &dst,
+            "--src-creds",
+            &creds,
+            "--src-cert-dir",
+            certs,
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("linux/amd64"), "{out}");
+}

@@ -1,0 +1,340 @@
+//! The flag groups that several commands share, each flag defined once (clap derive only).
+//!
+//! Commands flatten the groups they need (`#[command(flatten)]`): `copy` and `verify` take
+//! [`SelectionArgs`], [`TransferArgs`], [`SourceAccessArgs`], [`TargetAccessArgs`] and
+//! [`SharedAccessArgs`]; `sync` takes [`TransferArgs`] and [`SharedAccessArgs`] (the rest is in
+//! its file); `inspect` takes [`SourceAccessArgs`] and [`SharedAccessArgs`]. So a flag has the
+//! same name, range, format and environment variable wherever it appears. `settings.rs` turns
+//! each group into ready values.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+/// Which platforms and artifacts a mirror holds: the selection of `copy` and `verify`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SelectionArgs {
+    /// Platform(s) to mirror: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes.
+    ///
+    /// Repeat the flag or separate with commas. Without it every platform is mirrored and the
+    /// index is complete. `linux/arm` matches every arm variant, `linux/arm64/v8` equals
+    /// `linux/arm64`. Examples: linux/amd64, 'linux/*', '*/arm64', 'windows/amd64:10.0.17763.*'.
+    #[arg(
+        short = 'p',
+        long = "platform",
+        value_name = "PATTERN",
+        help_heading = "Selection"
+    )]
+    pub platforms: Vec<String>,
+
+    /// Fail (exit 3) when a literal --platform matches nothing, instead of warning.
+    #[arg(long, help_heading = "Selection")]
+    pub require_platforms: bool,
+
+    /// Leave out BuildKit attestation manifests of the selected platforms.
+    #[arg(long, help_heading = "Selection")]
+    pub no_attestations: bool,
+
+    /// What to do with index entries that have no platform (artifacts, nested indexes).
+    #[arg(long, value_enum, default_value_t = PlatformlessArg::Copy, value_name = "POLICY", help_heading = "Selection")]
+    pub platformless: PlatformlessArg,
+
+    /// When the target refuses a sparse index: fail (exit 4), filter (push a new, smaller index
+    /// with a NEW digest), or full (copy every child and push the original index).
+    ///
+    /// The refusal is detected before any blob moves, by pushing the index by digest first.
+    /// `mirror verify` takes the same value, so a filtered mirror made on purpose counts as
+    /// complete.
+    #[arg(long, value_enum, default_value_t = OnRejectArg::Fail, value_name = "POLICY", help_heading = "Selection")]
+    pub on_reject: OnRejectArg,
+
+    /// Mirror referrers of the index and of each selected child: signatures, SBOMs, attestations
+    /// (manifests whose `subject` names them), recursively; `verify` checks them.
+    ///
+    /// Read through the referrers API, or the `sha256-<hex>` fallback tag where a registry
+    /// has none (and in OCI layouts). Pushed after their subject; on a target that does not
+    /// answer `OCI-Subject`, the fallback tag's index is maintained: merged with what is
+    /// there, never dropping other entries. Referrers of children the platform filter leaves
+    /// out stay behind. See docs/artifacts.md.
+    #[arg(long, help_heading = "Supply chain")]
+    pub referrers: bool,
+
+    /// Only referrers whose artifact type matches GLOB (repeatable; implies --referrers).
+    ///
+    /// The artifact type is the manifest's `artifactType`, else its config media type, e.g.
+    /// application/spdx+json, 'application/vnd.dev.sigstore.*', application/vnd.cncf.notary.signature.
+    #[arg(
+        long = "referrers-artifact-type",
+        value_name = "GLOB",
+        help_heading = "Supply chain"
+    )]
+    pub referrers_artifact_types: Vec<String>,
+
+    /// Mirror cosign-style tags `sha256-<hex>.<suffix>` (.sig, .att, .sbom, any suffix) of the
+    /// index and of each selected child, byte for byte; `verify` checks them.
+    #[arg(long, help_heading = "Supply chain")]
+    pub digest_tags: bool,
+
+    /// Index entries that match RULE are mirrored even when the platform filter skips them
+    /// (repeatable).
+    ///
+    /// RULE is artifact-type=GLOB, media-type=GLOB or annotation:KEY=GLOB, matched against the
+    /// entry as the index lists it. A nested index forced in is copied whole. The plan names
+    /// the rule that decided each entry.
+    #[arg(long, value_name = "RULE", help_heading = "Supply chain")]
+    pub always_copy: Vec<String>,
+
+    /// Leave out index entries that match RULE (same forms as --always-copy; repeatable).
+    ///
+    /// --never-copy wins when both match, as a `!` exclude wins in --platform.
+    #[arg(long, value_name = "RULE", help_heading = "Supply chain")]
+    pub never_copy: Vec<String>,
+
+    /// Foreign / non-distributable layers (Windows base layers) are copied too, each downloaded
+    /// from its URLs and verified by digest.
+    ///
+    /// By default they are skipped and listed in the report: runtimes fetch them from their
+    /// URLs. The manifests keep their URLs either way, so the target must allow them.
+    #[arg(long, help_heading = "Supply chain")]
+    pub include_foreign_layers: bool,
+}
+
+/// `--platformless` values (mapped to the engine's `PlatformlessPolicy` in settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum PlatformlessArg {
+    /// Copy them (default).
+    #[default]
+    Copy,
+    /// Leave them out.
+    Skip,
+}
+
+/// `--on-reject` values (mapped to the engine's `OnReject` in settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OnRejectArg {
+    /// Stop with exit code 4; nothing is tagged.
+    #[default]
+    Fail,
+    /// Push a new index listing only the copied entries (new digest).
+    Filter,
+    /// Copy the remaining children too and push the original index.
+    Full,
+}
+
+/// The most concurrent transfers `--jobs` allows (every command).
+pub const MAX_JOBS: u16 = 256;
+
+/// Concurrency, retries and timeouts.
+#[derive(Debug, Clone, Args)]
+pub struct TransferArgs {
+    /// Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them
+    /// (rounded up) move blobs of 1 MiB or more.
+    ///
+    /// That bounds memory (each large transfer holds ~0.8 MiB of buffers) without slowing the
+    /// copy. For `mirror sync` this counts across the whole run; each image is also capped by
+    /// its `jobs`.
+    #[arg(short, long, default_value_t = 8, value_name = "N", env = "MIRROR_JOBS", value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS as i64), help_heading = "Transfer")]
+    pub jobs: u16,
+
+    /// Retries for each idempotent request or blob copy (exponential backoff with jitter).
+    #[arg(long, default_value_t = 5, value_name = "N", help_heading = "Transfer")]
+    pub retries: u32,
+
+    /// Per-request timeout in seconds (blob bodies excepted).
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "Transfer"
+    )]
+    pub timeout: u64,
+
+    /// Seconds to wait for another writer of the same OCI layout before failing.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "OCI layouts"
+    )]
+    pub lock_timeout: u64,
+}
+
+impl Default for TransferArgs {
+    fn default() -> Self {
+        TransferArgs {
+            jobs: 8,
+            retries: 5,
+            timeout: 60,
+            lock_timeout: 60,
+        }
+    }
+}
+
+/// Registry access options that are not per side.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SharedAccessArgs {
+    /// A docker config.json or containers auth.json with credentials for any registry
+    /// (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE).
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Registry access")]
+    pub authfile: Option<PathBuf>,
+
+    /// Send credentials over plain HTTP to registries that are not on this machine (unsafe).
+    #[arg(long, help_heading = "Registry access")]
+    pub allow_insecure_auth: bool,
+}
+
+/// Generates the source and target access groups: the same flags, prefixed `--src-`/`--dest-`.
+macro_rules! access_args {
+    ($(#[$meta:meta])* $name:ident, $p:literal, $env:literal, $who:literal, $heading:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Args)]
+        pub struct $name {
+            /// Credentials: USER[:PASSWORD] (without PASSWORD: asked on the terminal).
+            #[arg(
+                id = concat!($p, "_creds"),
+                long = concat!($p, "-creds"),
+                value_name = "USER[:PASSWORD]",
+                env = concat!("MIRROR_", $env, "_CREDS"),
+                hide_env_values = true,
+                help = concat!("Credentials for the ", $who, " registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)"),
+                help_heading = $heading
+            )]
+            pub creds: Option<String>,
+
+            /// Read the password from stdin (with --*-creds USER).
+            #[arg(
+                id = concat!($p, "_password_stdin"),
+                long = concat!($p, "-password-stdin"),
+                requires = concat!($p, "_creds"),
+                help = concat!("Read the ", $who, " password from stdin (with --", $p, "-creds USER)"),
+                help_heading = $heading
+            )]
+            pub password_stdin: bool,
+
+            /// A bearer token, sent as is (no token server round trip).
+            #[arg(
+                id = concat!($p, "_registry_token"),
+                long = concat!($p, "-registry-token"),
+                value_name = "TOKEN",
+                env = concat!("MIRROR_", $env, "_REGISTRY_TOKEN"),
+                hide_env_values = true,
+                conflicts_with = concat!($p, "_creds"),
+                help = concat!("A bearer token for the ", $who, " registry, sent as is (no token server round trip)"),
+                help_heading = $heading
+            )]
+            pub registry_token: Option<String>,
+
+            /// A docker config.json or containers auth.json to read credentials from.
+            #[arg(
+                id = concat!($p, "_authfile"),
+                long = concat!($p, "-authfile"),
+                value_name = "FILE",
+                value_hint = clap::ValueHint::FilePath,
+                help = concat!("A docker config.json or containers auth.json to read ", $who, " credentials from"),
+                help_heading = $heading
+            )]
+            pub authfile: Option<PathBuf>,
+
+            /// Talk plain HTTP (loopback hosts fall back to it by themselves).
+            #[arg(
+                id = concat!($p, "_plain_http"),
+                long = concat!($p, "-plain-http"),
+                help = concat!("Talk plain HTTP to the ", $who, " registry (loopback hosts fall back to it by themselves)"),
+                help_heading = $heading
+            )]
+            pub plain_http: bool,
+
+            /// Verify the registry's TLS certificate.
+            #[arg(
+                id = concat!($p, "_tls_verify"),
+                long = concat!($p, "-tls-verify"),
+                default_value_t = true,
+                action = clap::ArgAction::Set,
+                value_name = "BOOL",
+                help = concat!("Verify the ", $who, " registry's TLS certificate"),
+                help_heading = $heading
+            )]
+            pub tls_verify: bool,
+
+            /// Certificates: *.crt CA files, client.cert + client.key for mutual TLS.
+            #[arg(
+                id = concat!($p, "_cert_dir"),
+                long = concat!($p, "-cert-dir"),
+                value_name = "DIR",
+                value_hint = clap::ValueHint::DirPath,
+                help = concat!("Certificates for the ", $who, " registry: *.crt CA files, client.cert + client.key for mutual TLS"),
+                long_help = concat!("Certificates for the ", $who, " registry: *.crt CA files, client.cert + client.key for mutual TLS.\n\n",
+                    "The docker/podman certs.d layout. Without it, the first existing directory of ",
+                    "~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST and ",
+                    "/etc/docker/certs.d/HOST is used."),
+                help_heading = $heading
+            )]
+            pub cert_dir: Option<PathBuf>,
+        }
+
+        impl $name {
+            /// The side-independent view that settings work with.
+            pub fn view(&self) -> AccessArgs {
+                AccessArgs {
+                    creds: self.creds.clone(),
+                    password_stdin: self.password_stdin,
+                    registry_token: self.registry_token.clone(),
+                    authfile: self.authfile.clone(),
+                    plain_http: self.plain_http,
+                    tls_verify: self.tls_verify,
+                    cert_dir: self.cert_dir.clone(),
+                }
+            }
+        }
+    };
+}
+
+access_args!(
+    /// `--src-*`: how to reach and authenticate to the source registry.
+    SourceAccessArgs,
+    "src",
+    "SRC",
+    "source",
+    "Source registry"
+);
+access_args!(
+    /// `--dest-*`: how to reach and authenticate to the target registry.
+    TargetAccessArgs,
+    "dest",
+    "DEST",
+    "target",
+    "Target registry"
+);
+
+/// One side's access flags without their prefix (also built from a sync file's `registries`).
+#[derive(Debug, Clone)]
+pub struct AccessArgs {
+    /// `--*-creds USER[:PASSWORD]`.
+    pub creds: Option<String>,
+    /// `--*-password-stdin`.
+    pub password_stdin: bool,
+    /// `--*-registry-token`.
+    pub registry_token: Option<String>,
+    /// `--*-authfile`.
+    pub authfile: Option<PathBuf>,
+    /// `--*-plain-http`.
+    pub plain_http: bool,
+    /// `--*-tls-verify`.
+    pub tls_verify: bool,
+    /// `--*-cert-dir`.
+    pub cert_dir: Option<PathBuf>,
+}
+
+impl Default for AccessArgs {
+    fn default() -> Self {
+        AccessArgs {
+            creds: None,
+            password_stdin: false,
+            registry_token: None,
+            authfile: None,
+            plain_http: false,
+            tls_verify: true,
+            cert_dir: None,
+        }
+    }
+}

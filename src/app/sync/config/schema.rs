@@ -1,0 +1,169 @@
+//! The shape of `mirror.yaml` as written (unknown keys are errors), and the merge of
+//! `defaults:` with each image's overrides into the compiled [`ImageSettings`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::values::{
+    Credentials, Jobs, LayoutRefName, Platforms, RuleList, Source, Target, TypeList,
+};
+use super::ImageSettings;
+use crate::app::sync::tags::TagRules;
+use crate::engine::copy::OnReject;
+use crate::engine::rules::Rules;
+use crate::engine::select::PlatformlessPolicy;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct FileConfig {
+    /// Settings every image inherits.
+    #[serde(default)]
+    pub defaults: Overrides,
+    /// Connection settings per registry host (as written in references, e.g. `docker.io`).
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistryConfig>,
+    /// What to mirror; the span locates each entry for errors found after reading it.
+    pub images: Vec<serde_saphyr::Spanned<FileImage>>,
+}
+
+/// Settings that `defaults:` gives and each image may override.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct Overrides {
+    /// Platform patterns, as for `mirror copy --platform` (a list, or one comma-separated string).
+    pub platforms: Option<Platforms>,
+    /// Copy BuildKit attestation manifests of selected platforms (default true).
+    pub attestations: Option<bool>,
+    /// Index entries without a platform: `copy` (default) or `skip`.
+    pub platformless: Option<PlatformlessPolicy>,
+    /// When the target refuses a sparse index: `fail` (default), `filter` or `full`.
+    pub on_reject: Option<OnReject>,
+    /// Concurrent blob transfers for one image (default 8; the run-wide cap is `--jobs`).
+    pub jobs: Option<Jobs>,
+    /// Entries copied whatever the platform filter says (as `--always-copy`).
+    pub always_copy: Option<RuleList>,
+    /// Entries never copied (as `--never-copy`; wins over `always-copy`).
+    pub never_copy: Option<RuleList>,
+    /// Copy OCI referrers (signatures, SBOMs) of the copied manifests (as `--referrers`).
+    pub referrers: Option<bool>,
+    /// Only referrers of these artifact types (globs; implies `referrers`).
+    pub referrers_artifact_types: Option<TypeList>,
+    /// Copy cosign-style `sha256-<hex>.sig/.att/.sbom` tags (as `--digest-tags`).
+    pub digest_tags: Option<bool>,
+    /// Copy foreign / non-distributable layers from their URLs (as `--include-foreign-layers`).
+    pub include_foreign_layers: Option<bool>,
+    /// Ref names written into an OCI layout target: `tag` (default) or `full`
+    /// (`REGISTRY/REPO:TAG`, so many repositories can share one layout).
+    pub layout_ref_name: Option<LayoutRefName>,
+}
+
+/// One `images:` entry: where from, where to, which tags, and overrides of `defaults:` (the
+/// same keys).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub(super) struct FileImage {
+    /// `REGISTRY/REPO` or `oci:DIR`, without a tag: tags go under `tags:`.
+    pub source: Source,
+    /// `REGISTRY/REPO` or `oci:DIR`, without a tag: the source tags are kept.
+    pub target: Target,
+    /// Which tags (and digests) to mirror.
+    pub tags: TagRules,
+    // The overrides of `defaults:`, written out: `#[serde(flatten)]` would buffer the values
+    // and lose their locations, and it does not work with `deny_unknown_fields`.
+    platforms: Option<Platforms>,
+    attestations: Option<bool>,
+    platformless: Option<PlatformlessPolicy>,
+    on_reject: Option<OnReject>,
+    jobs: Option<Jobs>,
+    always_copy: Option<RuleList>,
+    never_copy: Option<RuleList>,
+    referrers: Option<bool>,
+    referrers_artifact_types: Option<TypeList>,
+    digest_tags: Option<bool>,
+    include_foreign_layers: Option<bool>,
+    layout_ref_name: Option<LayoutRefName>,
+}
+
+impl FileImage {
+    /// The entry's own values, and its overrides of `defaults:`.
+    pub(super) fn split(self) -> (Source, Target, TagRules, Overrides) {
+        let overrides = Overrides {
+            platforms: self.platforms,
+            attestations: self.attestations,
+            platformless: self.platformless,
+            on_reject: self.on_reject,
+            jobs: self.jobs,
+            always_copy: self.always_copy,
+            never_copy: self.never_copy,
+            referrers: self.referrers,
+            referrers_artifact_types: self.referrers_artifact_types,
+            digest_tags: self.digest_tags,
+            include_foreign_layers: self.include_foreign_layers,
+            layout_ref_name: self.layout_ref_name,
+        };
+        (self.source, self.target, self.tags, overrides)
+    }
+}
+
+/// Settings for one registry host.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegistryConfig {
+    /// Talk plain HTTP (loopback hosts always do).
+    #[serde(default)]
+    pub plain_http: bool,
+    /// Verify TLS certificates (default true).
+    pub tls_verify: Option<bool>,
+    /// `USER:PASSWORD`, usually from the environment: `"${REG_USER}:${REG_PASSWORD}"`.
+    pub credentials: Option<Credentials>,
+}
+
+impl Overrides {
+    /// These overrides over `d` (the defaults), with the built-in defaults for what neither
+    /// gives. A list given here replaces the default's list.
+    pub(super) fn over(self, d: &Overrides) -> ImageSettings {
+        let types = self
+            .referrers_artifact_types
+            .or_else(|| d.referrers_artifact_types.clone())
+            .unwrap_or_default();
+        let explicit_referrers = self.referrers.or(d.referrers).unwrap_or(false);
+        ImageSettings {
+            platforms: self
+                .platforms
+                .or_else(|| d.platforms.clone())
+                .unwrap_or_default(),
+            attestations: self.attestations.or(d.attestations).unwrap_or(true),
+            platformless: self
+                .platformless
+                .or(d.platformless)
+                .unwrap_or(PlatformlessPolicy::Copy),
+            on_reject: self.on_reject.or(d.on_reject).unwrap_or(OnReject::Fail),
+            jobs: self.jobs.or(d.jobs).map_or(8, |j| j.0),
+            rules: Rules {
+                always: self
+                    .always_copy
+                    .or_else(|| d.always_copy.clone())
+                    .unwrap_or_default()
+                    .0,
+                never: self
+                    .never_copy
+                    .or_else(|| d.never_copy.clone())
+                    .unwrap_or_default()
+                    .0,
+            },
+            referrers: explicit_referrers || !types.globs.is_empty(),
+            artifact_types: types,
+            digest_tags: self.digest_tags.or(d.digest_tags).unwrap_or(false),
+            include_foreign: self
+                .include_foreign_layers
+                .or(d.include_foreign_layers)
+                .unwrap_or(false),
+            layout_ref_name: self
+                .layout_ref_name
+                .or(d.layout_ref_name)
+                .unwrap_or(LayoutRefName::Tag),
+        }
+    }
+}

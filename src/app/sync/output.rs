@@ -1,0 +1,72 @@
+//! How `mirror sync` and `mirror verify` show items: JSON lines on stdout, or status lines on
+//! stderr and a table on stdout, all through the [`Printer`].
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::app::printer::Printer;
+use crate::error::Error;
+
+use super::report::{self, Action, ItemReport, Line, Summary};
+
+/// The error with its causes and hints, one per line.
+pub(super) fn error_text(e: &Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(&format!("\n  caused by: {c}"));
+        src = c.source();
+    }
+    for h in e.hints() {
+        s.push_str(&format!("\n  hint: {h}"));
+    }
+    s
+}
+
+/// Prints items as they finish, in the chosen format.
+pub(super) struct Output {
+    pub(super) printer: Printer,
+    /// Per-item status lines on stderr (human output).
+    pub(super) status: bool,
+    pub(super) total: usize,
+    pub(super) done: AtomicUsize,
+}
+
+impl Output {
+    pub(super) fn item(&self, r: &ItemReport) {
+        if self.printer.json() {
+            self.printer.out_json_line(&Line::Item(r.clone()));
+        } else if self.status {
+            let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+            let w = self.total.to_string().len();
+            let mut text = format!(
+                "[{n:>w$}/{}] {:<17} {} → {}  {}\n",
+                self.total,
+                r.action.as_str(),
+                r.source,
+                r.target,
+                r.detail()
+            );
+            if r.action == Action::Failed {
+                if let Some(e) = &r.error {
+                    for l in e.lines().skip(1) {
+                        text.push_str(&format!("      {l}\n"));
+                    }
+                }
+            }
+            self.printer.info(&text);
+        }
+    }
+
+    pub(super) fn finish(&self, items: &[ItemReport], summary: &Summary) {
+        if self.printer.json() {
+            self.printer.out_json_line(&Line::Summary(summary.clone()));
+        } else {
+            let mut text = String::new();
+            if !items.is_empty() {
+                text.push_str(&report::table(items));
+            }
+            text.push_str(&format!("{}\n", summary.line()));
+            self.printer.out(&text);
+        }
+    }
+}

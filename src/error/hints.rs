@@ -1,0 +1,101 @@
+//! Advice shown under an error: found by looking at its root cause.
+
+use super::Error;
+use crate::model::manifest::ManifestError;
+
+impl Error {
+    /// Advice for the user, found by looking at the root cause.
+    pub fn hints(&self) -> Vec<String> {
+        let mut h = vec![];
+        match self.root() {
+            Error::Usage { hint: Some(hint), .. } => h.push(hint.clone()),
+            Error::Config(_) => {
+                h.push("nothing was run; the file format is in docs/sync.md".into())
+            }
+            Error::Network { https_to_http: true, .. } => h.push(
+                "the registry seems to speak plain HTTP: pass --src-plain-http or --dest-plain-http".into(),
+            ),
+            Error::Network { message, .. } if tls_hint(message).is_some() => {
+                h.push(tls_hint(message).unwrap_or_default().into())
+            }
+            Error::Network { url, message, .. } => {
+                h.push("check that the registry host and port are right and reachable from here".into());
+                // With TLS 1.3 a server refusing a missing client certificate often just closes
+                // the connection after the handshake, and its alert is lost.
+                let m = message.to_ascii_lowercase();
+                if url.starts_with("https://") && ["channel closed", "connection closed", "connection reset", "unexpected eof", "broken pipe"].iter().any(|s| m.contains(s)) {
+                    h.push("if the registry requires a client certificate (mutual TLS), put client.cert and client.key in the --src-cert-dir/--dest-cert-dir directory".into());
+                }
+            }
+            Error::Registry(r) if r.status == 400 && r.body.as_deref().is_some_and(|b| b.contains("HTTP request to an HTTPS server")) => h.push(
+                "the registry speaks HTTPS: drop --src-plain-http/--dest-plain-http".into(),
+            ),
+            Error::Auth { credential_source, status, registry, .. } => {
+                h.push(format!("credentials tried: {credential_source}"));
+                if *status == Some(403) {
+                    h.push("the account is known but lacks pull or push rights on that repository".into());
+                } else {
+                    h.push(format!("log in with `docker login {registry}` (or podman login), or pass --src-creds/--dest-creds"));
+                }
+            }
+            Error::Registry(r) if r.status == 401 => h.push(
+                "the registry wants credentials: run `docker login`, or pass --src-creds/--dest-creds".into(),
+            ),
+            Error::Registry(r) if r.status == 403 => h.push(
+                "the account lacks pull or push rights on that repository".into(),
+            ),
+            Error::Registry(r) if r.status == 429 => h.push(
+                "the registry is rate limiting: lower --jobs, authenticate, or retry later".into(),
+            ),
+            Error::Registry(r) if r.status == 404 && (r.has_code("MANIFEST_UNKNOWN") || r.has_code("NAME_UNKNOWN")) => {
+                h.push("check the repository name and tag; `mirror inspect` shows what a reference resolves to".into())
+            }
+            Error::SparseRejected(s) => {
+                h.push(format!("the registry answered {}", s.response));
+                if let Some(p) = &s.probe {
+                    h.push(format!("conclusive: the registry first named only selected children (it may stop at the first missing child), then also refused probe index {p}, which lists only the children this copy leaves out (pushed by digest, untagged)"));
+                }
+                h.push("copy every platform instead (no --platform), or pass --on-reject full to copy the missing children too".into());
+                h.push("--on-reject filter pushes a new, smaller index instead (new digest: signatures over the original index will not verify)".into());
+                h.push("to accept sparse indexes: distribution v3 `validation.manifests.indexes.platforms: none`; Quay ≥ 3.17 `FEATURE_SPARSE_INDEX: true`".into());
+            }
+            Error::NothingSelected { .. } => {
+                h.push("patterns look like os/arch[/variant][:os.version], e.g. linux/amd64, linux/arm/v7, 'linux/*'".into())
+            }
+            Error::ForeignUrlsRejected { .. } => {
+                h.push("allow the URLs on the target: distribution `validation.manifests.urls.allow: ['^https?://([^/]+\\.)*example\\.com/']` (or `validation.disabled: true`); by default distribution allows none".into());
+                h.push("--include-foreign-layers copies the layer data too, but the manifest keeps its URLs: removing them would change its digest and the index's".into());
+            }
+            Error::Interrupted => h.push(
+                "run the same command again to finish: what is already on the target is not copied again".into(),
+            ),
+            Error::Manifest { source: ManifestError::Schema1, .. } => h.push(
+                "schema1 is deprecated and unsupported: convert the image upstream (e.g. rebuild and push it)".into(),
+            ),
+            _ => {}
+        }
+        h
+    }
+}
+
+/// Advice for a TLS failure, from the transport's (rustls) message.
+fn tls_hint(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    if m.contains("invalid peer certificate") {
+        Some("the registry's certificate is not trusted here: put its CA certificate (PEM) in DIR/ca.crt and pass --src-cert-dir/--dest-cert-dir DIR (or use /etc/containers/certs.d/HOST/), or pass --src-tls-verify=false/--dest-tls-verify=false")
+    } else if [
+        "certificate required",
+        "certificaterequired",
+        "bad certificate",
+        "badcertificate",
+        "unknown ca",
+        "unknownca",
+    ]
+    .iter()
+    .any(|s| m.contains(s))
+    {
+        Some("the registry wants a client certificate it trusts (mutual TLS): put client.cert and client.key in the --src-cert-dir/--dest-cert-dir directory")
+    } else {
+        None
+    }
+}
