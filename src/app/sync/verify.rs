@@ -40,7 +40,11 @@ pub async fn verify_command(
         let target = match &s.target.reference {
             // A layout that does not exist holds nothing (and is not created).
             ImageRef::Layout(l) if !l.archive && !l.path.join("oci-layout").is_file() => {
-                TargetSlot::Later(Box::new(|| Box::pin(async { Err(Error::Interrupted) })))
+                TargetSlot::Later(Box::new(|| {
+                    Box::pin(async {
+                        Err(Error::Internal("verify opened its target to write".into()))
+                    })
+                }))
             }
             _ => TargetSlot::Open(Arc::new(open_endpoint(&s.target, false, lock).await?)),
         };
