@@ -9,10 +9,10 @@ use crate::app::cli::{Cli, Command, CopyArgs, InspectArgs, OutputFormat};
 use crate::app::printer::{CliReporter, Printer};
 use crate::app::settings::{CopySettings, EndpointSettings, InspectSettings};
 use crate::engine::image::{mirror_image, ImageJob, Mode, TargetSlot};
-use crate::engine::progress::Reporter;
+use crate::engine::progress::{Event, Reporter};
 use crate::engine::report::Report;
 use crate::engine::resolve;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::exit;
 use crate::interrupt::CancelToken;
 use crate::model::reference::ImageRef;
@@ -114,7 +114,19 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
                 Box::pin(async move { Ok(Arc::new(open_endpoint(&side, true, lock).await?)) })
             }))
         }
-        _ => TargetSlot::Open(Arc::new(open(&s.target, !s.dry_run).await?)),
+        _ => match open(&s.target, !s.dry_run).await {
+            Ok(d) => TargetSlot::Open(Arc::new(d)),
+            // A dry run needs nothing from the target: without it, its state reads as absent.
+            Err(e) if s.dry_run && e.kind() != ErrorKind::Interrupted => {
+                reporter.event(Event::Warning(format!(
+                    "cannot read the target {target_text} ({e}); planning as if it were empty"
+                )));
+                TargetSlot::Later(Box::new(|| {
+                    Box::pin(async { Err(Error::Internal("a dry run opened its target".into())) })
+                }))
+            }
+            Err(e) => return Err(e),
+        },
     };
     let job = ImageJob {
         source_reference: source_reference(&s.source.reference),
