@@ -337,7 +337,14 @@ pub fn table(items: &[ItemReport]) -> String {
         "ACTION", "SOURCE", "TARGET", "DIGEST"
     );
     for i in items {
-        let digest = i.source_digest.as_ref().map_or("-", |d| d.short());
+        // The digest the target tag resolves to (a filtered mirror: the filtered index), else
+        // the source's when nothing is known of the target.
+        let digest = i
+            .target_state
+            .as_ref()
+            .and_then(|s| s.resolves_to())
+            .or(i.source_digest.as_ref())
+            .map_or("-", |d| d.short());
         let _ = writeln!(
             s,
             "{:<w_action$}  {:<w_src$}  {:<w_dst$}  {:<19}  {}",
