@@ -34,6 +34,9 @@ use crate::transport::retry::{parse_retry_after, RetryPolicy};
 use crate::transport::{resume, BlobBody, Pushed, ReferrerList, Storage};
 
 mod auth_flow;
+mod catalog;
+
+pub use self::catalog::{Catalog, MAX_CATALOG_ENTRIES, MAX_CATALOG_PAGES};
 
 /// Connection settings for one registry.
 #[derive(Debug, Clone)]

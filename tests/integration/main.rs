@@ -29,3 +29,4 @@ mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, e
 mod soak; // many copies through random faults on both sides: correct or a clean error
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
 mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures
+mod unattended; // issue 17: target-prefix, catalog discovery, metrics, hooks

@@ -18,6 +18,7 @@ pub mod shard;
 pub mod store;
 pub mod tags;
 
+mod discover;
 mod endpoints;
 mod output;
 mod verify;
@@ -243,7 +244,7 @@ fn usage(msg: String, hint: &str) -> Result<u8> {
 /// `mirror sync`.
 pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToken) -> Result<u8> {
     let started = Instant::now();
-    let cfg = config::load(&args.file).map_err(Error::config)?;
+    let mut cfg = config::load(&args.file).map_err(Error::config)?;
     let shard = match (&args.shard, args.shards) {
         (Some(s), _) => match s.parse::<Shard>() {
             Ok(s) => Some(s),
@@ -320,6 +321,8 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         printer,
         cancel: cancel.clone(),
     };
+    let discovered = discover::resolve(&mut cfg, &ctx.eps, &args.file).await?;
+    discover::show(printer, &discovered);
 
     // Expand every image (tag listings in parallel), keeping configuration order.
     let expanded: Vec<(usize, Result<Vec<WorkItem>>)> =
@@ -457,6 +460,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     let mut summary = Summary {
         items_total,
         shard: shard.map(|s| s.to_string()),
+        discovered,
         ..Summary::default()
     };
     for r in &reports {

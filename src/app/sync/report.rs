@@ -232,6 +232,28 @@ pub struct Summary {
     pub duration_seconds: f64,
     /// The process exit code (0, 6 or 7; see docs/exit-codes.md).
     pub exit_code: u8,
+    /// What `source-registry:` entries found in their registries' catalogs (absent when the
+    /// file has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovered: Vec<DiscoveryReport>,
+}
+
+/// The repositories one `source-registry:` entry found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryReport {
+    /// Index of the `images:` entry in the file (0-based).
+    pub image: usize,
+    /// `REGISTRY[/ORG]` as configured.
+    pub source: String,
+    /// Where the repositories go (`PREFIX/<repository path>`).
+    pub target_prefix: String,
+    /// Catalog pages read.
+    pub catalog_pages: usize,
+    /// Repositories the catalog listed (the whole registry).
+    pub catalog_repositories: usize,
+    /// Those taken (in the organisation, passing `regex` and `exclude`), in catalog order.
+    pub repositories: Vec<String>,
 }
 
 impl Summary {

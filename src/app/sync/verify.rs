@@ -95,6 +95,7 @@ pub async fn verify_command(
             },
             line: None,
         }],
+        discoveries: vec![],
     };
     let ctx = RunCtx {
         eps: Endpoints {

@@ -244,3 +244,56 @@ fn a_huge_file_is_refused_at_once() {
     let e = load(&big).unwrap_err();
     assert!(e.message.contains("larger than 8 MiB"), "{e}");
 }
+
+#[test]
+fn target_prefix_maps_docker_hub_and_other_names_and_excludes_target() {
+    let cfg = parse(
+        "m.yaml",
+        r#"
+defaults:
+  target-prefix: registry.internal/mirror
+images:
+  - source: nginx
+    tags: [1.27]
+  - source: quay.io/prometheus/node-exporter
+    tags: [v1]
+  - source: 127.0.0.1:5000/team/app
+    target-prefix: 127.0.0.1:5001/other
+    tags: [v1]
+  - source: docker.io/bitnami/redis
+    target: registry.internal/own/redis
+    tags: [v1]
+"#,
+    )
+    .unwrap();
+    let targets: Vec<&str> = cfg.images.iter().map(|i| i.target.text.as_str()).collect();
+    assert_eq!(
+        targets,
+        vec![
+            "registry.internal/mirror/library/nginx",
+            "registry.internal/mirror/prometheus/node-exporter",
+            "127.0.0.1:5001/other/team/app",
+            "registry.internal/own/redis",
+        ]
+    );
+    let e = err("images:\n  - source: nginx\n    tags: [v1]\n    target: reg.io/a\n    target-prefix: reg.io/m\n");
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("m.yaml:2: images[0]: `target` and `target-prefix` exclude each other"),
+        "{e}"
+    );
+    let e = err("images:\n  - source: nginx\n    tags: [v1]\n");
+    assert!(e.to_string().contains("no target"), "{e}");
+    let e =
+        err("defaults:\n  target-prefix: mirror/x\nimages:\n  - source: nginx\n    tags: [v1]\n");
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(
+        e.to_string().contains(
+            "defaults.target-prefix: target-prefix \"mirror/x\": \"mirror\" is not a registry host"
+        ),
+        "{e}"
+    );
+    let e = err("images:\n  - source: oci:/tmp/l\n    target-prefix: reg.io/m\n    tags: [v1]\n");
+    assert!(e.to_string().contains("needs a registry source"), "{e}");
+}

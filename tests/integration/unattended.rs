@@ -1,0 +1,219 @@
+//! Running `mirror` unattended (issue 17): `target-prefix` mapping and `source-registry`
+//! discovery through the catalog against distribution 2.8; an in-process server only for a
+//! catalog that answers 401 or 404.
+
+use std::path::Path;
+
+use crate::fixtures;
+use crate::harness::{mirror_in_async, Http, Output, Registry};
+use sparse_mirror::app::sync::report::{ItemReport, Line, Summary};
+
+const LAYER: usize = 1024;
+
+/// Decode `--output json`: item lines, then the summary line.
+pub(crate) fn lines(out: &Output) -> (Vec<ItemReport>, Summary) {
+    let mut items = vec![];
+    let mut summary = None;
+    for l in out.stdout.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<Line>(l)
+            .unwrap_or_else(|e| panic!("JSON line does not decode ({e}): {l}\n{out}"))
+        {
+            Line::Item(i) => items.push(i),
+            Line::Summary(s) => summary = Some(s),
+        }
+    }
+    (
+        items,
+        summary.unwrap_or_else(|| panic!("no summary: {out}")),
+    )
+}
+
+pub(crate) async fn sync(dir: &Path, cfg: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    std::fs::write(dir.join("mirror.yaml"), cfg).unwrap();
+    let mut args = vec!["sync", "-f", "mirror.yaml", "--no-cache"];
+    args.extend_from_slice(extra);
+    mirror_in_async(dir, &args, env).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn target_prefix_maps_each_source_path_under_the_prefix() {
+    let (src, dst) = (Registry::start(), Registry::start());
+    let http = Http::new();
+    let img = fixtures::single_manifest(LAYER);
+    for repo in ["library/nginx", "team/app"] {
+        fixtures::push_image(&http, &src.host(), repo, "v1", &img).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "defaults:\n  target-prefix: {d}/mirror\nimages:\n  - source: {s}/library/nginx\n    tags: [v1]\n  - source: {s}/team/app\n    tags: [v1]\n  - source: {s}/team/app\n    target-prefix: {d}/other/\n    tags: [v1]\n",
+        s = src.host(),
+        d = dst.host()
+    );
+    let out = sync(dir.path(), &cfg, &["-o", "json"], &[]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let (items, _) = lines(&out);
+    let mut targets: Vec<&str> = items.iter().map(|i| i.target.as_str()).collect();
+    targets.sort();
+    let d = dst.host();
+    assert_eq!(
+        targets,
+        vec![
+            format!("{d}/mirror/library/nginx:v1"),
+            format!("{d}/mirror/team/app:v1"),
+            format!("{d}/other/team/app:v1"),
+        ]
+    );
+    for repo in ["mirror/library/nginx", "mirror/team/app", "other/team/app"] {
+        assert_eq!(
+            dst.tag_target(repo, "v1").as_deref(),
+            Some(img.index.digest.as_str()),
+            "{repo}"
+        );
+    }
+    // Both keys in one entry: refused with the entry's line, nothing run.
+    let bad = format!(
+        "images:\n  - source: {s}/team/app\n    target: {d}/x\n    target-prefix: {d}/y\n    tags: [v1]\n",
+        s = src.host(),
+        d = dst.host()
+    );
+    let out = sync(dir.path(), &bad, &[], &[]).await;
+    assert_eq!(out.code, 2, "{out}");
+    assert!(
+        out.stderr
+            .contains("mirror.yaml:2: images[0]: `target` and `target-prefix` exclude each other"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discovery_pages_the_catalog_filters_and_maps_repositories() {
+    let (src, dst) = (Registry::start(), Registry::start());
+    let http = Http::new();
+    let img = fixtures::single_manifest(LAYER);
+    let repos = [
+        "other/app",
+        "team/api",
+        "team/app",
+        "team/app-test",
+        "team/tool",
+        "teamx/app",
+    ];
+    for repo in repos {
+        fixtures::push_image(&http, &src.host(), repo, "v1", &img).await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "images:\n  - source-registry: {s}/team\n    repositories: {{regex: '^team/a', exclude: ['-test$']}}\n    target-prefix: {d}/m\n    tags: {{regex: '^v'}}\n",
+        s = src.host(),
+        d = dst.host()
+    );
+    let env = [("MIRROR_CATALOG_PAGE_SIZE", "2")];
+    let mark = src.mark();
+    let out = sync(dir.path(), &cfg, &["--dry-run", "-o", "json"], &env).await;
+    assert_eq!(out.code, 0, "{out}");
+    let (items, summary) = lines(&out);
+    let catalog_gets = src
+        .requests_since(mark)
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v2/_catalog"))
+        .count();
+    assert_eq!(catalog_gets, 3, "6 repositories in pages of 2");
+    assert_eq!(summary.discovered.len(), 1, "{out}");
+    let found = &summary.discovered[0];
+    assert_eq!(found.repositories, vec!["team/api", "team/app"]);
+    assert_eq!((found.catalog_pages, found.catalog_repositories), (3, 6));
+    assert_eq!(found.target_prefix, format!("{}/m", dst.host()));
+    let mut targets: Vec<String> = items.iter().map(|i| i.target.clone()).collect();
+    targets.sort();
+    assert_eq!(
+        targets,
+        vec![
+            format!("{}/m/team/api:v1", dst.host()),
+            format!("{}/m/team/app:v1", dst.host())
+        ]
+    );
+    // Human dry run says what was found.
+    let out = sync(dir.path(), &cfg, &["--dry-run"], &env).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "discovered 2 of 6 repositories in {}/team (3 catalog page(s))",
+            src.host()
+        )),
+        "{out}"
+    );
+    // The real run copies exactly those.
+    let out = sync(dir.path(), &cfg, &[], &env).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert!(dst.tag_exists("m/team/api", "v1"));
+    assert!(dst.tag_exists("m/team/app", "v1"));
+    for not in [
+        "m/team/app-test",
+        "m/team/tool",
+        "m/teamx/app",
+        "m/other/app",
+    ] {
+        assert!(!dst.tag_exists(not, "v1"), "{not} must not be mirrored");
+    }
+}
+
+/// A registry answering `GET /v2/` with 200 and `GET /v2/_catalog` with `status`.
+async fn no_catalog_server(status: u16) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = l.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut got = 0;
+                while !buf[..got].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf[got..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got += n,
+                    }
+                }
+                let req = String::from_utf8_lossy(&buf[..got]).into_owned();
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                let answer = if path == "/v2/" {
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".to_string()
+                } else if status == 401 {
+                    let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+                    format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"r\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+                } else {
+                    let body = r#"{"errors":[{"code":"NOT_FOUND","message":"not found"}]}"#;
+                    format!("HTTP/1.1 {status} Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+                };
+                let _ = s.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    host
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_answering_401_or_404_is_a_config_error_suggesting_a_list() {
+    for status in [401u16, 404] {
+        let host = no_catalog_server(status).await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = format!(
+            "registries:\n  {host}:\n    plain-http: true\nimages:\n  - source-registry: {host}/team\n    target-prefix: 127.0.0.1:1/m\n    tags: [v1]\n"
+        );
+        let out = sync(dir.path(), &cfg, &["--dry-run"], &[]).await;
+        assert_eq!(out.code, 2, "{status}: {out}");
+        for needle in [
+            "mirror.yaml:5: images[0].source-registry:",
+            &format!("{host} does not serve its repository catalog"),
+            &format!("GET /v2/_catalog answered {status}"),
+            "list the repositories as `source:` entries instead",
+        ] {
+            assert!(
+                out.stderr.contains(needle),
+                "{status}: lacks {needle:?}: {out}"
+            );
+        }
+    }
+}
