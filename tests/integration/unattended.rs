@@ -217,3 +217,229 @@ async fn a_catalog_answering_401_or_404_is_a_config_error_suggesting_a_list() {
         }
     }
 }
+
+/// `promtool`: `$PROMTOOL_BIN`, then `$MIRROR_PEERS_DIR/bin`, then
+/// `${XDG_CACHE_HOME:-~/.cache}/mirror-peers/bin` (where `scripts/install-peers` puts it), then PATH.
+fn promtool() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("PROMTOOL_BIN") {
+        return p.into();
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::var_os("MIRROR_PEERS_DIR")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain(cache.map(|c| c.join("mirror-peers")))
+        .map(|d| d.join("bin"))
+        .chain(std::env::split_paths(&path))
+        .map(|d| d.join("promtool"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`promtool` is not installed; run scripts/install-peers (Debian package prometheus)")
+        })
+}
+
+/// `promtool check metrics` must accept the file without a lint problem.
+fn promtool_check(file: &Path) {
+    let text = std::fs::read(file).unwrap();
+    let mut child = std::process::Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(&text).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&text)
+    );
+}
+
+/// `name{labels}` → value, for every sample of the file.
+fn samples(file: &Path) -> std::collections::BTreeMap<String, f64> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_file_passes_promtool_matches_the_report_and_keeps_last_success() {
+    let src = Registry::start();
+    let dst = Registry::start();
+    let http = Http::new();
+    let img = fixtures::multi_arch_oci(LAYER);
+    fixtures::push_image(&http, &src.host(), "team/app", "v1", &img).await;
+    fixtures::push_image(&http, &src.host(), "team/app", "v2", &img).await;
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("mirror.prom");
+    let prom_s = prom.to_str().unwrap();
+    let cfg = format!(
+        "images:\n  - source: {s}/team/app\n    target: {d}/m/app\n    tags: [v1, v2]\n  - source: {s}/team/none\n    target: {d}/m/none\n    tags: [v1]\n",
+        s = src.host(),
+        d = dst.host()
+    );
+    let out = sync(
+        dir.path(),
+        &cfg,
+        &["-o", "json", "--metrics-file", prom_s],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 6, "one item fails: {out}");
+    promtool_check(&prom);
+    let (items, summary) = lines(&out);
+    let m = samples(&prom);
+    let get = |k: &str| *m.get(k).unwrap_or_else(|| panic!("no {k} in {m:#?}"));
+    assert_eq!(get(r#"mirror_run_exit_code{command="sync"}"#), 6.0);
+    assert_eq!(
+        get(r#"mirror_items_total{command="sync",outcome="copied"}"#),
+        summary.copied as f64
+    );
+    assert_eq!(
+        get(r#"mirror_items_total{command="sync",outcome="failed"}"#),
+        summary.failed as f64
+    );
+    assert_eq!(
+        get(r#"mirror_blobs_total{command="sync",state="copied"}"#),
+        summary.blobs_copied as f64
+    );
+    assert_eq!(
+        get(r#"mirror_blob_bytes_total{command="sync",state="copied"}"#),
+        summary.bytes_copied as f64
+    );
+    let existing: u64 = items.iter().map(|i| i.blobs.existing).sum();
+    assert_eq!(
+        get(r#"mirror_blobs_total{command="sync",state="existing"}"#),
+        existing as f64
+    );
+    assert_eq!(
+        get(r#"mirror_manifests_pushed_total{command="sync"}"#),
+        summary.manifests_pushed as f64
+    );
+    assert_eq!(
+        get(r#"mirror_rate_limit_pauses_total{command="sync"}"#),
+        0.0
+    );
+    assert!(summary.blobs_copied > 0 && summary.manifests_pushed > 0);
+    let (s, d) = (src.host(), dst.host());
+    let key = |metric: &str, tag: &str| {
+        format!(r#"{metric}{{image="{s}/team/app:{tag}",target="{d}/m/app:{tag}"}}"#)
+    };
+    let first_success = get(&key("mirror_image_last_success_timestamp_seconds", "v1"));
+    assert!(first_success > 1.7e9);
+    assert_eq!(
+        get(&format!(
+            r#"mirror_image_outcome{{image="{s}/team/app:v1",target="{d}/m/app:v1",outcome="copied"}}"#
+        )),
+        1.0
+    );
+    let failed = format!(r#"image="{s}/team/none:v1",target="{d}/m/none:v1""#);
+    assert!(
+        !m.contains_key(&format!(
+            "mirror_image_last_success_timestamp_seconds{{{failed}}}"
+        )),
+        "a never-successful item has no last success"
+    );
+    assert_eq!(
+        get(&format!(
+            "mirror_image_outcome{{{failed},outcome=\"failed\"}}"
+        )),
+        1.0
+    );
+    assert!(!std::fs::read_to_string(&prom).unwrap().contains("sha256:"));
+    assert_eq!(
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".tmp"))
+            .count(),
+        0,
+        "no temporary file left"
+    );
+
+    // The source goes away: every item fails, the last success stays, the attempt moves on.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    drop(src);
+    let out = sync(
+        dir.path(),
+        &cfg,
+        &["-o", "json", "--metrics-file", prom_s, "--retries", "0"],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 6, "{out}");
+    promtool_check(&prom);
+    let m2 = samples(&prom);
+    let get2 = |k: &str| *m2.get(k).unwrap_or_else(|| panic!("no {k} in {m2:#?}"));
+    assert_eq!(
+        get2(&key("mirror_image_last_success_timestamp_seconds", "v1")),
+        first_success
+    );
+    assert!(get2(&key("mirror_image_last_attempt_timestamp_seconds", "v1")) > first_success);
+    assert_eq!(
+        get2(r#"mirror_items_total{command="sync",outcome="failed"}"#),
+        3.0
+    );
+
+    // copy and verify write the same families; a copy's numbers match its JSON report.
+    let copy_prom = dir.path().join("copy.prom");
+    let out = crate::harness::mirror_async(&[
+        "copy",
+        &format!("{d}/m/app:v1"),
+        &format!("{d}/c/app:v1"),
+        "-o",
+        "json",
+        "--metrics-file",
+        copy_prom.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    promtool_check(&copy_prom);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let m3 = samples(&copy_prom);
+    assert_eq!(
+        m3[r#"mirror_blobs_total{command="copy",state="mounted"}"#]
+            + m3[r#"mirror_blobs_total{command="copy",state="copied"}"#],
+        (report["blobs"]["mounted"].as_u64().unwrap() + report["blobs"]["copied"].as_u64().unwrap())
+            as f64
+    );
+    assert_eq!(
+        m3[r#"mirror_manifests_pushed_total{command="copy"}"#],
+        report["manifests_pushed"].as_u64().unwrap() as f64
+    );
+    let verify_prom = dir.path().join("verify.prom");
+    let out = crate::harness::mirror_async(&[
+        "verify",
+        &format!("{d}/m/app:v1"),
+        &format!("{d}/c/app:v1"),
+        "--metrics-file",
+        verify_prom.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    promtool_check(&verify_prom);
+    let m4 = samples(&verify_prom);
+    assert_eq!(
+        m4[r#"mirror_items_total{command="verify",outcome="complete"}"#],
+        1.0
+    );
+    assert_eq!(m4[r#"mirror_run_exit_code{command="verify"}"#], 0.0);
+}

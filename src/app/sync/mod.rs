@@ -477,5 +477,10 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         exit::OK
     };
     out.finish(&reports, &summary);
+    crate::app::metrics::record(
+        reports
+            .iter()
+            .map(crate::app::metrics::ItemResult::from_item),
+    );
     Ok(summary.exit_code)
 }

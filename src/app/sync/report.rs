@@ -102,6 +102,29 @@ pub struct ItemReport {
     pub exit_code: Option<u8>,
     /// Wall time of this item.
     pub duration_seconds: f64,
+    /// Hooks run after this item (`hooks:` in the file, `--on-change`); absent when none ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookReport>,
+}
+
+/// One hook run (see docs/sync.md, "Hooks").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookReport {
+    /// `on-change` or `on-failure`.
+    pub on: String,
+    /// The program run (argv\[0\]).
+    pub program: String,
+    /// It exited 0 within its timeout.
+    pub ok: bool,
+    /// Its exit code (null when it was killed or could not start).
+    pub exit_code: Option<i32>,
+    /// Killed after the timeout.
+    pub timed_out: bool,
+    /// Why it failed, for failures.
+    pub error: Option<String>,
+    /// Wall time.
+    pub duration_seconds: f64,
 }
 
 impl ItemReport {
@@ -124,6 +147,7 @@ impl ItemReport {
             error: None,
             exit_code: None,
             duration_seconds: 0.0,
+            hooks: vec![],
         }
     }
 
