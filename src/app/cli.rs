@@ -227,6 +227,10 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub access: SharedAccessArgs,
 
+    /// Hook timeout and exit-code policy (the hooks themselves are in the file).
+    #[command(flatten)]
+    pub hooks: crate::app::hooks::HookPolicyArgs,
+
     /// Monitoring.
     #[command(flatten)]
     pub metrics: crate::app::metrics::MetricsArgs,
@@ -342,6 +346,10 @@ pub struct CopyArgs {
     /// full source reference (`registry/repo:tag`). Both forms are accepted when reading.
     #[arg(long, value_enum, default_value_t = RefName::Tag, value_name = "FORM", help_heading = "OCI layouts")]
     pub layout_ref_name: RefName,
+
+    /// Hooks.
+    #[command(flatten)]
+    pub hooks: crate::app::hooks::CopyHookArgs,
 
     /// Monitoring.
     #[command(flatten)]

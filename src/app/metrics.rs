@@ -111,10 +111,21 @@ pub fn record(items: impl IntoIterator<Item = ItemResult>) {
     RECORDED.lock().expect("not poisoned").extend(items);
 }
 
-/// Replace a recorded item (a copy's hook results arrive after its report).
-pub fn update_last(f: impl FnOnce(&mut ItemResult)) {
-    if let Some(last) = RECORDED.lock().expect("not poisoned").last_mut() {
-        f(last);
+/// Count a failed hook of `mirror copy` (`failed_item`: the copy itself failed, so nothing was
+/// recorded yet).
+pub fn note_hook_failure(failed_item: bool) {
+    let mut r = RECORDED.lock().expect("not poisoned");
+    match r.last_mut() {
+        Some(last) if !failed_item => last.hook_failures += 1,
+        _ => r.push(ItemResult {
+            image: String::new(),
+            target: String::new(),
+            outcome: Action::Failed.as_str(),
+            blobs: Default::default(),
+            manifests_pushed: 0,
+            rate_limit_pauses: 0,
+            hook_failures: 1,
+        }),
     }
 }
 

@@ -25,7 +25,16 @@ use crate::transport::{Endpoint, Storage};
 pub async fn run(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u8> {
     let started = std::time::Instant::now();
     let (name, r) = match &cli.command {
-        Command::Copy(args) => ("copy", copy_command(args, printer, cancel).await),
+        Command::Copy(args) => (
+            "copy",
+            match crate::app::hooks::Hooks::from_copy_args(&args.hooks) {
+                Err(e) => Err(Error::usage(e)),
+                Ok(hooks) => {
+                    let r = copy_command(args, printer, cancel).await;
+                    crate::app::hooks::after_copy(args, &hooks, r, printer).await
+                }
+            },
+        ),
         Command::Inspect(args) => ("inspect", inspect_command(args, printer, cancel).await),
         Command::Man { dir } => (
             "man",
@@ -315,6 +324,7 @@ async fn with_grace<T>(
 
 fn emit(report: &Report, printer: Printer, dry_run: bool) {
     crate::app::metrics::record([crate::app::metrics::ItemResult::from_copy(report)]);
+    crate::app::hooks::note_copy_report(report);
     match printer.output {
         OutputFormat::Json => printer.out_json(report),
         OutputFormat::Human if dry_run => printer.out(&report.render_plan()),

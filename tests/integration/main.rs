@@ -20,6 +20,7 @@ mod crane_registry; // go-containerregistry's registry as the target: a second r
 mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns finish
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
+mod hooks; // issue 17: sync hooks and copy --on-change run real programs
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help

@@ -383,7 +383,9 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         done: AtomicUsize::new(0),
     };
     let mut reports: Vec<(usize, ItemReport)> = vec![];
-    for (_, r) in listing_failures {
+    let hooks = crate::app::hooks::Hooks::from_config(&cfg.hooks, &args.hooks);
+    for (_, mut r) in listing_failures {
+        crate::app::hooks::after_item(&hooks, &mut r, printer).await;
         out.item(&r);
         reports.push((usize::MAX, r));
     }
@@ -395,13 +397,14 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     let not_run = AtomicUsize::new(0);
     let done: Vec<(usize, ItemReport)> = futures_util::stream::iter(items.iter().enumerate())
         .map(|(k, item)| {
-            let (ctx, cfg, out, stop, not_run) = (&ctx, &cfg, &out, &stop, &not_run);
+            let (ctx, cfg, out, stop, not_run, hooks) = (&ctx, &cfg, &out, &stop, &not_run, &hooks);
             async move {
                 if stop.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
                     not_run.fetch_add(1, Ordering::SeqCst);
                     return None;
                 }
-                let r = run_item(ctx, cfg, item, Mode::Sync).await;
+                let mut r = run_item(ctx, cfg, item, Mode::Sync).await;
+                crate::app::hooks::after_item(hooks, &mut r, ctx.printer).await;
                 if r.action == Action::Failed && !keep_going {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -476,6 +479,8 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     } else {
         exit::OK
     };
+    summary.exit_code =
+        crate::app::hooks::sync_exit_code(summary.exit_code, summary.hook_failures, &args.hooks);
     out.finish(&reports, &summary);
     crate::app::metrics::record(
         reports

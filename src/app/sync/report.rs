@@ -256,6 +256,9 @@ pub struct Summary {
     pub duration_seconds: f64,
     /// The process exit code (0, 6 or 7; see docs/exit-codes.md).
     pub exit_code: u8,
+    /// Hooks that failed or timed out.
+    #[serde(default)]
+    pub hook_failures: usize,
     /// What `source-registry:` entries found in their registries' catalogs (absent when the
     /// file has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -300,6 +303,7 @@ impl Summary {
         self.bytes_copied += r.blobs.copied_bytes;
         self.blobs_mounted += r.blobs.mounted;
         self.manifests_pushed += r.manifests_pushed;
+        self.hook_failures += r.hooks.iter().filter(|h| !h.ok).count();
     }
 
     /// One human line.

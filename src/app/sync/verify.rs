@@ -96,6 +96,7 @@ pub async fn verify_command(
             line: None,
         }],
         discoveries: vec![],
+        hooks: Default::default(),
     };
     let ctx = RunCtx {
         eps: Endpoints {

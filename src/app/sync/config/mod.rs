@@ -125,6 +125,8 @@ pub struct Config {
     /// `source-registry:` entries, resolved into `images` through the registry's catalog when
     /// the run starts (`sync/discover.rs`).
     pub discoveries: Vec<Discovery>,
+    /// `hooks:`.
+    pub hooks: crate::app::hooks::HooksConfig,
 }
 
 /// One `images:` entry with `defaults:` merged in.
@@ -359,6 +361,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         registries: raw.registries,
         images,
         discoveries,
+        hooks: raw.hooks,
     })
 }
 

@@ -28,6 +28,9 @@ pub(super) struct FileConfig {
     pub registries: BTreeMap<String, RegistryConfig>,
     /// What to mirror; the span locates each entry for errors found after reading it.
     pub images: Vec<serde_saphyr::Spanned<FileImage>>,
+    /// Commands run after an item changed or failed (`app/hooks.rs`).
+    #[serde(default)]
+    pub hooks: crate::app::hooks::HooksConfig,
 }
 
 /// Settings that `defaults:` gives and each image may override.
