@@ -443,3 +443,126 @@ async fn metrics_file_passes_promtool_matches_the_report_and_keeps_last_success(
     );
     assert_eq!(m4[r#"mirror_run_exit_code{command="verify"}"#], 0.0);
 }
+
+/// The `<!-- docs-test: NAME -->` examples of docs/sync.md: the YAML block after the marker is
+/// the configuration, the `sh` block after it the commands (run with `sh -c`, `mirror` on PATH).
+/// Host names and directories are replaced by local ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_md_unattended_examples_run() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/sync.md"))
+        .unwrap();
+    let (src, dst) = (Registry::start(), Registry::start());
+    let http = Http::new();
+    let img = fixtures::single_manifest(LAYER);
+    for repo in ["team/app", "team/api", "team/app-test", "library/nginx"] {
+        fixtures::push_image(&http, &src.host(), repo, "v1", &img).await;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let textfile = work.path().join("textfile");
+    let state = work.path().join("state");
+    let bin = work.path().join("bin");
+    for d in [&textfile, &state, &bin] {
+        std::fs::create_dir(d).unwrap();
+    }
+    std::os::unix::fs::symlink(crate::harness::mirror_bin(), bin.join("mirror")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let subst = |t: &str| {
+        t.replace("registry.example.com", &src.host())
+            .replace("registry.internal", &dst.host())
+            .replace(
+                "/var/lib/node_exporter/textfile",
+                textfile.to_str().unwrap(),
+            )
+            .replace("/var/lib/mirror", state.to_str().unwrap())
+    };
+    let block = |from: &str, fence: &str| -> String {
+        let start = from
+            .find(fence)
+            .unwrap_or_else(|| panic!("no {fence} block"))
+            + fence.len();
+        let end = from[start..].find("```").unwrap();
+        from[start..start + end].to_string()
+    };
+    let mut ran = vec![];
+    for part in doc.split("<!-- docs-test: ").skip(1) {
+        let name = &part[..part.find(" -->").unwrap()];
+        let yaml = block(part, "```yaml\n");
+        let after_yaml = &part[part.find("```yaml\n").unwrap() + 8..];
+        let after_yaml = &after_yaml[after_yaml.find("```").unwrap() + 3..];
+        let sh = block(after_yaml, "```sh\n");
+        std::fs::write(work.path().join("mirror.yaml"), subst(&yaml)).unwrap();
+        for line in sh.lines().filter(|l| l.starts_with("mirror ")) {
+            let out = tokio::process::Command::new("sh")
+                .args(["-c", &subst(line)])
+                .current_dir(work.path())
+                .env("PATH", &path)
+                .env("MIRROR_TEST", "1")
+                .env("NO_COLOR", "1")
+                .output()
+                .await
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "docs/sync.md {name}: `{line}` failed: {}\n{}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        match name {
+            "prefix" => {
+                assert!(dst.tag_exists("mirror/library/nginx", "v1"));
+                assert!(dst.tag_exists("mirror/team/app", "v1"));
+            }
+            "discovery" => {
+                assert!(dst.tag_exists("mirror/team/api", "v1"));
+                assert!(!dst.tag_exists("mirror/team/app-test", "v1"));
+            }
+            "metrics" => {
+                for f in ["mirror.prom", "mirror-copy.prom"] {
+                    promtool_check(&textfile.join(f));
+                }
+                // The abridged file shown in the doc is what the run wrote.
+                let shown = block(after_yaml, "```text\n");
+                let real = std::fs::read_to_string(textfile.join("mirror.prom")).unwrap();
+                for l in shown.lines() {
+                    let l = subst(l);
+                    let want = if l.starts_with("mirror_image_last_success") {
+                        l.rsplit_once(' ').unwrap().0.to_string()
+                    } else {
+                        l
+                    };
+                    assert!(
+                        real.lines().any(|r| r.starts_with(&want)),
+                        "docs/sync.md shows {want:?}; the file has:\n{real}"
+                    );
+                }
+            }
+            "hooks" => {
+                let changed = state.join(format!(
+                    "changed-{}_hooked_app_v1.json",
+                    dst.host().replace(':', "_")
+                ));
+                let item: ItemReport =
+                    serde_json::from_slice(&std::fs::read(&changed).unwrap()).unwrap();
+                assert_eq!(item.source, format!("{}/team/app:v1", src.host()));
+                let log = std::fs::read_to_string(state.join("failures.log")).unwrap();
+                assert_eq!(
+                    log.trim(),
+                    format!("{}/team/app:missing failed", src.host())
+                );
+                let copy: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(state.join("copy.json")).unwrap())
+                        .unwrap();
+                assert_eq!(copy["source_digest"], img.index.digest.as_str());
+            }
+            other => panic!("docs/sync.md: unknown docs-test {other}"),
+        }
+        ran.push(name.to_string());
+    }
+    assert_eq!(ran, vec!["prefix", "discovery", "metrics", "hooks"]);
+}
