@@ -1,21 +1,20 @@
 //! `GET /v2/_catalog`: the repositories a registry serves, following `Link: rel="next"` pages
-//! (distribution pages with `?n=N&last=NAME`). Bounded: a page URL seen before ends the walk
-//! with an error, and so do more than [`MAX_CATALOG_PAGES`] pages or [`MAX_CATALOG_ENTRIES`]
-//! names. Registries that do not serve the catalog (Docker Hub answers 401 to every token, many
+//! (distribution pages with `?n=N&last=NAME`), bounded by the same [`Pager`] as tag and
+//! referrer listings (a page seen twice, too many pages, entries or bytes end the walk with an
+//! error). Registries that do not serve the catalog (Docker Hub answers 401 to every token,
 //! others 404) give [`Catalog::Unavailable`] with the status, so the caller can say so.
-
-use std::collections::HashSet;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use reqwest::{Method, StatusCode};
 
-use super::{read_limited, registry_error, RegistryClient};
+use super::errors::{read_limited, registry_error, Limited};
+use super::headers;
+use super::paging::Pager;
+use super::RegistryClient;
 use crate::error::{redact_url, Error, ErrorKind, Result};
 use crate::model::manifest::MAX_MANIFEST_BYTES;
 
-/// The most catalog pages followed.
-pub const MAX_CATALOG_PAGES: usize = 10_000;
-/// The most repository names accepted from one catalog.
+/// The most repository names accepted from one catalog, over all its pages.
 pub const MAX_CATALOG_ENTRIES: usize = 200_000;
 
 /// What `GET /v2/_catalog` gave.
@@ -36,31 +35,6 @@ pub enum Catalog {
     },
 }
 
-/// The `rel="next"` target of `Link` headers, resolved against `base`.
-fn next_link(base: &str, headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all("link")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|l| {
-            let (target, params) = l.trim().split_once(';')?;
-            let next = params
-                .split(';')
-                .any(|p| p.trim().trim_start_matches("rel=").trim_matches('"') == "next");
-            let t = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-            next.then(|| {
-                if t.starts_with("http://") || t.starts_with("https://") {
-                    t.to_string()
-                } else if t.starts_with('/') {
-                    format!("{base}{t}")
-                } else {
-                    format!("{base}/{t}")
-                }
-            })
-        })
-}
-
 impl RegistryClient {
     /// List the registry's repositories (`GET /v2/_catalog?n=page_size`, then `Link` pages).
     pub async fn catalog(&self, page_size: usize) -> Result<Catalog> {
@@ -72,16 +46,11 @@ impl RegistryClient {
         let scope = "registry:catalog:*";
         let mut h = HeaderMap::new();
         h.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        let mut url = format!("{}/v2/_catalog?n={}", self.base(), page_size.max(1));
-        let mut seen = HashSet::new();
+        let first = format!("{}/v2/_catalog?n={}", self.base(), page_size.max(1));
+        let mut pager = Pager::new("_catalog", first, MAX_CATALOG_ENTRIES);
         let mut out = vec![];
-        for page in 0..MAX_CATALOG_PAGES {
-            if !seen.insert(url.clone()) {
-                return Err(Error::Internal(format!(
-                    "GET {}: the catalog's Link header points back to a page already read",
-                    redact_url(&url)
-                )));
-            }
+        loop {
+            let url = pager.url.clone();
             let answer = self
                 .opts
                 .retry
@@ -104,24 +73,28 @@ impl RegistryClient {
                         Error::Network {
                             method: "GET".into(),
                             url: redact_url(&url),
+                            transient: matches!(m, Limited::Failed(_)),
                             message: m.to_string(),
-                            transient: true,
                             https_to_http: false,
                         }
                     })?;
                     Ok(Ok((headers, body)))
                 })
                 .await;
+            let first_page = pager.pages == 0;
             let (headers, body) = match answer {
                 Ok(Ok(v)) => v,
-                Ok(Err(status)) if page == 0 => return Ok(Catalog::Unavailable { status }),
+                Ok(Err(status)) if first_page => return Ok(Catalog::Unavailable { status }),
                 Ok(Err(status)) => {
-                    return Err(Error::Internal(format!(
-                        "GET {} answered {status} in the middle of the catalog",
-                        redact_url(&url)
-                    )))
+                    return Err(Error::Network {
+                        method: "GET".into(),
+                        url: redact_url(&url),
+                        message: format!("answered {status} in the middle of the catalog"),
+                        transient: false,
+                        https_to_http: false,
+                    })
                 }
-                Err(e) if page == 0 && e.kind() == ErrorKind::Auth => {
+                Err(e) if first_page && e.kind() == ErrorKind::Auth => {
                     let status = match e.root() {
                         Error::Auth {
                             status: Some(s), ..
@@ -138,48 +111,18 @@ impl RegistryClient {
                     redact_url(&url)
                 ))
             })?;
-            out.extend(p.repositories.unwrap_or_default());
-            if out.len() > MAX_CATALOG_ENTRIES {
-                return Err(Error::Internal(format!(
-                    "GET {}: the catalog of {} lists more than {MAX_CATALOG_ENTRIES} repositories; narrow the source to an organisation",
-                    redact_url(&url),
-                    self.host()
-                )));
-            }
-            match next_link(&self.base(), &headers) {
-                Some(next) => url = next,
-                None => {
-                    return Ok(Catalog::Listed {
-                        repositories: out,
-                        pages: page + 1,
-                    })
-                }
+            let names = p.repositories.unwrap_or_default();
+            pager.took(names.len(), body.len())?;
+            out.extend(names);
+            let values = headers.get_all("link");
+            let next = headers::next_link(values.iter().filter_map(|v| v.to_str().ok()))
+                .and_then(|t| headers::resolve(&self.base(), t));
+            if !pager.follow(next)? {
+                return Ok(Catalog::Listed {
+                    repositories: out,
+                    pages: pager.pages,
+                });
             }
         }
-        Err(Error::Internal(format!(
-            "{}: the catalog has more than {MAX_CATALOG_PAGES} pages",
-            self.host()
-        )))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_links_are_resolved() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            "link",
-            HeaderValue::from_static(r#"</v2/_catalog?last=b&n=2>; rel="next""#),
-        );
-        assert_eq!(
-            next_link("http://r:5000", &h).as_deref(),
-            Some("http://r:5000/v2/_catalog?last=b&n=2")
-        );
-        let mut h = HeaderMap::new();
-        h.insert("link", HeaderValue::from_static(r#"<x>; rel="prev""#));
-        assert_eq!(next_link("http://r", &h), None);
     }
 }
