@@ -297,3 +297,65 @@ images:
     let e = err("images:\n  - source: oci:/tmp/l\n    target-prefix: reg.io/m\n    tags: [v1]\n");
     assert!(e.to_string().contains("needs a registry source"), "{e}");
 }
+
+#[test]
+fn source_registry_entries_need_a_prefix_and_exclude_source_and_target() {
+    let cfg = parse(
+        "m.yaml",
+        r#"
+defaults:
+  target-prefix: reg.internal/m
+images:
+  - source: reg.local:5000/one/app
+    tags: [v1]
+  - source-registry: reg.local:5000/team
+    repositories: {regex: '^team/a', exclude: ['-test$']}
+    tags: {regex: '^v'}
+  - source: reg.local:5000/two/app
+    tags: [v1]
+"#,
+    )
+    .unwrap();
+    assert_eq!(cfg.images.len(), 2);
+    let d = &cfg.discoveries[0];
+    assert_eq!((d.entry, d.position, d.line), (1, 1, Some(7)));
+    assert_eq!(d.source.to_string(), "reg.local:5000/team");
+    assert!(d.takes("team/app") && d.takes("team/api"));
+    assert!(!d.takes("team/app-test"), "exclude");
+    assert!(!d.takes("team/tool"), "regex");
+    assert!(!d.takes("teamx/app"), "outside the organisation");
+    assert_eq!(
+        d.image("team/app").unwrap().target.text,
+        "reg.internal/m/team/app"
+    );
+    for (yaml, want) in [
+        (
+            "images:\n  - source-registry: r.io/t\n    tags: [v1]\n",
+            "needs `target-prefix`",
+        ),
+        (
+            "images:\n  - source-registry: r.io/t\n    target: r.io/x\n    tags: [v1]\n",
+            "give `target-prefix`, not `target`",
+        ),
+        (
+            "images:\n  - source-registry: r.io/t\n    source: r.io/t/a\n    target-prefix: r.io/m\n    tags: [v1]\n",
+            "exclude each other",
+        ),
+        (
+            "images:\n  - source: r.io/t/a\n    repositories: {regex: a}\n    target-prefix: r.io/m\n    tags: [v1]\n",
+            "`repositories` filters a `source-registry` catalog",
+        ),
+        (
+            "images:\n  - source-registry: team\n    target-prefix: r.io/m\n    tags: [v1]\n",
+            "not a registry host",
+        ),
+        (
+            "images:\n  - source-registry: r.io/t\n    repositories: {regex: '('}\n    target-prefix: r.io/m\n    tags: [v1]\n",
+            "invalid regex",
+        ),
+    ] {
+        let e = err(yaml);
+        assert!(e.to_string().contains(want), "{yaml}: {e}");
+        assert!(e.line.is_some(), "{e}");
+    }
+}
