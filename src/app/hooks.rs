@@ -80,11 +80,27 @@ pub struct HooksConfig {
     pub on_change: Option<Argv>,
     /// Program and arguments run after an item failed.
     pub on_failure: Option<Argv>,
-    /// Seconds before a hook is killed (default 60).
-    pub timeout: Option<u64>,
+    /// Seconds before a hook is killed (default 60; 1..=86400).
+    pub timeout: Option<TimeoutSecs>,
     /// Environment variables passed through.
     #[serde(default)]
     pub pass_env: Vec<EnvName>,
+}
+
+/// A hook timeout in seconds, 1..=86400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutSecs(pub u64);
+
+impl<'de> Deserialize<'de> for TimeoutSecs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        if !(1..=86400).contains(&n) {
+            return Err(serde::de::Error::custom(format!(
+                "timeout must be 1..=86400 seconds, not {n}"
+            )));
+        }
+        Ok(TimeoutSecs(n))
+    }
 }
 
 /// A non-empty argument vector.
@@ -149,7 +165,7 @@ impl Hooks {
             on_failure: c.on_failure.as_ref().map(|a| a.0.clone()),
             timeout: policy
                 .hook_timeout
-                .or(c.timeout)
+                .or(c.timeout.map(|t| t.0))
                 .map_or(DEFAULT_TIMEOUT, Duration::from_secs),
             pass_env: c.pass_env.iter().map(|n| n.0.clone()).collect(),
         }
