@@ -11,7 +11,6 @@
 //! `index.json.lock`, re-reading it under the lock so concurrent writers of other tags are kept.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -24,6 +23,9 @@ use crate::model::digest::{Digest, VerifyError};
 use crate::model::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
 use crate::model::media;
 use crate::transport::{BlobBody, Pushed, Storage};
+
+mod files;
+use files::{io_err, write_atomic, BatchWriter};
 
 /// The annotation holding a tag in `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -43,90 +45,8 @@ pub struct Layout {
     shown: PathBuf,
 }
 
-fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
-    let what = what.into();
-    move |source| Error::Io { what, source }
-}
-
 /// Bytes read per chunk from a blob file.
 const READ_CHUNK: usize = 128 * 1024;
-
-/// Bytes gathered per write to a blob file.
-const WRITE_BATCH: usize = 128 * 1024;
-
-/// Writes a blob file from the blocking pool in batches of [`WRITE_BATCH`] bytes, one batch
-/// being written while the next one fills: two buffers per file, whatever the chunk sizes.
-/// (`tokio::fs::File` copies every write into its own buffer of up to 2 MiB, which made a copy
-/// into a layout need more memory per transfer than a copy between registries.)
-struct BatchWriter {
-    file: Option<std::fs::File>,
-    batch: Vec<u8>,
-    spare: Vec<u8>,
-    in_flight: Option<tokio::task::JoinHandle<WriteDone>>,
-}
-
-type WriteDone = (std::fs::File, Vec<u8>, std::io::Result<()>);
-
-impl BatchWriter {
-    fn new(file: std::fs::File) -> Self {
-        BatchWriter {
-            file: Some(file),
-            batch: Vec::new(),
-            spare: Vec::new(),
-            in_flight: None,
-        }
-    }
-
-    async fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
-        while !bytes.is_empty() {
-            if self.batch.capacity() == 0 {
-                self.batch.reserve_exact(WRITE_BATCH);
-            }
-            let n = bytes.len().min(WRITE_BATCH - self.batch.len());
-            self.batch.extend_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
-            if self.batch.len() == WRITE_BATCH {
-                self.start_write().await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Wait for the batch being written, then start writing the current one.
-    async fn start_write(&mut self) -> std::io::Result<()> {
-        self.wait().await?;
-        let file = self.file.take().expect("no write in flight");
-        let buf = std::mem::replace(&mut self.batch, std::mem::take(&mut self.spare));
-        self.in_flight = Some(tokio::task::spawn_blocking(move || {
-            let r = (&file).write_all(&buf);
-            (file, buf, r)
-        }));
-        Ok(())
-    }
-
-    async fn wait(&mut self) -> std::io::Result<()> {
-        if let Some(h) = self.in_flight.take() {
-            let (file, mut buf, r) = h.await.map_err(std::io::Error::other)?;
-            self.file = Some(file);
-            buf.clear();
-            self.spare = buf;
-            r?;
-        }
-        Ok(())
-    }
-
-    /// Write what is left and fsync.
-    async fn finish(mut self) -> std::io::Result<()> {
-        if !self.batch.is_empty() {
-            self.start_write().await?;
-        }
-        self.wait().await?;
-        let file = self.file.take().expect("no write in flight");
-        tokio::task::spawn_blocking(move || file.sync_all())
-            .await
-            .map_err(std::io::Error::other)?
-    }
-}
 
 impl Layout {
     fn new(root: &Path) -> Self {
@@ -450,25 +370,6 @@ impl Layout {
     }
 }
 
-/// Write a small file atomically: temp file in the same directory, fsync, rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(io_err(format!("creating a temp file in {}", dir.display())))?;
-    tmp.write_all(bytes)
-        .map_err(io_err(format!("writing {}", path.display())))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(io_err(format!("syncing {}", path.display())))?;
-    tmp.persist(path).map_err(|e| Error::Io {
-        what: format!("renaming into {}", path.display()),
-        source: e.error,
-    })?;
-    Ok(())
-}
-
 impl Storage for Layout {
     fn describe(&self) -> String {
         match &self.archive {
@@ -655,35 +556,6 @@ impl Storage for Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Writes smaller than, equal to, across and much larger than a batch, and a last partial
-    /// batch: the file holds exactly the bytes, in order.
-    #[tokio::test]
-    async fn batch_writer_keeps_every_byte_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f");
-        let mut w = BatchWriter::new(std::fs::File::create(&path).unwrap());
-        let mut want = Vec::new();
-        for (i, n) in [
-            1,
-            WRITE_BATCH - 1,
-            WRITE_BATCH,
-            WRITE_BATCH + 1,
-            3 * WRITE_BATCH + 7,
-            5,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let chunk: Vec<u8> = (0..n).map(|j| ((i * 31 + j) % 251) as u8).collect();
-            w.write(&chunk).await.unwrap();
-            want.extend_from_slice(&chunk);
-        }
-        w.finish().await.unwrap();
-        let got = std::fs::read(&path).unwrap();
-        assert_eq!(got.len(), want.len());
-        assert!(got == want, "the file differs from what was written");
-    }
 
     /// Regression: a writer killed after `oci-layout` but before `index.json` left a layout
     /// that every rerun refused ("index.json is missing").
