@@ -9,6 +9,11 @@
 //!   parses back; a literal pattern matches the platform it spells.
 //! - [`manifest`]: the lenient manifest view never panics on any bytes and media-type hint; an
 //!   accepted manifest has a view of its kind, and the planner handles it without panicking.
+//! - [`response`]: the parsers of registry responses (`Retry-After`, `Link`, `Location`,
+//!   `Content-Range`, `WWW-Authenticate`, rate-limit headers, token JSON) never panic on any
+//!   bytes; what they return is in range: a retry wait never exceeds the policy's cap, a next
+//!   link is non-empty text of the input and resolves to a URL or nothing, a content range has
+//!   first ≤ last < total, a token lifetime is within 1 s ..= 24 h.
 //!
 //! Crashes the fuzzer found are kept as unit tests below (`regressions`).
 
@@ -114,6 +119,77 @@ pub fn platform(input: &str) {
             ..Platform::default()
         };
         let _ = filter.select(&platform);
+    }
+}
+
+/// Response parser properties (see the module docs). The whole input is offered to each parser:
+/// as one header value, as header lines (`name: value`), and as a token server's body.
+pub fn response(data: &[u8]) {
+    use crate::auth::{parse_challenge, TokenResponse, MAX_TOKEN_TTL_SECS};
+    use crate::transport::registry::{headers, RateLimit};
+    use crate::transport::retry::{parse_retry_after, RetryPolicy};
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+    let text = String::from_utf8_lossy(data);
+    let policy = RetryPolicy::default();
+    let lines: Vec<&str> = text.split(['\n', '\r']).collect();
+    for v in std::iter::once(&*text).chain(lines.iter().copied()) {
+        if let Some(d) = parse_retry_after(v) {
+            let e = crate::error::Error::from(crate::error::RegistryError {
+                method: "GET".into(),
+                url: "u".into(),
+                status: 503,
+                errors: vec![],
+                body: None,
+                retry_after: Some(d),
+            });
+            assert!(
+                policy.delay(1, &e) <= policy.cap,
+                "{v:?}: a wait over the cap"
+            );
+        }
+        if let Some(r) = headers::content_range(v) {
+            assert!(r.first <= r.last, "{v:?}: {r:?}");
+            assert!(r.total.is_none_or(|t| t > r.last), "{v:?}: {r:?}");
+        }
+        let _ = parse_challenge(v);
+        let q = headers::quote(v);
+        assert!(
+            q.chars().count() <= headers::QUOTE_MAX * 12 + 8,
+            "{v:?}: quote too long"
+        );
+    }
+    if let Some(t) = headers::next_link(lines.iter().copied()) {
+        assert!(
+            !t.is_empty() && text.contains(t),
+            "{t:?} is not from the input"
+        );
+        for base in ["http://127.0.0.1:5000", "https://registry.example"] {
+            if let Some(u) = headers::resolve(base, t) {
+                assert!(reqwest::Url::parse(&u).is_ok(), "{u:?}");
+                // The registry's own origin is always its own; a resolved URL may or may not be.
+                let _ = headers::same_origin(base, &u);
+                assert!(headers::same_origin(base, base));
+            }
+        }
+    }
+    let mut h = HeaderMap::new();
+    for l in &lines {
+        let Some((k, v)) = l.split_once(':') else {
+            continue;
+        };
+        if let (Ok(k), Ok(v)) = (
+            HeaderName::from_bytes(k.trim().as_bytes()),
+            HeaderValue::from_bytes(v.trim().as_bytes()),
+        ) {
+            h.append(k, v);
+        }
+    }
+    let _ = RateLimit::from_headers(&h);
+    if let Some(t) = TokenResponse::parse(data) {
+        let ttl = t.ttl();
+        assert!((1..=MAX_TOKEN_TTL_SECS).contains(&ttl), "ttl {ttl}");
+        let _ = t.into_token();
     }
 }
 
@@ -291,6 +367,33 @@ mod tests {
         }
     }
 
+    const RESPONSE_TOKENS: [&str; 24] = [
+        "<",
+        ">",
+        ";",
+        ",",
+        " rel=",
+        "\"next\"",
+        "bytes ",
+        "-",
+        "/",
+        "*",
+        " GMT",
+        "Sun, 06 Nov ",
+        "18446744073709551615",
+        "400000000000",
+        "\"expires_in\":",
+        "{",
+        "}",
+        "\"",
+        "Bearer realm=",
+        "http://",
+        "\n",
+        "link: ",
+        "ratelimit-remaining: ",
+        "\u{ff}",
+    ];
+
     fn text(f: fn(&str)) -> impl Fn(&[u8]) {
         move |b| f(&String::from_utf8_lossy(b))
     }
@@ -303,6 +406,11 @@ mod tests {
     #[test]
     fn fuzz_platform_loop() {
         run("platform", 10_000, &TOKENS, text(platform));
+    }
+
+    #[test]
+    fn fuzz_response_loop() {
+        run("response", 20_000, &RESPONSE_TOKENS, response);
     }
 
     #[test]

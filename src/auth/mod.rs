@@ -181,6 +181,15 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The longest token lifetime believed (24 hours): a token server's `expires_in` above it
+/// (up to 2^64-1) is clamped, so the expiry arithmetic cannot overflow; the token is simply
+/// renewed sooner than the server said.
+pub const MAX_TOKEN_TTL_SECS: u64 = 24 * 3600;
+
+/// The lifetime assumed when a token server sends none, or one that is not a positive number
+/// (60 s, as the distribution token spec says).
+pub const DEFAULT_TOKEN_TTL_SECS: u64 = 60;
+
 /// A token server's answer.
 #[derive(Debug, serde::Deserialize)]
 pub struct TokenResponse {
@@ -190,18 +199,49 @@ pub struct TokenResponse {
     /// OAuth2-style token.
     #[serde(default)]
     pub access_token: Option<String>,
-    /// Lifetime in seconds (default 60).
+    /// Lifetime in seconds, as sent: any JSON value (a number of any size or sign, a string, a
+    /// float), judged by [`TokenResponse::ttl`], so an odd value does not lose the token.
     #[serde(default)]
-    pub expires_in: Option<u64>,
+    pub expires_in: Option<Box<serde_json::value::RawValue>>,
 }
 
 impl TokenResponse {
-    /// The token, whichever field carries it.
+    /// Parse a token server's body (JSON; at most the caller's size limit).
+    pub fn parse(body: &[u8]) -> Option<TokenResponse> {
+        serde_json::from_slice(body).ok()
+    }
+
+    /// The lifetime in seconds: `expires_in` when it is a positive number of seconds (a JSON
+    /// string of one counts; fractions round down), clamped to [`MAX_TOKEN_TTL_SECS`];
+    /// otherwise [`DEFAULT_TOKEN_TTL_SECS`].
+    pub fn ttl(&self) -> u64 {
+        let Some(raw) = &self.expires_in else {
+            return DEFAULT_TOKEN_TTL_SECS;
+        };
+        let t = raw.get().trim();
+        let t = t
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .unwrap_or(t);
+        let secs = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            t.parse::<u64>().unwrap_or(u64::MAX)
+        } else {
+            // A float cast saturates (inf → u64::MAX, NaN → 0); negative numbers give 0.
+            t.parse::<f64>().map_or(0, |f| f as u64)
+        };
+        match secs {
+            0 => DEFAULT_TOKEN_TTL_SECS,
+            s => s.min(MAX_TOKEN_TTL_SECS),
+        }
+    }
+
+    /// The token, whichever field carries it, and its lifetime ([`ttl`](Self::ttl)).
     pub fn into_token(self) -> Option<(String, u64)> {
-        let ttl = self.expires_in.unwrap_or(60).max(1);
+        let ttl = self.ttl();
         self.token
             .filter(|t| !t.is_empty())
             .or(self.access_token)
+            .filter(|t| !t.is_empty())
             .map(|t| (t, ttl))
     }
 }
@@ -227,6 +267,43 @@ mod tests {
         );
         assert_eq!(parse_challenge("Negotiate"), None);
         assert_eq!(parse_challenge("Bearer service=x"), None);
+    }
+
+    /// Issue 14: `expires_in` of i64::MAX or u64::MAX overflowed an `Instant`; odd values lost
+    /// the token. Every value now gives a lifetime in 1 ..= 24 h.
+    #[test]
+    fn odd_expires_in_values() {
+        let ttl = |v: &str| {
+            TokenResponse::parse(format!(r#"{{"token":"t","expires_in":{v}}}"#).as_bytes())
+                .and_then(TokenResponse::into_token)
+                .map(|(_, ttl)| ttl)
+        };
+        assert_eq!(ttl("300"), Some(300));
+        assert_eq!(ttl("9223372036854775807"), Some(MAX_TOKEN_TTL_SECS));
+        assert_eq!(ttl("18446744073709551615"), Some(MAX_TOKEN_TTL_SECS));
+        assert_eq!(ttl("1e400"), Some(MAX_TOKEN_TTL_SECS));
+        assert_eq!(ttl("1e300"), Some(MAX_TOKEN_TTL_SECS));
+        assert_eq!(ttl("99999999999999999999999"), Some(MAX_TOKEN_TTL_SECS));
+        assert_eq!(
+            ttl(r#""99999999999999999999999""#),
+            Some(MAX_TOKEN_TTL_SECS)
+        );
+        for odd in [
+            "0",
+            "-1",
+            "-9223372036854775808",
+            "0.5",
+            "null",
+            "true",
+            r#""soon""#,
+            "[]",
+            "{}",
+        ] {
+            assert_eq!(ttl(odd), Some(DEFAULT_TOKEN_TTL_SECS), "{odd}");
+        }
+        assert!(TokenResponse::parse(b"<html>").is_none());
+        let empty = TokenResponse::parse(br#"{"token":"","access_token":""}"#).unwrap();
+        assert!(empty.into_token().is_none());
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn resuming(first: Body, size: u64, policy: RetryPolicy, what: String, reope
                             continue;
                         }
                     }
-                    st.delivered += chunk.len() as u64;
+                    st.delivered = st.delivered.saturating_add(chunk.len() as u64);
                     return Some((Ok(chunk), st));
                 }
                 // Complete, or longer than expected: the verifier decides.

@@ -6,9 +6,13 @@
 //! With `MIRROR_TEST` set, delays shrink to milliseconds so fault-injection tests stay fast.
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
+
+/// Whether a `Retry-After` above the cap was logged already (logged once per run, at `-v`).
+static CLAMP_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// How many times and how long to wait.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +56,13 @@ impl RetryPolicy {
     /// The delay before retry number `attempt` (1-based).
     pub fn delay(&self, attempt: u32, err: &Error) -> Duration {
         if let Some(after) = err.retry_after() {
+            if after > self.cap && !CLAMP_LOGGED.swap(true, Ordering::Relaxed) {
+                tracing::debug!(
+                    asked_s = after.as_secs(),
+                    cap_ms = self.cap.as_millis() as u64,
+                    "the registry asked to wait longer than the retry cap (Retry-After); waiting the cap instead"
+                );
+            }
             return after.min(self.cap);
         }
         let exp = self.base.saturating_mul(1u32 << attempt.min(16));
@@ -117,21 +128,31 @@ fn jitter() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Parse `Retry-After`: delay-seconds or an HTTP date.
+/// Parse `Retry-After`: delay-seconds or an HTTP date. Any value parses without overflow: a
+/// number too large for `u64`, or a date past what the clock can hold, is "very long" (the
+/// caller clamps it to the cap); a date in the past is zero; anything else is `None`.
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate_parse(v)?;
-    let now = std::time::SystemTime::now();
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    retry_after_at(v, SystemTime::now())
 }
 
-/// IMF-fixdate only (`Sun, 06 Nov 1994 08:49:37 GMT`), which is what servers send.
-fn httpdate_parse(v: &str) -> Option<std::time::SystemTime> {
+/// [`parse_retry_after`] as seen at `now`.
+fn retry_after_at(v: &str, now: SystemTime) -> Option<Duration> {
+    let v = v.trim();
+    if !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_digit()) {
+        // delay-seconds: all digits; more than u64 holds is as good as forever.
+        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
+    }
+    let secs = httpdate_secs(v)?;
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Some(Duration::from_secs(secs.saturating_sub(now)))
+}
+
+/// IMF-fixdate only (`Sun, 06 Nov 1994 08:49:37 GMT`), which is what servers send, as seconds
+/// since the Unix epoch; `None` when malformed or before 1970. Fields are range-checked and the
+/// arithmetic is checked, so a year like 400000000000 cannot overflow.
+fn httpdate_secs(v: &str) -> Option<u64> {
     let parts: Vec<&str> = v.split_whitespace().collect();
-    if parts.len() != 6 || parts[5] != "GMT" {
+    if parts.len() != 6 || parts[5] != "GMT" || parts[1].len() > 2 || parts[3].len() > 12 {
         return None;
     }
     let day: u64 = parts[1].parse().ok()?;
@@ -142,11 +163,17 @@ fn httpdate_parse(v: &str) -> Option<std::time::SystemTime> {
     .position(|m| *m == parts[2])? as u64
         + 1;
     let year: u64 = parts[3].parse().ok()?;
-    let hms: Vec<u64> = parts[4].split(':').filter_map(|x| x.parse().ok()).collect();
-    if hms.len() != 3 {
+    let hms: Vec<u64> = parts[4]
+        .split(':')
+        .map(|x| (x.len() <= 2).then(|| x.parse().ok()).flatten())
+        .collect::<Option<_>>()?;
+    if hms.len() != 3 || !(1..=31).contains(&day) || year < 1970 {
         return None;
     }
-    // Days from civil (Howard Hinnant's algorithm).
+    if hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), checked: the year is unbounded.
     let (y, m) = if month <= 2 {
         (year - 1, month + 9)
     } else {
@@ -156,9 +183,12 @@ fn httpdate_parse(v: &str) -> Option<std::time::SystemTime> {
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    let secs = days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
-    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+    let days = era
+        .checked_mul(146097)?
+        .checked_add(doe)?
+        .checked_sub(719468)?;
+    days.checked_mul(86400)?
+        .checked_add(hms[0] * 3600 + hms[1] * 60 + hms[2])
 }
 
 #[cfg(test)]
@@ -172,12 +202,64 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
             Some(Duration::ZERO)
         );
-        let t = httpdate_parse("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
         assert_eq!(
-            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
-            784111777
+            httpdate_secs("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784111777)
+        );
+        let now = UNIX_EPOCH + Duration::from_secs(784111777 - 90);
+        assert_eq!(
+            retry_after_at("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(90))
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    /// Issue 14: these panicked (overflow in the date arithmetic) or waited the cap silently.
+    #[test]
+    fn hostile_retry_after_values_never_overflow() {
+        let forever = Some(Duration::from_secs(u64::MAX));
+        assert_eq!(parse_retry_after("18446744073709551615"), forever);
+        assert_eq!(parse_retry_after("99999999999999999999999999"), forever);
+        // Far-future dates are long waits (clamped by the policy), never a panic.
+        let century = Duration::from_secs(100 * 365 * 86400);
+        for v in [
+            "Sun, 06 Nov 400000000000 08:49:37 GMT",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let d = parse_retry_after(v).unwrap();
+            assert!(d > century, "{v}: {d:?}");
+        }
+        // A year whose seconds do not fit in u64 is not a date.
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 999999999999 08:49:37 GMT"),
+            None
+        );
+        for v in [
+            "Sun, 06 Nov 99999999999 08:49:37 GMT",
+            "Sun, 99 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 99:49:37 GMT",
+            "Sun, 06 Nov 1994 08:49:999999999999999999999 GMT",
+            "Sun, 06 Nov 1969 08:49:37 GMT",
+            "-1",
+            "1.5",
+            "",
+        ] {
+            let _ = parse_retry_after(v);
+        }
+        let p = RetryPolicy {
+            retries: 1,
+            base: Duration::from_millis(1),
+            cap: Duration::from_secs(30),
+        };
+        let e = Error::from(crate::error::RegistryError {
+            method: "GET".into(),
+            url: "u".into(),
+            status: 503,
+            errors: vec![],
+            body: None,
+            retry_after: forever,
+        });
+        assert_eq!(p.delay(1, &e), Duration::from_secs(30));
     }
 
     #[tokio::test]

@@ -27,8 +27,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "interrupt",
         ],
     ),
-    // Property checks shared with the fuzz targets: a consumer of the engine, like `app`.
-    ("fuzz_checks", &["engine", "model", "error", "exit"]),
+    // Property checks shared with the fuzz targets: a consumer of the lower layers, like `app`
+    // (the response-parser checks drive transport and auth directly).
+    (
+        "fuzz_checks",
+        &["engine", "transport", "auth", "model", "error", "exit"],
+    ),
     (
         "engine",
         &["transport", "auth", "model", "error", "exit", "interrupt"],

@@ -7,6 +7,8 @@ mod fake_registry; // in-process registry that accepts sparse indexes
 mod fault_proxy; // fault-injecting proxy in front of a real registry
 mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
+mod hostile_registry_cases; // one misbehaviour per case, for hostile_registry
+mod hostile_registry_server; // scriptable hostile registry in front of a real one; measured runs
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
 mod archive_entries; // oci-archive tars: only regular files and directories are unpacked
@@ -21,6 +23,7 @@ mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns f
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
+mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)

@@ -10,9 +10,13 @@ use std::time::{Duration, Instant};
 use reqwest::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, Response};
 
-use super::{network_error, read_limited, registry_error, RegistryClient, Token};
+use super::client::{RegistryClient, Token};
+use super::errors::{network_error, read_limited, registry_error};
 use crate::auth::{may_send_secret, parse_challenge, Challenge, Credentials, TokenResponse};
 use crate::error::{redact_url, Error, Result};
+
+/// The largest token-server body read (1 MiB): real ones are a few KiB (docs/reliability.md).
+const MAX_TOKEN_BODY: usize = 1 << 20;
 
 impl RegistryClient {
     pub(super) fn auth_error(&self, reason: String, status: Option<u16>) -> Error {
@@ -159,11 +163,15 @@ impl RegistryClient {
         let margin = Duration::from_secs(ttl.min(30) / 3);
         let now = Instant::now();
         tracing::debug!(registry = %self.host, scope, ttl, "got a registry token");
+        // `ttl` is at most MAX_TOKEN_TTL_SECS (auth::TokenResponse::ttl); checked all the same.
+        let expires = now
+            .checked_add(Duration::from_secs(ttl).saturating_sub(margin))
+            .unwrap_or(now);
         self.tokens.lock().await.insert(
             scope.to_string(),
             Token {
                 value: value.clone(),
-                expires: now + Duration::from_secs(ttl) - margin,
+                expires,
                 fetched: now,
             },
         );
@@ -229,6 +237,11 @@ impl RegistryClient {
             .await
             .map_err(|e| network_error(&method, url.as_str(), e))?;
         let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|c| c.chars().take(80).collect::<String>());
         if !status.is_success() {
             let e = registry_error(&method, url.as_str(), resp).await;
             let reason = e
@@ -251,15 +264,34 @@ impl RegistryClient {
                 Some(status.as_u16()),
             ));
         }
-        let body = read_limited(resp, 1 << 20).await.unwrap_or_default();
-        serde_json::from_slice::<TokenResponse>(&body)
-            .ok()
-            .and_then(TokenResponse::into_token)
-            .ok_or_else(|| {
-                self.auth_error(
-                    format!("the token server {} sent no token", redact_url(realm)),
-                    None,
-                )
-            })
+        let body = read_limited(resp, MAX_TOKEN_BODY).await.map_err(|e| {
+            self.auth_error(
+                format!(
+                    "the token server {} answered {method} with an unusable body: {e}",
+                    redact_url(realm)
+                ),
+                None,
+            )
+        })?;
+        let Some(answer) = TokenResponse::parse(&body) else {
+            return Err(self.auth_error(
+                format!(
+                    "the token server {} answered {method} with a body that is not a JSON token \
+                     response ({} bytes{})",
+                    redact_url(realm),
+                    body.len(),
+                    content_type
+                        .map(|c| format!(", Content-Type {c}"))
+                        .unwrap_or_default()
+                ),
+                None,
+            ));
+        };
+        answer.into_token().ok_or_else(|| {
+            self.auth_error(
+                format!("the token server {} sent no token", redact_url(realm)),
+                None,
+            )
+        })
     }
 }
