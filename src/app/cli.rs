@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::app::flags::{
-    OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SourceAccessArgs,
+    OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs, SourceAccessArgs,
     TargetAccessArgs, TransferArgs,
 };
 
@@ -258,6 +258,10 @@ pub struct VerifyArgs {
     /// Access options for both sides.
     #[command(flatten)]
     pub access: SharedAccessArgs,
+
+    /// The signature policy the target must meet.
+    #[command(flatten)]
+    pub signatures: SignatureArgs,
 }
 
 const COPY_EXAMPLES: &str = "Examples:
@@ -329,6 +333,10 @@ pub struct CopyArgs {
     /// Access options for both sides.
     #[command(flatten)]
     pub access: SharedAccessArgs,
+
+    /// The signature gate.
+    #[command(flatten)]
+    pub signatures: SignatureArgs,
 
     /// What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the
     /// full source reference (`registry/repo:tag`). Both forms are accepted when reading.

@@ -186,6 +186,19 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
             plan.available.join(", ")
         )));
     }
+    // The signature gate: before anything is written (exit 8 on refusal).
+    let signed_children = signature_subjects(&plan);
+    let verdict = interruptible(
+        cancel,
+        crate::engine::signature::gate(
+            src.as_ref(),
+            &source_text,
+            &root,
+            &signed_children,
+            &s.signatures,
+        ),
+    )
+    .await?;
     let artifact_plan = if s.artifacts.enabled() {
         let r: Arc<dyn Reporter> = reporter.clone();
         crate::engine::artifacts::discover(src.as_ref(), &plan, &s.artifacts, &r).await?
@@ -208,6 +221,7 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
             reporter.warnings(),
         );
         dry_run_details(src.as_ref(), &root, &s, &plan, &mut report).await;
+        report.signatures = verdict.verified.clone();
         report.add_artifacts(&artifact_plan, None);
         emit(&report, printer, true);
         return Ok(exit::OK);
@@ -281,8 +295,27 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
     if let Some(a) = &artifacts {
         report.add_artifacts(&artifact_plan, Some(a));
     }
+    report.signatures = verdict.verified;
     emit(&report, printer, false);
     Ok(exit::OK)
+}
+
+/// The selected child image manifests that `--require-signature-children` checks: copied
+/// entries with a runnable platform (attestation manifests and nested indexes are not signed
+/// by `cosign sign`).
+fn signature_subjects(plan: &crate::engine::plan::Plan) -> Vec<crate::model::digest::Digest> {
+    plan.entries
+        .iter()
+        .filter(|e| e.decision.is_copy())
+        .filter(|e| e.descriptor.attestation_subject().is_none())
+        .filter(|e| {
+            e.descriptor
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.to_string() != "unknown/unknown")
+        })
+        .map(|e| e.descriptor.digest.clone())
+        .collect()
 }
 
 /// Run `f` unless an interrupt arrives first (nothing is open on the target yet).

@@ -98,6 +98,10 @@ pub struct Report {
     pub artifacts_skipped: Vec<Skipped>,
     /// Referrers fallback indexes (`sha256-<hex>` tags) written on the target.
     pub fallback_tags: Vec<FallbackUpdate>,
+    /// `--require-signature`: the signature that verified for the index (first) and, with
+    /// `--require-signature-children`, for each selected child.
+    #[serde(default)]
+    pub signatures: Vec<crate::engine::signature::Verified>,
 }
 
 impl Report {
@@ -157,6 +161,7 @@ impl Report {
             artifacts: vec![],
             artifacts_skipped: vec![],
             fallback_tags: vec![],
+            signatures: vec![],
         }
     }
 

@@ -29,6 +29,7 @@ mod messages; // golden snapshots of errors and help
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
+mod signature_gate; // --require-signature: refusals (exit 8, nothing written), formats, hostile objects
 mod signers; // cosign 3/2 and notation signatures verify after every copy path (issue 15)
 mod soak; // many copies through random faults on both sides: correct or a clean error
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)

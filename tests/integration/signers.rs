@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::fake_registry::{FakeOptions, FakeRegistry};
 use crate::fixtures::{self, Image};
-use crate::harness::{mirror_async, peer_bin, Http, Registry};
+use crate::harness::{mirror_async, peer_bin, Registry};
 
 const PLATFORMS: [&str; 2] = ["linux/amd64", "linux/arm64/v8"];
 
@@ -98,7 +98,6 @@ impl CosignKeys {
     }
 
     /// The PEM public key (`cosign.pub`).
-    #[allow(dead_code)] // used by the gate tests
     pub fn public_key(&self) -> PathBuf {
         self.dir.path().join("cosign.pub")
     }

@@ -126,6 +126,10 @@ pub async fn verify_command(
         key: String::new(),
     };
     let r = run_item(&ctx, &cfg, &item, Mode::Verify).await;
+    if s.signatures.enabled() && r.action == Action::Complete {
+        // The same policy as `copy --require-signature`, on the target (exit 8).
+        signatures_on_target(&s, &item.target_reference).await?;
+    }
     let out = Output {
         printer,
         status: false,
@@ -169,4 +173,30 @@ pub async fn verify_command(
     };
     out.finish(std::slice::from_ref(&r), &summary);
     Ok(summary.exit_code)
+}
+
+/// `verify --require-signature`: a signature over the target's index digest (and, with
+/// `--require-signature-children`, over each child manifest the target holds) must verify.
+async fn signatures_on_target(s: &VerifySettings, reference: &str) -> Result<()> {
+    use crate::model::manifest::ManifestView;
+    use crate::transport::Storage;
+    let dst = crate::app::run::open_endpoint(&s.target, false, s.transfer.lock_timeout).await?;
+    let root = crate::engine::resolve::root(&dst, reference).await?;
+    let mut children = Vec::new();
+    if s.signatures.children {
+        if let Ok(ManifestView::Index { manifests, .. }) = root.view() {
+            for d in manifests {
+                let runnable = d.attestation_subject().is_none()
+                    && d.platform
+                        .as_ref()
+                        .is_some_and(|p| p.to_string() != "unknown/unknown");
+                if runnable && dst.has_manifest(&d).await? {
+                    children.push(d.digest.clone());
+                }
+            }
+        }
+    }
+    let image = s.target.reference.to_string();
+    crate::engine::signature::gate(&dst, &image, &root, &children, &s.signatures).await?;
+    Ok(())
 }

@@ -20,6 +20,8 @@ pub const MAX_MANIFEST: u64 = 256 * 1024;
 pub const MAX_BLOB: u64 = 256 * 1024;
 /// At most this many signature objects are examined per digest.
 pub const MAX_SIGNATURES: usize = 32;
+/// At most this many listed manifests (referrers and the `.sig` tag) are fetched per digest.
+pub const MAX_EXAMINED: usize = 64;
 /// Notation's signature artifact type (found and named, not verified in-process).
 pub const NOTATION: &str = "application/vnd.cncf.notary.signature";
 
@@ -263,13 +265,10 @@ pub async fn discover<S: Storage>(storage: &S, subject: &Digest) -> Result<Vec<F
         Err(e) => return Err(e.context(ctx(&sig_tag))),
     }
     let mut out = Vec::new();
-    for (via, d) in listed {
-        // Referrers that say what they are and are not signatures are not fetched.
-        if let Some(t) = &d.artifact_type {
-            if !(t.starts_with(BUNDLE_PREFIX) || t == NOTATION || t.contains("cosign")) {
-                continue;
-            }
-        }
+    // The artifact type a listing gives is not trusted to skip entries: cosign 3.1 lists its
+    // bundle in the fallback index as `application/vnd.oci.empty.v1+json` (its config type).
+    // Every listed manifest is examined, at most MAX_EXAMINED of them.
+    for (via, d) in listed.into_iter().take(MAX_EXAMINED) {
         if out.len() == MAX_SIGNATURES {
             break;
         }

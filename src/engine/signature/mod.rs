@@ -57,7 +57,7 @@ pub enum Problem {
 }
 
 /// The signature format that verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
     /// cosign simple-signing payload (`.sig` tag, or a referrer).
@@ -95,7 +95,8 @@ impl Policy {
 }
 
 /// The signature that verified for one digest (the JSON report's `signatures` entries).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Verified {
     /// The signed manifest (the index, or a child).
     pub subject: Digest,
@@ -104,7 +105,7 @@ pub struct Verified {
     /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER.
     pub key_fingerprint: String,
     /// `referrer`, `fallback-tag` or `digest-tag`.
-    pub via: &'static str,
+    pub via: String,
     /// The signature manifest's digest.
     pub signature_digest: Digest,
     /// The tag it was found under, if any.
@@ -148,7 +149,7 @@ pub async fn check_digest<S: Storage>(
                     subject: subject.clone(),
                     format,
                     key_fingerprint: keys[k].fingerprint(),
-                    via: f.via.kind(),
+                    via: f.via.kind().to_string(),
                     signature_digest: f.manifest.clone(),
                     tag: f.via.tag().map(str::to_string),
                 }))
