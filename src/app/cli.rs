@@ -93,7 +93,8 @@ pub enum Command {
     /// HEADs and writes nothing.
     ///
     /// Exit codes: 0 done or up to date; 1 failure; 2 usage; 3 nothing selected or a required
-    /// platform absent; 4 the target rejected the sparse index; 5 authentication; 130 interrupted.
+    /// platform absent; 4 the target rejected the sparse index; 5 authentication; 8 no valid
+    /// signature (--require-signature); 130 interrupted.
     #[command(after_long_help = COPY_EXAMPLES)]
     Copy(Box<CopyArgs>),
 
@@ -139,7 +140,8 @@ pub enum Command {
     /// manifest and each of its blobs is present. Missing objects are listed. Takes the same
     /// selection options as `mirror copy`, so it checks what that copy was asked to make.
     ///
-    /// Exit codes: 0 complete; 7 incomplete (or it could not be checked); 2 usage.
+    /// Exit codes: 0 complete; 7 incomplete (or it could not be checked); 8 no valid signature on
+    /// the target (--require-signature); 2 usage.
     #[command(after_long_help = VERIFY_EXAMPLES)]
     Verify(Box<VerifyArgs>),
 }

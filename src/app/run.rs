@@ -187,7 +187,7 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
         )));
     }
     // The signature gate: before anything is written (exit 8 on refusal).
-    let signed_children = signature_subjects(&plan);
+    let signed_children = crate::engine::signature::subjects(&plan);
     let verdict = interruptible(
         cancel,
         crate::engine::signature::gate(
@@ -298,24 +298,6 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
     report.signatures = verdict.verified;
     emit(&report, printer, false);
     Ok(exit::OK)
-}
-
-/// The selected child image manifests that `--require-signature-children` checks: copied
-/// entries with a runnable platform (attestation manifests and nested indexes are not signed
-/// by `cosign sign`).
-fn signature_subjects(plan: &crate::engine::plan::Plan) -> Vec<crate::model::digest::Digest> {
-    plan.entries
-        .iter()
-        .filter(|e| e.decision.is_copy())
-        .filter(|e| e.descriptor.attestation_subject().is_none())
-        .filter(|e| {
-            e.descriptor
-                .platform
-                .as_ref()
-                .is_some_and(|p| p.to_string() != "unknown/unknown")
-        })
-        .map(|e| e.descriptor.digest.clone())
-        .collect()
 }
 
 /// Run `f` unless an interrupt arrives first (nothing is open on the target yet).

@@ -360,3 +360,61 @@ async fn hostile_signature_objects_get_a_clear_refusal_and_no_panic() {
     assert_eq!(out.code, 2, "{out}");
     assert!(out.stderr.contains("bad base64"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_require_signature_from_defaults_and_per_image() {
+    let keys = CosignKeys::generate().await;
+    let img = fixtures::multi_arch_oci(64);
+    let (src, http) = signed_source(&keys, Cosign::V3, &img).await;
+    let sh = src.host();
+    let unsigned = fixtures::single_manifest(64);
+    fixtures::push_image(&http, &sh, "team/unsigned", "v1", &unsigned).await;
+    fixtures::push_image(&http, &sh, "team/free", "v1", &unsigned).await;
+    let dst = Registry::start();
+    let dh = dst.host();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = keys.public_key();
+    let yaml = format!(
+        "defaults:\n  require-signature: {}\n  on-reject: full\n  platforms: linux/amd64\n\
+         images:\n\
+         \x20 - source: {sh}/team/app\n    target: {dh}/mirror/app\n    tags: [v1]\n\
+         \x20 - source: {sh}/team/unsigned\n    target: {dh}/mirror/unsigned\n    tags: [v1]\n\
+         \x20 - source: {sh}/team/free\n    target: {dh}/mirror/free\n    tags: [v1]\n    require-signature: []\n",
+        key.display()
+    );
+    std::fs::write(tmp.path().join("mirror.yaml"), yaml).unwrap();
+    let cfg = tmp.path().join("mirror.yaml").display().to_string();
+    let out = mirror_async(&["sync", "-f", &cfg, "-o", "json"]).await;
+    assert_eq!(out.code, 6, "one item refused, the others done: {out}");
+    assert!(out.stdout.contains("signature required"), "{out}");
+    assert!(dst.tag_exists("mirror/app", "v1"), "signed: copied");
+    assert!(
+        dst.tag_exists("mirror/free", "v1"),
+        "per-image override: copied"
+    );
+    assert!(
+        !dst.tag_exists("mirror/unsigned", "v1"),
+        "unsigned: refused"
+    );
+    assert_eq!(
+        dst.any_layer_links("mirror/unsigned"),
+        0,
+        "nothing written for it"
+    );
+
+    // A key file that is not a key is a configuration error naming it (exit 2).
+    let bad = tmp.path().join("bad.pub");
+    std::fs::write(&bad, "not a key").unwrap();
+    let yaml = format!(
+        "images:\n  - source: {sh}/team/app\n    target: {dh}/mirror/app\n    tags: [v1]\n    require-signature: {}\n",
+        bad.display()
+    );
+    std::fs::write(tmp.path().join("bad.yaml"), yaml).unwrap();
+    let cfg = tmp.path().join("bad.yaml").display().to_string();
+    let out = mirror_async(&["sync", "-f", &cfg]).await;
+    assert_eq!(out.code, 2, "{out}");
+    assert!(
+        out.stderr.contains("bad.pub") && out.stderr.contains("PUBLIC KEY"),
+        "{out}"
+    );
+}

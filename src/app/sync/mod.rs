@@ -208,6 +208,7 @@ async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> It
                 .clone(),
             dry_run: ctx.dry_run,
             reporter: reporter.clone(),
+            signatures: settings.signatures.clone(),
         };
         let r = match mode {
             Mode::Sync => refresh::refresh(&env, item, &mut out).await,

@@ -84,6 +84,8 @@ pub struct ItemEnv {
     pub dry_run: bool,
     /// Engine events of this item.
     pub reporter: Arc<dyn Reporter>,
+    /// The signature gate (`require-signature`), checked before anything is written.
+    pub signatures: crate::engine::signature::Policy,
 }
 
 /// How long to wait between budget checks while paused.
@@ -363,6 +365,7 @@ pub async fn refresh(env: &ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Re
             cache: env.cache.clone(),
         };
         let plan = resolve::resolve(&tiered, &root, &env.selector, &item.source_text, jobs).await?;
+        signature_gate(env, item, &plan).await?;
         if env.dry_run {
             out.action = Action::WouldRepair;
             out.missing = missing.iter().map(|d| missing_manifest(d, &plan)).collect();
@@ -437,6 +440,7 @@ pub async fn refresh(env: &ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Re
         )));
     }
     out.children_checked = plan.manifests.len();
+    signature_gate(env, item, &plan).await?;
     if env.dry_run {
         out.action = Action::WouldCopy;
         out.planned_bytes = Some(plan.blob_bytes());
@@ -482,6 +486,22 @@ pub async fn refresh(env: &ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Re
         ));
     }
     Ok(())
+}
+
+/// `require-signature`: a valid signature over the source index (and, with
+/// `require-signature-children`, each selected child) before anything is written; the item
+/// fails with exit-8's message otherwise.
+async fn signature_gate(env: &ItemEnv, item: &WorkItem, plan: &plan::Plan) -> Result<()> {
+    let children = crate::engine::signature::subjects(plan);
+    crate::engine::signature::gate(
+        env.src.as_ref(),
+        &item.source_text,
+        &plan.root,
+        &children,
+        &env.signatures,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Discover the plan's referrers and digest tags on the source and copy what the target lacks,

@@ -92,6 +92,8 @@ pub async fn verify_command(
                 digest_tags: sel.artifacts.digest_tags,
                 include_foreign: sel.selector.include_foreign,
                 layout_ref_name: config::LayoutRefName::Tag,
+                // Checked on the target after the item (signatures_on_target).
+                signatures: Default::default(),
             },
             line: None,
         }],

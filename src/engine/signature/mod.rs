@@ -239,3 +239,21 @@ pub async fn gate<S: Storage>(
     }
     Ok(verdict)
 }
+
+/// The selected child image manifests that `--require-signature-children` checks: copied
+/// entries with a runnable platform (attestation manifests and nested indexes are not signed
+/// by `cosign sign`).
+pub fn subjects(plan: &crate::engine::plan::Plan) -> Vec<Digest> {
+    plan.entries
+        .iter()
+        .filter(|e| e.decision.is_copy())
+        .filter(|e| e.descriptor.attestation_subject().is_none())
+        .filter(|e| {
+            e.descriptor
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.to_string() != "unknown/unknown")
+        })
+        .map(|e| e.descriptor.digest.clone())
+        .collect()
+}
