@@ -418,3 +418,59 @@ async fn sync_require_signature_from_defaults_and_per_image() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn p384_rsa_and_ed25519_keys_signed_by_the_real_cosign_are_accepted() {
+    let img = fixtures::multi_arch_oci(64);
+    let (src, _http) = fixtures::seeded(&img).await;
+    let sh = src.host();
+    let s = format!("{sh}/team/app:v1");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pubs = vec![];
+    for (v, alg, format) in [
+        (
+            Cosign::V3,
+            &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"][..],
+            "sigstore-bundle-dsse",
+        ),
+        (
+            Cosign::V3,
+            &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"][..],
+            "sigstore-bundle-dsse",
+        ),
+        (
+            Cosign::V2,
+            &["-algorithm", "ed25519"][..],
+            "cosign-simple-signing",
+        ),
+    ] {
+        let keys = CosignKeys::import(v, alg).await;
+        // Each key signs its own copy of the image (the mirror copies it within the source).
+        let repo = format!("keys/{}", alg[1].to_lowercase());
+        let out = mirror_async(&["copy", &s, &format!("{sh}/{repo}:v1")]).await;
+        assert_eq!(out.code, 0, "{out}");
+        keys.sign(v, &format!("{sh}/{repo}@{}", img.index.digest))
+            .await;
+        let d = format!("oci:{}:v1", tmp.path().join(&repo).display());
+        let out = gated_copy(&format!("{sh}/{repo}:v1"), &d, &keys.public_key(), &[]).await;
+        assert_eq!(out.code, 0, "{alg:?}: {out}");
+        let r: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(r["signatures"][0]["format"], format, "{alg:?}");
+        assert_eq!(
+            r["signatures"][0]["key_fingerprint"],
+            fingerprint(&keys.public_key()).as_str()
+        );
+        pubs.push((repo, keys));
+    }
+    // Each image refuses the other algorithms' keys.
+    for (i, (repo, _)) in pubs.iter().enumerate() {
+        let other = &pubs[(i + 1) % pubs.len()].1;
+        let d = format!("oci:{}:v1", tmp.path().join("refused").display());
+        let out = gated_copy(&format!("{sh}/{repo}:v1"), &d, &other.public_key(), &[]).await;
+        assert_eq!(out.code, 8, "{repo}: {out}");
+        assert!(
+            !tmp.path().join("refused").exists(),
+            "nothing written: {out}"
+        );
+    }
+}

@@ -97,6 +97,57 @@ impl CosignKeys {
         keys
     }
 
+    /// A key pair made by `openssl genpkey OPENSSL_ARGS` (PKCS#8) and imported with `cosign
+    /// import-key-pair` (cosign 3 imports ECDSA P-384 and RSA keys, cosign 2 Ed25519 ones) as
+    /// `cosign.key` / `cosign.pub`, plus the empty signing config.
+    pub async fn import(v: Cosign, openssl_args: &[&str]) -> CosignKeys {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = CosignKeys { dir };
+        let d = keys.dir.path();
+        let mut args = vec!["genpkey"];
+        args.extend(openssl_args);
+        args.extend(["-out", "openssl.pem"]);
+        let r = run(std::path::Path::new("openssl"), &args, &[], d).await;
+        assert!(r.ok, "{}", r.text);
+        let args = [
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            "openssl.pem",
+            "-out",
+            "pkcs8.pem",
+        ];
+        let r = run(std::path::Path::new("openssl"), &args, &[], d).await;
+        assert!(r.ok, "{}", r.text);
+        let args = [
+            "import-key-pair",
+            "--key",
+            "pkcs8.pem",
+            "--output-key-prefix",
+            "cosign",
+        ];
+        let r = keys.cosign(v, &args).await;
+        assert!(r.ok, "{}", r.text);
+        let r = keys
+            .cosign(
+                Cosign::V3,
+                &[
+                    "signing-config",
+                    "create",
+                    "--no-default-fulcio",
+                    "--no-default-oidc",
+                    "--no-default-rekor",
+                    "--no-default-tsa",
+                    "--out",
+                    "signing-config.json",
+                ],
+            )
+            .await;
+        assert!(r.ok, "{}", r.text);
+        keys
+    }
+
     /// The PEM public key (`cosign.pub`).
     pub fn public_key(&self) -> PathBuf {
         self.dir.path().join("cosign.pub")
