@@ -177,6 +177,16 @@ async fn unsigned_other_key_replayed_and_tampered_signatures_are_refused() {
             .contains(&format!("sha256-{}.sig", hex(&img.index.digest))),
         "{out}"
     );
+    // cosign 2 appends a second signature (a second layer) to the same `.sig` manifest: the
+    // other key is accepted now (dry run: the gate runs, nothing is written).
+    other
+        .sign(Cosign::V2, &format!("{sh}/team/app@{}", img.index.digest))
+        .await;
+    let out = gated_copy(&s, &d, &other.public_key(), &["--dry-run"]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
+    let fp = fingerprint(&other.public_key());
+    assert_eq!(r["signatures"][0]["key_fingerprint"], fp.as_str());
 
     // Unsigned.
     let unsigned = fixtures::single_manifest(64);

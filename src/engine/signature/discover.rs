@@ -120,12 +120,13 @@ async fn read_blob<S: Storage>(
     Ok(out)
 }
 
-/// What one signature manifest holds: a simple-signing layer with its annotation, or a bundle
-/// layer. `Ok(None)`: not a signature (an SBOM, an attestation, …).
+/// What one signature manifest holds: each simple-signing layer with its annotation (cosign
+/// appends one layer per signature to a `.sig` manifest), and each bundle layer. Empty: not a
+/// signature (an SBOM, an attestation, …). A layer that cannot be read is its own problem.
 async fn content<S: Storage>(
     storage: &S,
     m: &RawManifest,
-) -> std::result::Result<Option<Content>, Problem> {
+) -> std::result::Result<Vec<std::result::Result<Content, Problem>>, Problem> {
     let json: serde_json::Value = serde_json::from_slice(&m.bytes)
         .map_err(|e| Problem::BadEncoding(format!("manifest is not JSON: {e}")))?;
     let artifact = json
@@ -143,6 +144,7 @@ async fn content<S: Storage>(
         .and_then(|l| l.as_array())
         .cloned()
         .unwrap_or_default();
+    let mut out = Vec::new();
     for layer in layers.iter().take(MAX_SIGNATURES) {
         let media = layer
             .get("mediaType")
@@ -151,66 +153,77 @@ async fn content<S: Storage>(
         if media != SIMPLE_SIGNING && !media.starts_with(BUNDLE_PREFIX) {
             continue;
         }
-        let d: Descriptor = serde_json::from_value(layer.clone())
-            .map_err(|e| Problem::BadEncoding(format!("layer descriptor: {e}")))?;
-        if media == SIMPLE_SIGNING {
-            let signature = layer
-                .pointer(&format!(
-                    "/annotations/{}",
-                    SIGNATURE_ANNOTATION.replace('/', "~1")
-                ))
-                .and_then(|v| v.as_str())
-                .ok_or_else(|| {
-                    Problem::BadEncoding(format!(
-                        "layer {} has no {SIGNATURE_ANNOTATION} annotation",
-                        d.digest
-                    ))
-                })?
-                .to_string();
-            let payload = read_blob(storage, &d).await?;
-            return Ok(Some(Content::Simple { payload, signature }));
-        }
-        return Ok(Some(Content::Bundle(read_blob(storage, &d).await?)));
+        out.push(layer_content(storage, layer, media == SIMPLE_SIGNING).await);
     }
     let signature_like =
         artifact.starts_with(BUNDLE_PREFIX) || artifact.contains("cosign.artifact.sig");
-    if signature_like {
+    if out.is_empty() && signature_like {
         return Err(Problem::BadEncoding(
             "a signature manifest without a signature layer".into(),
         ));
     }
-    Ok(None)
+    Ok(out)
 }
 
-/// Fetches one signature manifest (bounded) and reads its content.
-async fn examine<S: Storage>(storage: &S, via: Via, d: &Descriptor) -> Result<Option<Found>> {
+/// One signature layer: a simple-signing payload with its signature annotation, or a bundle.
+async fn layer_content<S: Storage>(
+    storage: &S,
+    layer: &serde_json::Value,
+    simple: bool,
+) -> std::result::Result<Content, Problem> {
+    let d: Descriptor = serde_json::from_value(layer.clone())
+        .map_err(|e| Problem::BadEncoding(format!("layer descriptor: {e}")))?;
+    if !simple {
+        return Ok(Content::Bundle(read_blob(storage, &d).await?));
+    }
+    let signature = layer
+        .pointer(&format!(
+            "/annotations/{}",
+            SIGNATURE_ANNOTATION.replace('/', "~1")
+        ))
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| {
+            Problem::BadEncoding(format!(
+                "layer {} has no {SIGNATURE_ANNOTATION} annotation",
+                d.digest
+            ))
+        })?
+        .to_string();
+    let payload = read_blob(storage, &d).await?;
+    Ok(Content::Simple { payload, signature })
+}
+
+/// Fetches one signature manifest (bounded) and reads each of its signatures.
+async fn examine<S: Storage>(storage: &S, via: Via, d: &Descriptor) -> Result<Vec<Found>> {
     let found = |content| Found {
         via: via.clone(),
         manifest: d.digest.clone(),
         content,
     };
+    let too_large = |n: u64| {
+        vec![found(Err(Problem::TooLarge(format!(
+            "manifest is {n} bytes (at most {MAX_MANIFEST})"
+        ))))]
+    };
     if d.size > MAX_MANIFEST {
-        let p = Problem::TooLarge(format!(
-            "manifest is {} bytes (at most {MAX_MANIFEST})",
-            d.size
-        ));
-        return Ok(Some(found(Err(p))));
+        return Ok(too_large(d.size));
     }
     let hint = (!d.media_type.is_empty()).then_some(d.media_type.as_str());
     let m = match storage.fetch_manifest(d.digest.as_str(), hint).await {
         Ok(m) => m,
         Err(e) if not_found(&e) => {
-            return Ok(Some(found(Err(Problem::Unreadable(
-                "listed, but the manifest is missing".into(),
-            )))))
+            let p = Problem::Unreadable("listed, but the manifest is missing".into());
+            return Ok(vec![found(Err(p))]);
         }
         Err(e) if e.kind() == ErrorKind::Interrupted => return Err(e),
-        Err(e) => return Ok(Some(found(Err(Problem::Unreadable(e.to_string()))))),
+        Err(e) => return Ok(vec![found(Err(Problem::Unreadable(e.to_string())))]),
     };
+    if m.bytes.len() as u64 > MAX_MANIFEST {
+        return Ok(too_large(m.bytes.len() as u64));
+    }
     Ok(match content(storage, &m).await {
-        Ok(None) => None,
-        Ok(Some(c)) => Some(found(Ok(c))),
-        Err(p) => Some(found(Err(p))),
+        Ok(list) => list.into_iter().map(found).collect(),
+        Err(p) => vec![found(Err(p))],
     })
 }
 
@@ -269,12 +282,10 @@ pub async fn discover<S: Storage>(storage: &S, subject: &Digest) -> Result<Vec<F
     // bundle in the fallback index as `application/vnd.oci.empty.v1+json` (its config type).
     // Every listed manifest is examined, at most MAX_EXAMINED of them.
     for (via, d) in listed.into_iter().take(MAX_EXAMINED) {
-        if out.len() == MAX_SIGNATURES {
+        if out.len() >= MAX_SIGNATURES {
             break;
         }
-        if let Some(f) = examine(storage, via, &d).await? {
-            out.push(f);
-        }
+        out.extend(examine(storage, via, &d).await?);
     }
     Ok(out)
 }
