@@ -139,6 +139,26 @@ async fn both_cosign_formats_are_accepted_and_reported() {
         ];
         let out = mirror_async(&args).await;
         assert_eq!(out.code, 0, "{out}");
+        // The air gap's second hop gates from an OCI layout: the signatures travelled into it
+        // (the fallback tag or the `.sig` tag inside the layout), and the gate reads them there.
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = format!("oci:{}:v1", tmp.path().join("usb").display());
+        let carry = ["--referrers", "--digest-tags"];
+        let out =
+            mirror_async(&[&["copy", s.as_str(), layout.as_str()][..], &carry].concat()).await;
+        assert_eq!(out.code, 0, "{out}");
+        let d3 = format!("{}/from-usb/app:v1", dst.host());
+        let out = gated_copy(
+            &layout,
+            &d3,
+            &key,
+            &["-p", "linux/amd64", "--on-reject", "full"],
+        )
+        .await;
+        assert_eq!(out.code, 0, "{v:?} from a layout: {out}");
+        let r: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(r["signatures"][0]["format"], format, "{v:?}");
+        assert_eq!(r["signatures"][0]["via"], via, "{v:?}");
         // A complete copy made without --referrers/--digest-tags: the target carries no
         // signature, so verify refuses it (exit 8) though nothing is missing.
         let f = format!("{}/unsigned-copy/app:v1", dst.host());

@@ -240,6 +240,33 @@ mod tests {
     }
 
     #[test]
+    fn cosign3_message_signature_bundle_verifies_over_the_manifest_bytes() {
+        let d: Digest = COSIGN3_SUBJECT.parse().unwrap();
+        let bytes = COSIGN3_INDEX.as_bytes();
+        let b = COSIGN3_MESSAGE_BUNDLE.as_bytes();
+        assert_eq!(
+            check(b, &d, Some(bytes), &keys()),
+            Ok((Content::Message, 0))
+        );
+        // Without the signed bytes, or with bytes of another manifest: no proof.
+        let e = check(b, &d, None, &keys()).unwrap_err();
+        assert!(matches!(e, Problem::BadEncoding(_)), "{e}");
+        let e = check(b, &d, Some(b"{}"), &keys()).unwrap_err();
+        assert!(matches!(e, Problem::BadEncoding(_)), "{e}");
+        let other = Digest::sha256_of(b"{}");
+        let e = check(b, &other, Some(b"{}"), &keys()).unwrap_err();
+        assert!(matches!(e, Problem::OtherDigest(_)), "{e}");
+        let k = PublicKey::from_pem(OTHER_PUB.as_bytes(), "other.pub").unwrap();
+        let e = check(b, &d, Some(bytes), &[k]).unwrap_err();
+        assert_eq!(
+            e,
+            Problem::NoKey {
+                hint_matches: Some(false)
+            }
+        );
+    }
+
+    #[test]
     fn pae_matches_the_dsse_spec_example() {
         assert_eq!(
             pae("http://example.com/HelloWorld", b"hello world"),

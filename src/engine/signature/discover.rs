@@ -245,8 +245,15 @@ pub async fn discover<S: Storage>(storage: &S, subject: &Digest) -> Result<Vec<F
         Some(list) => listed.extend(list.descriptors.into_iter().map(|d| (Via::Referrer, d))),
         None => {
             let tag = fallback_tag(subject);
-            match storage.fetch_manifest(&tag, None).await {
-                Ok(index) => {
+            // Resolve first: an OCI layout answers a missing tag with an error, not "not found".
+            let index = match storage.resolve(&tag).await {
+                Ok(Some(d)) => storage.fetch_manifest(d.as_str(), None).await.map(Some),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            };
+            match index {
+                Ok(None) => {}
+                Ok(Some(index)) => {
                     let entries = index_entries(&index).map_err(|e| e.context(ctx(&tag)))?;
                     listed.extend(
                         entries

@@ -17,3 +17,7 @@ pub const COSIGN3_SUBJECT: &str =
     "sha256:ff30c9f4ee5508f68b4077b24db7689cdcb1be4cb90dbabe369a55a4d650a753";
 /// cosign 3's Sigstore bundle for it.
 pub const COSIGN3_BUNDLE: &str = include_str!("testdata/cosign3-bundle.json");
+/// The bytes of the index cosign 3 signed.
+pub const COSIGN3_INDEX: &str = include_str!("testdata/cosign3-index.json");
+/// cosign 3's `sign-blob --bundle` over those bytes: a message-signature bundle.
+pub const COSIGN3_MESSAGE_BUNDLE: &str = include_str!("testdata/cosign3-message-bundle.json");
