@@ -4,13 +4,14 @@
 //! Data flow (one module per stage; see docs/architecture.md):
 //!
 //! ```text
-//! argv ─cli─▶ CopyArgs ─settings─▶ CopySettings{source, target, selector, on_reject, jobs}
-//! run:     open endpoints (transport::registry | transport::layout), auth preflight
-//! ① resolve  root manifest bytes; child manifests the planner asks for (resolve.rs)
-//! ② plan     PURE: select each entry with a reason, dedupe blobs, order manifests (plan.rs, select.rs, platform.rs)
-//! ③ copy     no-op check → preflight (sparse?) → blobs ∥ → child manifests → index → tag (copy.rs)
-//!            events ─▶ progress::Reporter
-//! ④ report   report.rs: JSON or human; exit code from exit.rs
+//! argv ─app::cli─▶ args ─app::settings─▶ settings ─app (copy | sync item | verify)─▶ ImageJob
+//! engine::image::mirror_image, one use case per image, for every command:
+//! ① state    what the target holds: engine::image::state (one TargetState for every command)
+//! ② plan     resolve.rs + PURE plan.rs (select.rs, rules.rs), reading cache → target → source
+//! ③ copy     preflight (sparse?) → blobs ∥ → child manifests → index → tag (copy.rs)
+//! ④ extras   referrers and digest tags (artifacts.rs); finish or abort
+//!            events ─▶ progress::Reporter; Mode::Verify and Mode::DryRun never write
+//! ⑤ report   engine::report / app::sync::report, printed by app::printer; exit code from the error kind
 //! ```
 #![warn(missing_docs)]
 

@@ -104,6 +104,7 @@ mod tests {
             sparse: false,
             unmatched: vec![],
             available: vec![],
+            unread: vec![],
         }
     }
 

@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod chunks;
 pub mod copy;
 pub mod foreign;
+pub mod image;
 pub mod inspect;
 pub mod invariant;
 pub mod plan;

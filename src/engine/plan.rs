@@ -70,6 +70,10 @@ pub struct Plan {
     pub unmatched: Vec<String>,
     /// Platforms the source lists (runnable entries only).
     pub available: Vec<String>,
+    /// Selected image manifests whose bytes were not read: only a [`plan_shallow`] leaves
+    /// any (their blobs are unknown, so such a plan only decides the selection). Empty in a plan
+    /// from [`plan`].
+    pub unread: Vec<Descriptor>,
 }
 
 impl Plan {
@@ -120,10 +124,33 @@ struct Walk<'a> {
     matched_platform: bool,
     /// Set while walking inside a nested index that an `--always-copy` rule forced in.
     forced: Option<String>,
+    /// Do not ask for selected image manifests (see [`plan_shallow`]).
+    shallow: bool,
+    unread: Vec<Descriptor>,
 }
 
 /// Plan the copy. Errors: nothing selected, invalid or cyclic manifests.
 pub fn plan(root: &RawManifest, sel: &Selector, inp: &Inputs<'_>) -> Result<Outcome> {
+    plan_with(root, sel, inp, false)
+}
+
+/// The selection only: like [`plan`], but selected image manifests are not asked for; they are
+/// listed in [`Plan::unread`] instead of [`Plan::manifests`], and their blobs are unknown. Nested
+/// indexes are still needed (they decide what is inside them), and so are platformless entries
+/// that may be referrer-style attestations (their subject is in the manifest). Every entry gets
+/// the same decision as in the full plan, so [`filtered_indexes`] gives the same bytes from
+/// either. The target-state read (`engine/image/state.rs`) uses it to check a target with one
+/// HEAD per selected child instead of a GET.
+pub fn plan_shallow(root: &RawManifest, sel: &Selector, inp: &Inputs<'_>) -> Result<Outcome> {
+    plan_with(root, sel, inp, true)
+}
+
+fn plan_with(
+    root: &RawManifest,
+    sel: &Selector,
+    inp: &Inputs<'_>,
+    shallow: bool,
+) -> Result<Outcome> {
     let mut w = Walk {
         sel,
         inp,
@@ -139,6 +166,8 @@ pub fn plan(root: &RawManifest, sel: &Selector, inp: &Inputs<'_>) -> Result<Outc
         platforms_seen: vec![],
         matched_platform: false,
         forced: None,
+        shallow,
+        unread: vec![],
     };
     let view = root.view().map_err(|source| Error::Manifest {
         what: format!("root manifest of {}", inp.source_ref),
@@ -193,10 +222,18 @@ pub fn plan(root: &RawManifest, sel: &Selector, inp: &Inputs<'_>) -> Result<Outc
         sparse,
         unmatched,
         available,
+        unread: w.unread,
     })))
 }
 
 impl Walk<'_> {
+    /// A shallow plan does not read a selected image manifest it has not been given.
+    fn skip_read(&self, d: &Descriptor) -> bool {
+        self.shallow
+            && media::kind(&d.media_type) == Kind::Image
+            && !self.inp.fetched.contains_key(&d.digest)
+    }
+
     fn fetched(&mut self, d: &Descriptor) -> Option<RawManifest> {
         match self.inp.fetched.get(&d.digest) {
             Some(m) => Some(m.clone()),
@@ -369,7 +406,9 @@ impl Walk<'_> {
             }
             let mut decision = self.decide(d);
             let mut total = None;
-            if decision.is_copy() {
+            if decision.is_copy() && self.skip_read(d) {
+                self.unread.push(d.clone());
+            } else if decision.is_copy() {
                 if let Some(m) = self.fetched(d) {
                     match media::kind(&m.media_type) {
                         Kind::Index => {
@@ -441,7 +480,9 @@ impl Walk<'_> {
                 Decision::Skip(SkipReason::AttestationOfUnselected { subject })
             };
             let mut total = None;
-            if decision.is_copy() {
+            if decision.is_copy() && self.skip_read(d) {
+                self.unread.push(d.clone());
+            } else if decision.is_copy() {
                 if let Some(m) = self.fetched(d) {
                     total = Some(self.add_blobs(&m)?);
                     self.push_manifest(m);

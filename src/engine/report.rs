@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::copy::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
+use crate::engine::image::{ImageOutcome, TargetState};
 use crate::engine::plan::Plan;
 use crate::engine::referrers::{ArtifactReport, FallbackUpdate, Skipped};
 use crate::engine::select::Decision;
@@ -52,7 +53,8 @@ pub struct Report {
     pub source_digest: Digest,
     /// Media type of the source root.
     pub media_type: String,
-    /// Digest the target tag names after the run (null for a dry run).
+    /// Digest the target tag resolves to after the run: the source digest, or the filtered
+    /// index's under `--on-reject filter` (null for a dry run).
     pub pushed_digest: Option<Digest>,
     /// Whether some entries were left out.
     pub sparse: bool,
@@ -60,6 +62,8 @@ pub struct Report {
     pub dry_run: bool,
     /// Nothing needed writing.
     pub up_to_date: bool,
+    /// What the target holds: after the run, or now for a dry run (`engine/image/state.rs`).
+    pub target_state: TargetState,
     /// Child manifests restored on an up-to-date target.
     pub repaired: Vec<Digest>,
     /// The `--on-reject` policy.
@@ -100,13 +104,47 @@ pub struct Report {
     pub fallback_tags: Vec<FallbackUpdate>,
     /// `--require-signature`: the signature that verified for the index (first) and, with
     /// `--require-signature-children`, for each selected child.
-    #[serde(default)]
+    /// Absent from the JSON without the flag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<crate::engine::signature::Verified>,
 }
 
 impl Report {
-    /// Build from a plan (dry run) or a finished copy.
-    pub fn new(
+    /// Build from the use case's outcome (a dry run has no copy and no pushed digest).
+    pub fn from_outcome(
+        source: &str,
+        target: &str,
+        o: &ImageOutcome,
+        on_reject: OnReject,
+        warnings: Vec<String>,
+    ) -> Report {
+        let mut r = Report::new(
+            source,
+            target,
+            &o.plan,
+            on_reject,
+            o.copy.as_ref(),
+            warnings,
+        );
+        match &o.copy {
+            Some(_) => {
+                r.target_state = o.after.clone();
+                r.pushed_digest = o.resolves_to().cloned();
+            }
+            None => r.target_state = o.before.clone(),
+        }
+        let sizes: std::collections::HashMap<&Digest, u64> =
+            o.skipped_sizes.iter().map(|(d, n)| (d, *n)).collect();
+        for e in r.entries.iter_mut().filter(|e| e.total_size.is_none()) {
+            e.total_size = sizes.get(&e.digest).copied();
+        }
+        r.present_bytes = o.present_bytes;
+        r.add_artifacts(&o.artifact_plan, o.artifacts.as_ref());
+        r.signatures = o.signatures.clone();
+        r
+    }
+
+    fn new(
         source: &str,
         target: &str,
         plan: &Plan,
@@ -139,6 +177,7 @@ impl Report {
             sparse: executed.sparse,
             dry_run: outcome.is_none(),
             up_to_date: outcome.is_some_and(|o| o.up_to_date),
+            target_state: TargetState::Absent,
             repaired: outcome.map(|o| o.repaired.clone()).unwrap_or_default(),
             on_reject,
             preflight: outcome.map_or(Preflight::NotNeeded, |o| o.preflight.clone()),
@@ -235,12 +274,16 @@ impl Report {
     pub fn render_summary(&self) -> String {
         let mut s = String::new();
         if self.up_to_date {
-            let _ = writeln!(
-                s,
-                "{} is up to date ({})",
-                self.target,
-                self.source_digest.short()
-            );
+            let state = match &self.target_state {
+                TargetState::Filtered {
+                    source_digest,
+                    filtered_digest,
+                } => format!(
+                    "the filtered index {filtered_digest} of {source_digest} (--on-reject filter)"
+                ),
+                _ => self.source_digest.to_string(),
+            };
+            let _ = writeln!(s, "{} is up to date: it holds {state}", self.target);
             return s;
         }
         let b = &self.blobs;

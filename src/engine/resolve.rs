@@ -24,7 +24,9 @@ pub async fn root<S: Storage>(src: &S, reference: &str) -> Result<RawManifest> {
         .map_err(|e| e.context(format!("fetching {reference} from {}", src.describe())))
 }
 
-/// Build the plan for `root`, fetching child manifests as needed.
+/// Build the plan for `root`, fetching child manifests as needed. Where they are read from is
+/// the storage's business: the use case passes an `engine::image::reader::Tiered`, which reads
+/// what the cache or the target already holds there and only the rest from the source.
 pub async fn resolve<S: Storage>(
     src: &S,
     root: &RawManifest,
@@ -32,31 +34,7 @@ pub async fn resolve<S: Storage>(
     source_ref: &str,
     jobs: usize,
 ) -> Result<Plan> {
-    Ok(resolve_preferring(src, None, root, sel, source_ref, jobs)
-        .await?
-        .0)
-}
-
-/// [`resolve`], reading child manifests from `prefer` first (by digest, so the bytes are the
-/// same and verified) and from `src` only when `prefer` lacks them. Used when the target tag
-/// already names the source digest: the rerun then costs the source one HEAD instead of a GET
-/// per manifest (GETs count against Docker Hub's pull limit). Also returns the digests found in
-/// `prefer`, which are therefore known to be present there.
-pub async fn resolve_preferring<S: Storage>(
-    src: &S,
-    prefer: Option<&S>,
-    root: &RawManifest,
-    sel: &Selector,
-    source_ref: &str,
-    jobs: usize,
-) -> Result<(Plan, HashSet<Digest>)> {
-    let mut from_prefer: HashSet<Digest> = HashSet::new();
-    let root_platform = match root.view() {
-        Ok(ManifestView::Image { config, .. }) if !sel.platforms.is_all() => {
-            Some(config_platform(src, &config).await?)
-        }
-        _ => None,
-    };
+    let root_platform = root_platform(src, root, sel).await?;
     let mut fetched: HashMap<Digest, RawManifest> = HashMap::new();
     let mut absent: HashSet<Digest> = HashSet::new();
     for _round in 0..=plan::MAX_DEPTH + 1 {
@@ -67,28 +45,20 @@ pub async fn resolve_preferring<S: Storage>(
             source_ref,
         };
         match plan::plan(root, sel, &inputs)? {
-            Outcome::Complete(p) => return Ok((*p, from_prefer)),
+            Outcome::Complete(p) => return Ok(*p),
             Outcome::Need(list) => {
                 let results: Vec<_> = stream::iter(list)
                     .map(|d| async move {
                         let hint = Some(&d.media_type)
                             .filter(|m| !m.is_empty())
                             .map(String::as_str);
-                        if let Some(p) = prefer {
-                            if let Ok(m) = p.fetch_manifest(d.digest.as_str(), hint).await {
-                                return (d, Ok(m), true);
-                            }
-                        }
                         let r = src.fetch_manifest(d.digest.as_str(), hint).await;
-                        (d, r, false)
+                        (d, r)
                     })
                     .buffer_unordered(jobs.max(1))
                     .collect()
                     .await;
-                for (d, r, preferred) in results {
-                    if preferred && r.is_ok() {
-                        from_prefer.insert(d.digest.clone());
-                    }
+                for (d, r) in results {
                     match r {
                         Ok(m) if m.bytes.len() as u64 != d.size => {
                             return Err(Error::Verify {
@@ -140,6 +110,21 @@ pub async fn resolve_preferring<S: Storage>(
         }
     }
     Err(Error::Internal("planning did not converge".into()))
+}
+
+/// The platform of a single-image root, read from its config blob, when a platform filter needs
+/// it; `None` for an index or when every platform is selected.
+pub async fn root_platform<S: Storage>(
+    src: &S,
+    root: &RawManifest,
+    sel: &Selector,
+) -> Result<Option<Platform>> {
+    Ok(match root.view() {
+        Ok(ManifestView::Image { config, .. }) if !sel.platforms.is_all() => {
+            Some(config_platform(src, &config).await?)
+        }
+        _ => None,
+    })
 }
 
 async fn config_platform<S: Storage>(

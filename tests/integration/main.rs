@@ -26,6 +26,8 @@ mod hostile; // hostile sources: refused with a clear error, nothing written to 
 mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
+mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)
+mod outputs; // insta snapshots of the human output and JSON of copy, sync, verify and inspect
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130

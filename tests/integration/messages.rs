@@ -1,9 +1,8 @@
-//! Golden-file snapshots of what users see for the common failures and of `--help`.
+//! insta snapshots of what users see for the common failures and of `--help`.
 //!
-//! Ports, temp dirs and timings are filtered (`[REGISTRY]`, `[TEMP]`, `[TIME]`). Run with
-//! `UPDATE_SNAPSHOTS=1` to rewrite the files after an intended change, then review the diff.
-
-use std::path::{Path, PathBuf};
+//! Ports, temp dirs and timings are filtered (`[REGISTRY]`, `[TEMP]`, `[TIME]`). After an intended
+//! change: `INSTA_UPDATE=always cargo test --test integration messages`, then review the `.snap`
+//! diffs (or `cargo insta review`). In CI (`CI=true`) a missing or different snapshot fails.
 
 use crate::fixtures;
 use crate::harness::{mirror, mirror_async, Http, Registry};
@@ -14,20 +13,9 @@ fn snapshot(name: &str, text: &str, filters: &[(&str, &str)]) {
         t = t.replace(from, to);
     }
     let t = regex_lite_time(&t);
-    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/integration/snapshots")
-        .join(format!("{name}.txt"));
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &t).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "no snapshot {}; run with UPDATE_SNAPSHOTS=1\n--- got ---\n{t}",
-            path.display()
-        )
-    });
-    assert!(want == t, "snapshot {name} differs (UPDATE_SNAPSHOTS=1 to accept)\n--- want ---\n{want}\n--- got ---\n{t}");
+    let mut s = insta::Settings::clone_current();
+    s.set_prepend_module_to_snapshot(false);
+    s.bind(|| insta::assert_snapshot!(name, t));
 }
 
 /// `in 0.12s` → `in [TIME]s`.

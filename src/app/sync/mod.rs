@@ -3,8 +3,9 @@
 //! ```text
 //! mirror.yaml ─config/─▶ Config (compiled; errors name file:line and key; nothing runs)
 //!   expand: list tags where rules need it (tags.rs) → WorkItems → duplicate check → shard.rs
-//!   run: --parallel items, each refresh.rs (HEAD/HEAD → skip | repair | copy), store.rs gates
-//!        blob transfers run-wide and remembers blobs for mounts
+//!   run: --parallel items, each item.rs → refresh.rs → engine::image::mirror_image (target
+//!        state → skip | repair | copy), store.rs gates blob transfers run-wide and remembers
+//!        blobs for mounts; endpoints.rs opens one client per registry host
 //!   report.rs: a JSON line per item + summary, or per-item lines + a table; exit 0 / 6 / 7
 //! ```
 //!
@@ -19,6 +20,7 @@ pub mod store;
 pub mod tags;
 
 mod endpoints;
+mod item;
 mod output;
 mod verify;
 
@@ -32,51 +34,27 @@ use std::time::Instant;
 use futures_util::StreamExt;
 
 use crate::app::cli::SyncArgs;
-use crate::app::printer::{CliReporter, Printer};
+use crate::app::printer::Printer;
 use crate::app::settings::TransferSettings;
-use crate::engine::artifacts::ArtifactOptions;
-use crate::engine::copy::CopyOptions;
-use crate::engine::select::Selector;
 use crate::error::{Error, Result};
 use crate::exit;
 use crate::interrupt::CancelToken;
 use crate::model::reference::ImageRef;
-use crate::transport::retry::RetryPolicy;
 use crate::transport::Storage;
 
-use self::config::{Config, ImageSettings};
+use self::config::Config;
 use self::endpoints::Endpoints;
+use self::item::{run_item, Mode, RunCtx};
 use self::output::{error_text, Output};
-use self::refresh::{ItemEnv, WorkItem};
+use self::refresh::WorkItem;
 use self::report::{Action, ItemReport, Summary};
 use self::shard::Shard;
 use self::store::{ManifestCache, Shared};
 
-fn source_name(r: &ImageRef) -> String {
+pub(super) fn source_name(r: &ImageRef) -> String {
     match r {
         ImageRef::Registry(rr) => rr.name(),
         ImageRef::Layout(l) => format!("oci:{}", l.path.display()),
-    }
-}
-
-fn selector(s: &ImageSettings) -> Selector {
-    Selector {
-        platforms: s.platform_filter().clone(),
-        attestations: s.attestations,
-        platformless: s.platformless,
-        rules: s.rules.clone(),
-        include_foreign: s.include_foreign,
-    }
-}
-
-fn artifact_options(s: &ImageSettings) -> ArtifactOptions {
-    ArtifactOptions {
-        referrers: s.referrers,
-        types: s.artifact_filter().clone(),
-        digest_tags: s.digest_tags,
-        attestations: s.attestations,
-        include_foreign: s.include_foreign,
-        jobs: s.jobs,
     }
 }
 
@@ -142,99 +120,6 @@ async fn expand(cfg: &Config, i: usize, eps: &Endpoints) -> Result<Vec<WorkItem>
         });
     }
     Ok(items)
-}
-
-/// Everything an item run needs besides the item.
-struct RunCtx {
-    eps: Endpoints,
-    cache: Option<Arc<ManifestCache>>,
-    min_rate_remaining: u64,
-    rate_gate: Arc<tokio::sync::Mutex<()>>,
-    write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    retry: RetryPolicy,
-    dry_run: bool,
-    printer: Printer,
-    cancel: CancelToken,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Sync,
-    Verify,
-}
-
-async fn run_item(ctx: &RunCtx, cfg: &Config, item: &WorkItem, mode: Mode) -> ItemReport {
-    let started = Instant::now();
-    let mut out = ItemReport::new(item.image, &item.source_text, &item.target_text);
-    let settings = cfg.settings(item.image);
-    let reporter = Arc::new(CliReporter::for_item(ctx.printer, &item.source_text));
-    let img = &cfg.images[item.image];
-    let artifacts = artifact_options(settings);
-    let result: Result<()> = async {
-        let src = Arc::new(ctx.eps.source(&img.source.reference).await?);
-        let dry = ctx.dry_run || mode == Mode::Verify;
-        let dst = ctx
-            .eps
-            .target(&img.target.reference, dry)
-            .await?
-            .map(Arc::new);
-        let env = ItemEnv {
-            src,
-            dst,
-            selector: selector(settings),
-            copy: CopyOptions {
-                tag: item.target_tag.clone(),
-                jobs: settings.jobs,
-                on_reject: settings.on_reject,
-                retry: ctx.retry,
-                source_ref: item.source_text.clone(),
-                target_ref: item.target_text.clone(),
-                include_foreign: settings.include_foreign,
-                defer_finish: artifacts.enabled(),
-                known_present: Default::default(),
-                target_current: None,
-                cancel: ctx.cancel.clone(),
-            },
-            artifacts,
-            cache: ctx.cache.clone(),
-            min_rate_remaining: ctx.min_rate_remaining,
-            rate_gate: ctx.rate_gate.clone(),
-            write_lock: ctx
-                .write_locks
-                .lock()
-                .expect("not poisoned")
-                .entry(source_name(&img.target.reference))
-                .or_default()
-                .clone(),
-            dry_run: ctx.dry_run,
-            reporter: reporter.clone(),
-            signatures: settings.signatures.clone(),
-        };
-        let r = match mode {
-            Mode::Sync => refresh::refresh(&env, item, &mut out).await,
-            Mode::Verify => refresh::verify(&env, item, &mut out).await,
-        };
-        if let (Err(_), Some(dst)) = (&r, &env.dst) {
-            // Failed or interrupted: the copy dropped its transfers; cancel the upload sessions
-            // they left open.
-            dst.abort().await;
-        }
-        r
-    }
-    .await;
-    if let Err(e) = result {
-        out.action = match mode {
-            Mode::Sync => Action::Failed,
-            Mode::Verify => Action::Incomplete,
-        };
-        out.error = Some(error_text(&e));
-        out.exit_code = Some(e.exit_code());
-    }
-    let mut warnings = reporter.warnings();
-    warnings.append(&mut out.warnings);
-    out.warnings = warnings;
-    out.duration_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-    out
 }
 
 fn usage(msg: String, hint: &str) -> Result<u8> {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::copy::BlobStats;
+use crate::engine::image::TargetState;
 use crate::engine::report::human_bytes;
 use crate::model::digest::Digest;
 
@@ -51,19 +52,7 @@ impl Action {
 }
 
 /// Something a verify (or a dry run) found missing on the target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Missing {
-    /// `tag` (the target tag is absent), `wrong-digest` (it names another digest), `manifest`
-    /// (a selected child manifest) or `blob`.
-    pub kind: String,
-    /// The missing object, or for `wrong-digest` the digest the target tag names.
-    pub digest: Option<Digest>,
-    /// The child's platform, for manifests.
-    pub platform: Option<String>,
-    /// For blobs: the manifest that needs it.
-    pub of: Option<Digest>,
-}
+pub use crate::engine::image::Missing;
 
 /// One JSON line per work item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +70,9 @@ pub struct ItemReport {
     pub source_digest: Option<Digest>,
     /// The digest the target tag named before this run (verify: now).
     pub target_digest: Option<Digest>,
+    /// What the target holds after the run (dry run, verify: now), the same type `mirror copy`
+    /// reports; null when the item failed before it was read.
+    pub target_state: Option<TargetState>,
     /// Selected child manifests checked on the target with HEAD.
     pub children_checked: usize,
     /// Child manifests restored by a partial repair.
@@ -114,6 +106,7 @@ impl ItemReport {
             action: Action::Failed,
             source_digest: None,
             target_digest: None,
+            target_state: None,
             children_checked: 0,
             repaired: vec![],
             manifests_pushed: 0,
@@ -154,9 +147,16 @@ impl ItemReport {
                 self.missing.len(),
                 human_bytes(self.planned_bytes.unwrap_or(0))
             ),
-            Action::Complete => {
-                format!("{} children and their blobs present", self.children_checked)
-            }
+            Action::Complete => match &self.target_state {
+                Some(TargetState::Filtered {
+                    source_digest,
+                    filtered_digest,
+                }) => format!(
+                    "{} children and their blobs present; the tag holds the filtered index {filtered_digest} of {source_digest} (--on-reject filter)",
+                    self.children_checked
+                ),
+                _ => format!("{} children and their blobs present", self.children_checked),
+            },
             Action::Incomplete => {
                 let list: Vec<String> = self
                     .missing
@@ -299,6 +299,8 @@ impl Summary {
 }
 
 /// One JSON line of `--output json`.
+// A line is built, printed and dropped one at a time: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Line {
@@ -335,7 +337,14 @@ pub fn table(items: &[ItemReport]) -> String {
         "ACTION", "SOURCE", "TARGET", "DIGEST"
     );
     for i in items {
-        let digest = i.source_digest.as_ref().map_or("-", |d| d.short());
+        // The digest the target tag resolves to (a filtered mirror: the filtered index), else
+        // the source's when nothing is known of the target.
+        let digest = i
+            .target_state
+            .as_ref()
+            .and_then(|s| s.resolves_to())
+            .or(i.source_digest.as_ref())
+            .map_or("-", |d| d.short());
         let _ = writeln!(
             s,
             "{:<w_action$}  {:<w_src$}  {:<w_dst$}  {:<19}  {}",

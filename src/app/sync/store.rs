@@ -4,15 +4,10 @@
 //!   of one run-wide semaphore (the global `--jobs` cap, taken when the source stream opens and
 //!   released when it is dropped), and a [`BlobLedger`] remembers which target repository got
 //!   which blob, so a later image on the same registry mounts it instead of uploading it again.
-//! - [`Tiered`] is the source as the planner sees it during a sync: manifests known to be on the
-//!   target (byte-identical, because addressed by digest) or in the local cache are read there,
-//!   so only what is really new is pulled from the source (a GET counts against Docker Hub).
-//! - [`ManifestCache`]: a content-addressed local store of root and index manifests (an OCI layout), which
-//!   lets an unchanged tag be checked with HEAD requests only. Entries are verified on read, so a
-//!   stale or damaged cache cannot change a result; deleting it costs one GET per tag on the target.
+//! - [`ManifestCache`] (the engine's, `engine/image/reader.rs`): the local store of root and
+//!   index manifests that lets an unchanged tag be checked with HEAD requests only.
 
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
@@ -242,104 +237,4 @@ impl Storage for Gated {
     }
 }
 
-/// Content-addressed local store of root and index manifests (see the module docs).
-pub struct ManifestCache {
-    layout: Layout,
-}
-
-impl ManifestCache {
-    /// Open or create the cache directory.
-    pub fn open(dir: &Path) -> Result<ManifestCache> {
-        Ok(ManifestCache {
-            layout: Layout::create(dir)?,
-        })
-    }
-
-    /// The manifest with this digest, if cached and intact.
-    pub async fn get(&self, d: &Digest, hint: Option<&str>) -> Option<RawManifest> {
-        match self.layout.fetch_manifest(d.as_str(), hint).await {
-            Ok(m) => Some(m),
-            Err(e) if e.is_missing() => None,
-            Err(e) => {
-                tracing::debug!(digest = %d, error = %e, "ignoring a bad cache entry");
-                None
-            }
-        }
-    }
-
-    /// Remember a manifest (callers store roots and indexes, not every child). Failures are
-    /// ignored: the cache is an optimisation.
-    pub async fn put(&self, m: &RawManifest) {
-        if let Err(e) = self.layout.push_manifest(m, None).await {
-            tracing::debug!(digest = %m.digest, error = %e, "cannot write the manifest cache");
-        }
-    }
-}
-
-/// The source as the planner sees it during a sync (see the module docs).
-pub struct Tiered {
-    /// The real source.
-    pub source: Arc<Gated>,
-    /// The target.
-    pub target: Arc<Gated>,
-    /// Manifests present on the target, by digest.
-    pub on_target: HashSet<Digest>,
-    /// The local cache.
-    pub cache: Option<Arc<ManifestCache>>,
-}
-
-impl Storage for Tiered {
-    fn describe(&self) -> String {
-        self.source.describe()
-    }
-    async fn fetch_manifest(&self, reference: &str, hint: Option<&str>) -> Result<RawManifest> {
-        if let Ok(d) = reference.parse::<Digest>() {
-            if let Some(c) = &self.cache {
-                if let Some(m) = c.get(&d, hint).await {
-                    return Ok(m);
-                }
-            }
-            if self.on_target.contains(&d) {
-                if let Ok(m) = self.target.fetch_manifest(reference, hint).await {
-                    return Ok(m);
-                }
-            }
-        }
-        let m = self.source.fetch_manifest(reference, hint).await?;
-        if let (Some(c), true) = (&self.cache, m.is_index()) {
-            c.put(&m).await;
-        }
-        Ok(m)
-    }
-    async fn resolve(&self, reference: &str) -> Result<Option<Digest>> {
-        self.source.resolve(reference).await
-    }
-    async fn list_tags(&self) -> Result<Vec<String>> {
-        self.source.list_tags().await
-    }
-    async fn has_manifest(&self, d: &Descriptor) -> Result<bool> {
-        self.source.has_manifest(d).await
-    }
-    async fn has_blob(&self, d: &Descriptor) -> Result<bool> {
-        self.source.has_blob(d).await
-    }
-    async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
-        self.source.fetch_blob(d).await
-    }
-    async fn push_blob(&self, _d: &Descriptor, _body: BlobBody) -> Result<()> {
-        Err(Error::Internal(
-            "the planning view of a source is read-only".into(),
-        ))
-    }
-    async fn push_manifest(&self, _m: &RawManifest, _tag: Option<&str>) -> Result<Pushed> {
-        Err(Error::Internal(
-            "the planning view of a source is read-only".into(),
-        ))
-    }
-    fn is_registry(&self) -> bool {
-        self.source.is_registry()
-    }
-    async fn finish(&self) -> Result<()> {
-        Ok(())
-    }
-}
+pub use crate::engine::image::reader::ManifestCache;

@@ -1,0 +1,130 @@
+//! The item runner: one work item of a sync (or of `sync --verify`) from its configuration
+//! entry, with the run's shared endpoints, cache, pull budget and write locks, through
+//! [`refresh::run`](super::refresh::run), into an [`ItemReport`]. A failure becomes a `failed`
+//! (or, verifying, `incomplete`) item rather than the run's error.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::app::printer::{CliReporter, Printer};
+use crate::engine::artifacts::ArtifactOptions;
+use crate::engine::select::Selector;
+use crate::error::Result;
+use crate::interrupt::CancelToken;
+use crate::transport::retry::RetryPolicy;
+
+use super::config::{Config, ImageSettings};
+use super::endpoints::Endpoints;
+use super::output::error_text;
+use super::refresh::{self, ItemEnv, WorkItem};
+use super::report::{Action, ItemReport};
+use super::source_name;
+use super::store::ManifestCache;
+
+fn selector(s: &ImageSettings) -> Selector {
+    Selector {
+        platforms: s.platform_filter().clone(),
+        attestations: s.attestations,
+        platformless: s.platformless,
+        rules: s.rules.clone(),
+        include_foreign: s.include_foreign,
+    }
+}
+
+fn artifact_options(s: &ImageSettings) -> ArtifactOptions {
+    ArtifactOptions {
+        referrers: s.referrers,
+        types: s.artifact_filter().clone(),
+        digest_tags: s.digest_tags,
+        attestations: s.attestations,
+        include_foreign: s.include_foreign,
+        jobs: s.jobs,
+    }
+}
+
+/// Everything an item run needs besides the item.
+pub(super) struct RunCtx {
+    pub(super) eps: Endpoints,
+    pub(super) cache: Option<Arc<ManifestCache>>,
+    pub(super) min_rate_remaining: u64,
+    pub(super) rate_gate: Arc<tokio::sync::Mutex<()>>,
+    pub(super) write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(super) retry: RetryPolicy,
+    pub(super) dry_run: bool,
+    pub(super) printer: Printer,
+    pub(super) cancel: CancelToken,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Sync,
+    Verify,
+}
+
+pub(super) async fn run_item(
+    ctx: &RunCtx,
+    cfg: &Config,
+    item: &WorkItem,
+    mode: Mode,
+) -> ItemReport {
+    let started = Instant::now();
+    let mut out = ItemReport::new(item.image, &item.source_text, &item.target_text);
+    let settings = cfg.settings(item.image);
+    let reporter = Arc::new(CliReporter::for_item(ctx.printer, &item.source_text));
+    let img = &cfg.images[item.image];
+    let artifacts = artifact_options(settings);
+    let result: Result<()> = async {
+        let src = Arc::new(ctx.eps.source(&img.source.reference).await?);
+        let dry = ctx.dry_run || mode == Mode::Verify;
+        let dst = ctx
+            .eps
+            .target(&img.target.reference, dry)
+            .await?
+            .map(Arc::new);
+        let env = ItemEnv {
+            src,
+            dst,
+            selector: selector(settings),
+            on_reject: settings.on_reject,
+            jobs: settings.jobs,
+            retry: ctx.retry,
+            artifacts,
+            cache: ctx.cache.clone(),
+            min_rate_remaining: ctx.min_rate_remaining,
+            rate_gate: ctx.rate_gate.clone(),
+            write_lock: ctx
+                .write_locks
+                .lock()
+                .expect("not poisoned")
+                .entry(source_name(&img.target.reference))
+                .or_default()
+                .clone(),
+            mode: match mode {
+                Mode::Verify => crate::engine::image::Mode::Verify,
+                Mode::Sync if ctx.dry_run => crate::engine::image::Mode::DryRun,
+                Mode::Sync => crate::engine::image::Mode::Write,
+            },
+            reporter: reporter.clone(),
+            cancel: ctx.cancel.clone(),
+            signatures: settings.signatures.clone(),
+        };
+        // The use case cancels the upload sessions a failed or interrupted copy left open.
+        let r = refresh::run(env, item, &mut out).await;
+        r
+    }
+    .await;
+    if let Err(e) = result {
+        out.action = match mode {
+            Mode::Sync => Action::Failed,
+            Mode::Verify => Action::Incomplete,
+        };
+        out.error = Some(error_text(&e));
+        out.exit_code = Some(e.exit_code());
+    }
+    let mut warnings = reporter.warnings();
+    warnings.append(&mut out.warnings);
+    out.warnings = warnings;
+    out.duration_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    out
+}

@@ -1,0 +1,505 @@
+//! One image, one truth: the use case every command runs for one image.
+//!
+//! [`mirror_image`] owns, in this order:
+//!
+//! | stage                  | file                                   |
+//! |------------------------|----------------------------------------|
+//! | source digest (HEAD)   | here                                   |
+//! | target state           | `image/state.rs` ([`state::read`])     |
+//! | plan                   | `resolve.rs` + `plan.rs` via `image/reader.rs` ([`reader::Tiered`]) |
+//! | preflight, execution   | `copy.rs` ([`copy::execute`]), `copy/blobs.rs` |
+//! | artifacts              | `artifacts.rs`, `artifacts/target.rs`  |
+//! | finish or abort        | here                                   |
+//! | read-only checks       | `image/verify.rs` (verify, dry run)    |
+//!
+//! It returns an [`ImageOutcome`] whose [`TargetState`] and [`ImageOutcome::resolves_to`] every
+//! command reports the same way: `copy`, `sync` (per item), `verify` and `--dry-run`.
+//! [`Mode::Verify`] and [`Mode::DryRun`] never write.
+
+pub mod reader;
+pub mod state;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::artifacts::{self, ArtifactOptions, ArtifactOutcome};
+use crate::engine::copy::{self, CopyOptions, CopyOutcome, OnReject, Preflight, RejectAction};
+use crate::engine::invariant::Confirmed;
+use crate::engine::plan::Plan;
+use crate::engine::progress::{Event, Reporter};
+use crate::engine::referrers::ArtifactPlan;
+use crate::engine::resolve;
+use crate::engine::select::{Decision, Selector, SkipReason};
+use crate::engine::signature;
+use crate::error::{Error, Result};
+use crate::interrupt::CancelToken;
+use crate::model::digest::Digest;
+use crate::transport::retry::RetryPolicy;
+use crate::transport::Storage;
+
+pub use self::reader::{ManifestCache, PullGate};
+pub use self::state::{MissingChild, TargetState};
+
+/// What the use case may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Copy what is missing.
+    Write,
+    /// Plan and check; never write.
+    DryRun,
+    /// Check the target completely (children, blobs, artifacts); never write.
+    Verify,
+}
+
+/// One image to mirror (or check).
+pub struct ImageJob {
+    /// The tag or digest to HEAD on the source.
+    pub source_reference: String,
+    /// The tag to write on the target; `None`: by digest.
+    pub target_tag: Option<String>,
+    /// The source, for messages and reports.
+    pub source_text: String,
+    /// The target, for messages and reports.
+    pub target_text: String,
+    /// The selection.
+    pub selector: Selector,
+    /// What to do when the target refuses a sparse index (and which filtered state is complete).
+    pub on_reject: OnReject,
+    /// Concurrent transfers and checks.
+    pub jobs: usize,
+    /// Retry policy for whole blob copies.
+    pub retry: RetryPolicy,
+    /// Referrers and digest tags.
+    pub artifacts: ArtifactOptions,
+    /// Write, dry run or verify.
+    pub mode: Mode,
+    /// A literal `--platform` that matches nothing is an error, not a warning.
+    pub require_platforms: bool,
+    /// Dry run: also size the skipped entries and HEAD the planned blobs on the target.
+    pub dry_run_details: bool,
+    /// The local manifest cache.
+    pub cache: Option<Arc<ManifestCache>>,
+    /// Awaited before each GET on the source.
+    pub gate: Option<Arc<dyn PullGate>>,
+    /// Held while writing (sync: one writer per target repository).
+    pub write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Cancellation: checked between steps; blob transfers stop when it fires.
+    pub cancel: CancelToken,
+    /// `--require-signature`: checked on the source before anything is written (write and dry
+    /// run), or on the target once it is complete (verify).
+    pub signatures: signature::Policy,
+}
+
+/// Opens a target that does not exist yet (an OCI layout), once a write is due.
+pub type OpenTarget<E> = Box<dyn FnOnce() -> BoxFuture<'static, Result<Arc<E>>> + Send>;
+
+/// The target as the use case gets it.
+pub enum TargetSlot<E> {
+    /// Open (it may still lack the image).
+    Open(Arc<E>),
+    /// Does not exist yet: its state is [`TargetState::Absent`], and it is opened (created) only
+    /// when something is written, after the source was read.
+    Later(OpenTarget<E>),
+}
+
+/// What happened, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageAction {
+    /// Nothing needed writing.
+    UpToDate,
+    /// The image was copied (the reference was absent or named another digest).
+    Copied,
+    /// Missing children (or artifacts) were copied; the index was not pushed again.
+    Repaired,
+    /// Dry run: would copy.
+    WouldCopy,
+    /// Dry run: would copy missing children.
+    WouldRepair,
+    /// Verify: everything is there.
+    Complete,
+    /// Verify: something is missing.
+    Incomplete,
+}
+
+/// Something a verify (or a dry run) found missing on the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Missing {
+    /// `tag` (the target tag is absent), `wrong-digest` (it names another digest), `manifest`
+    /// (a selected child manifest), `blob`, `referrer` or `digest-tag`.
+    pub kind: String,
+    /// The missing object, or for `wrong-digest` the digest the target tag names.
+    pub digest: Option<Digest>,
+    /// The child's platform, for manifests.
+    pub platform: Option<String>,
+    /// For blobs: the manifest that needs it.
+    pub of: Option<Digest>,
+}
+
+/// What [`mirror_image`] did, for every command to report.
+#[derive(Debug, Clone)]
+pub struct ImageOutcome {
+    /// The source root digest.
+    pub source_digest: Digest,
+    /// The target's state before the run.
+    pub before: TargetState,
+    /// Its state after the run (the same as `before` in the read-only modes).
+    pub after: TargetState,
+    /// What happened.
+    pub action: ImageAction,
+    /// The source plan: complete when it was resolved, else the selection (a shallow plan,
+    /// whose image manifests were not read).
+    pub plan: Plan,
+    /// The copy; in [`Mode::Write`] always present (describing a no-op when nothing ran).
+    pub copy: Option<CopyOutcome>,
+    /// Referrers and digest tags found on the source.
+    pub artifact_plan: ArtifactPlan,
+    /// What the artifact copy did.
+    pub artifacts: Option<ArtifactOutcome>,
+    /// Verify, dry-run repair: what is missing.
+    pub missing: Vec<Missing>,
+    /// Selected child manifests checked on the target.
+    pub children_checked: usize,
+    /// Dry run: bytes of the blobs the copy would need at most.
+    pub planned_bytes: Option<u64>,
+    /// Dry run with details: bytes of the planned blobs already on the target.
+    pub present_bytes: Option<u64>,
+    /// Dry run with details: total sizes of skipped entries, by digest.
+    pub skipped_sizes: Vec<(Digest, u64)>,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// `--require-signature`: the signature that verified for the index, then for each child.
+    pub signatures: Vec<signature::Verified>,
+}
+
+impl ImageOutcome {
+    /// The digest the target reference resolves to (after the run).
+    pub fn resolves_to(&self) -> Option<&Digest> {
+        self.after.resolves_to()
+    }
+}
+
+/// Mirror (or check) one image; see the module docs.
+pub async fn mirror_image<E: Storage>(
+    job: &ImageJob,
+    src: &Arc<E>,
+    target: TargetSlot<E>,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<ImageOutcome> {
+    let started = Instant::now();
+    let (dst, later) = match target {
+        TargetSlot::Open(d) => (Some(d), None),
+        TargetSlot::Later(open) => (None, Some(open)),
+    };
+    reporter.event(Event::Stage("checking target"));
+    let reading = state::read(
+        src,
+        dst.as_ref(),
+        &state::ReadArgs {
+            source_reference: &job.source_reference,
+            target_tag: job.target_tag.as_deref(),
+            selector: &job.selector,
+            source_text: &job.source_text,
+            jobs: job.jobs,
+            cache: job.cache.clone(),
+            gate: job.gate.clone(),
+        },
+    )
+    .await?;
+    let sd = reading.source_digest.clone();
+    let done = reading.state.is_complete(job.on_reject);
+    let mut out = ImageOutcome {
+        source_digest: sd.clone(),
+        before: reading.state.clone(),
+        after: reading.state.clone(),
+        action: ImageAction::UpToDate,
+        plan: reading
+            .selection
+            .clone()
+            .unwrap_or_else(|| empty_plan(&reading)),
+        copy: None,
+        artifact_plan: ArtifactPlan::default(),
+        artifacts: None,
+        missing: vec![],
+        children_checked: reading.children_checked,
+        planned_bytes: None,
+        present_bytes: None,
+        skipped_sizes: vec![],
+        seconds: 0.0,
+        signatures: vec![],
+    };
+    if job.mode == Mode::Verify {
+        verify::verify(job, src, dst.as_ref(), &reading, reporter, &mut out).await?;
+        if let (true, Some(d)) = (out.action == ImageAction::Complete, dst.as_ref()) {
+            out.signatures = signatures_on_target(job, d, &out).await?;
+        }
+        out.seconds = started.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+
+    // Plan: the whole plan is needed unless the target is complete and nothing else is to do.
+    let needs_plan = !done
+        || job.artifacts.enabled()
+        || (job.mode == Mode::DryRun && job.dry_run_details)
+        || job.signatures.children;
+    let tiered = reader::Tiered::new(
+        src.clone(),
+        dst.clone(),
+        reader::OnTarget::Only(reading.present.clone()),
+        job.cache.clone(),
+        job.gate.clone(),
+    );
+    if needs_plan {
+        out.plan = resolve::resolve(
+            &tiered,
+            &reading.root,
+            &job.selector,
+            &job.source_text,
+            job.jobs,
+        )
+        .await?;
+    }
+    check_platforms(job, &out.plan, reporter)?;
+    // The signature gate: before anything is written (exit 8 on refusal).
+    if job.signatures.enabled() {
+        let children = signature::subjects(&out.plan);
+        let verdict = signature::gate(
+            src.as_ref(),
+            &job.source_text,
+            &reading.root,
+            &children,
+            &job.signatures,
+        )
+        .await?;
+        out.signatures = verdict.verified;
+    }
+    if job.artifacts.enabled() {
+        out.artifact_plan =
+            artifacts::discover(src.as_ref(), &out.plan, &job.artifacts, reporter).await?;
+    }
+
+    if job.mode == Mode::DryRun {
+        verify::dry_run(job, src, dst.as_ref(), &reading, &mut out).await;
+        out.seconds = started.elapsed().as_secs_f64();
+        return Ok(out);
+    }
+
+    // Write.
+    let _writing = match &job.write_lock {
+        Some(l) => Some(l.lock().await),
+        None => None,
+    };
+    let dst = match (dst, later) {
+        (Some(d), _) => d,
+        (None, Some(open)) => open().await?,
+        (None, None) => return Err(Error::Internal("no target to write to".into())),
+    };
+    let opts = CopyOptions {
+        tag: job.target_tag.clone(),
+        jobs: job.jobs,
+        on_reject: job.on_reject,
+        retry: job.retry,
+        source_ref: job.source_text.clone(),
+        target_ref: job.target_text.clone(),
+        include_foreign: job.selector.include_foreign,
+        defer_finish: true,
+        known_present: reading.present.clone(),
+        target_current: Some(reading.state.resolves_to().cloned()),
+        cancel: job.cancel.clone(),
+    };
+    let written = write(job, src, &dst, &reading, done, &opts, reporter, &mut out).await;
+    // The image is complete either way when only an artifact failed: commit it (a layout writes
+    // index.json here), then report the failure.
+    let finished = match &written {
+        Err(e) if !matches!(e, Error::Interrupted) && out.copy.is_some() => dst.finish().await,
+        Err(_) => Ok(()),
+        Ok(()) => dst.finish().await,
+    };
+    let result = written.and(finished);
+    if result.is_err() {
+        // Failed or interrupted: in-flight transfers are dropped by now; cancel the upload
+        // sessions they left open.
+        dst.abort().await;
+    }
+    result?;
+    out.seconds = started.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Execute the plan (unless the target is complete), then the artifacts.
+#[allow(clippy::too_many_arguments)]
+async fn write<E: Storage>(
+    job: &ImageJob,
+    src: &Arc<E>,
+    dst: &Arc<E>,
+    reading: &state::Reading,
+    done: bool,
+    opts: &CopyOptions,
+    reporter: &Arc<dyn Reporter>,
+    out: &mut ImageOutcome,
+) -> Result<()> {
+    let copied = if done {
+        unchanged(&reading.state, &out.plan)?
+    } else {
+        copy::execute(
+            src.clone(),
+            dst.clone(),
+            out.plan.clone(),
+            opts,
+            reporter.clone(),
+        )
+        .await?
+    };
+    out.after = match &copied.reject_action {
+        RejectAction::Filtered { digest } => TargetState::Filtered {
+            source_digest: out.source_digest.clone(),
+            filtered_digest: digest.clone(),
+        },
+        _ => TargetState::Current {
+            digest: copied.pushed_digest.clone(),
+        },
+    };
+    out.action = if !copied.repaired.is_empty() {
+        ImageAction::Repaired
+    } else if copied.up_to_date {
+        ImageAction::UpToDate
+    } else {
+        ImageAction::Copied
+    };
+    if let Some(c) = &job.cache {
+        c.put(&out.plan.root).await;
+        for m in out.plan.manifests.iter().filter(|m| m.is_index()) {
+            c.put(m).await;
+        }
+    }
+    let replaced = matches!(copied.reject_action, RejectAction::Filtered { .. })
+        .then(|| out.source_digest.clone());
+    out.copy = Some(copied);
+    if job.artifacts.enabled() {
+        let a = artifacts::copy(
+            src,
+            dst,
+            &out.artifact_plan,
+            replaced.as_ref(),
+            opts,
+            reporter,
+        )
+        .await?;
+        let wrote = a.manifests_pushed > 0 || a.blobs.copied > 0 || a.blobs.mounted > 0;
+        if wrote && out.action == ImageAction::UpToDate {
+            out.action = ImageAction::Repaired;
+        }
+        out.artifacts = Some(a);
+    }
+    Ok(())
+}
+
+/// Verify with `--require-signature`: the index the target reference names (the source's, or a
+/// filtered one) and, with `children`, each selected child must carry a valid signature on the
+/// target itself.
+async fn signatures_on_target<E: Storage>(
+    job: &ImageJob,
+    dst: &Arc<E>,
+    out: &ImageOutcome,
+) -> Result<Vec<signature::Verified>> {
+    if !job.signatures.enabled() {
+        return Ok(vec![]);
+    }
+    let Some(at) = out.after.resolves_to() else {
+        return Ok(vec![]);
+    };
+    let root = dst.fetch_manifest(at.as_str(), None).await?;
+    let children = signature::subjects(&out.plan);
+    let v = signature::gate(
+        dst.as_ref(),
+        &job.target_text,
+        &root,
+        &children,
+        &job.signatures,
+    )
+    .await?;
+    Ok(v.verified)
+}
+
+/// The copy outcome of a target that already holds what was asked for.
+fn unchanged(state: &TargetState, plan: &Plan) -> Result<CopyOutcome> {
+    let mut c = CopyOutcome {
+        plan: plan.clone(),
+        pushed_digest: plan.root.digest.clone(),
+        up_to_date: true,
+        repaired: vec![],
+        preflight: Preflight::NotNeeded,
+        reject_action: RejectAction::None,
+        blobs: Default::default(),
+        manifests_pushed: 0,
+        manifests_existing: (plan.manifests.len() + plan.unread.len()) as u64 + 1,
+        seconds: 0.0,
+        confirmed: Confirmed::default(),
+    };
+    if let TargetState::Filtered { .. } = state {
+        copy::switch_to_filtered(&mut c)?;
+        c.pushed_digest = c.plan.root.digest.clone();
+    }
+    Ok(c)
+}
+
+/// Warn about (or refuse) literal `--platform` patterns that matched nothing, and foreign layers.
+fn check_platforms(job: &ImageJob, plan: &Plan, reporter: &Arc<dyn Reporter>) -> Result<()> {
+    if !plan.unmatched.is_empty() {
+        let sparse_source = plan
+            .entries
+            .iter()
+            .any(|e| e.decision == Decision::Skip(SkipReason::NotInSource));
+        if job.require_platforms {
+            return Err(Error::PlatformMissing {
+                source_ref: job.source_text.clone(),
+                missing: plan.unmatched.clone(),
+                available: plan.available.clone(),
+                sparse_layout: sparse_source,
+            });
+        }
+        reporter.event(Event::Warning(format!(
+            "--platform {} matched nothing in {}{} (it has: {})",
+            plan.unmatched.join(", "),
+            job.source_text,
+            if sparse_source {
+                "; the source is sparse and lacks some children"
+            } else {
+                ""
+            },
+            plan.available.join(", ")
+        )));
+    }
+    for f in &plan.foreign {
+        reporter.event(Event::Warning(format!(
+            "foreign layer {} is not copied (it is fetched from its URLs at pull time)",
+            f.digest
+        )));
+    }
+    Ok(())
+}
+
+/// A plan with the root only (the target holds nothing to compare with yet).
+fn empty_plan(reading: &state::Reading) -> Plan {
+    Plan {
+        root: reading.root.clone(),
+        entries: vec![],
+        manifests: vec![],
+        manifest_blobs: Default::default(),
+        blobs: vec![],
+        foreign: vec![],
+        foreign_included: vec![],
+        sparse: false,
+        unmatched: vec![],
+        available: vec![],
+        unread: vec![],
+    }
+}
