@@ -139,6 +139,17 @@ async fn both_cosign_formats_are_accepted_and_reported() {
         ];
         let out = mirror_async(&args).await;
         assert_eq!(out.code, 0, "{out}");
+        // And with --require-signature-children: the index and linux/amd64 carry signatures on
+        // the target (copied with --referrers/--digest-tags), reported as the copy reports them.
+        let with_children = [&args[..], &["--require-signature-children", "-o", "json"]].concat();
+        let out = mirror_async(&with_children).await;
+        assert_eq!(out.code, 0, "{out}");
+        let item: Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+        let sigs = item["signatures"]
+            .as_array()
+            .expect("signatures in the item report");
+        assert_eq!(sigs.len(), 2, "{out}");
+        assert_eq!(sigs[1]["subject"], img.child("linux/amd64").digest.as_str());
         // The air gap's second hop gates from an OCI layout: the signatures travelled into it
         // (the fallback tag or the `.sig` tag inside the layout), and the gate reads them there.
         let tmp = tempfile::tempdir().unwrap();
@@ -417,6 +428,20 @@ async fn sync_require_signature_from_defaults_and_per_image() {
     let out = mirror_async(&["sync", "-f", &cfg, "-o", "json"]).await;
     assert_eq!(out.code, 6, "one item refused, the others done: {out}");
     assert!(out.stdout.contains("signature required"), "{out}");
+    let items: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let app = items
+        .iter()
+        .find(|i| i["image"] == 0)
+        .expect("item of team/app");
+    assert_eq!(
+        app["signatures"][0]["format"], "sigstore-bundle-dsse",
+        "{out}"
+    );
+    assert_eq!(app["signatures"][0]["subject"], img.index.digest.as_str());
     assert!(dst.tag_exists("mirror/app", "v1"), "signed: copied");
     assert!(
         dst.tag_exists("mirror/free", "v1"),

@@ -163,6 +163,7 @@ pub(crate) fn fill(o: &ImageOutcome, mode: Mode, out: &mut ItemReport) {
     }
     out.planned_bytes = o.planned_bytes;
     out.missing = o.missing.clone();
+    out.signatures = o.signatures.clone();
     out.action = match o.action {
         ImageAction::UpToDate => Action::SkippedUnchanged,
         ImageAction::Copied => Action::Copied,
