@@ -529,3 +529,46 @@ async fn p384_rsa_and_ed25519_keys_signed_by_the_real_cosign_are_accepted() {
         );
     }
 }
+
+/// The gate reads a cosign 3 bundle through the referrers API (the in-process fake: none of the
+/// installable registries here has the API; the Debian build of crane's registry answers 404 and
+/// is read through the fallback tag like distribution 2.8).
+#[tokio::test(flavor = "multi_thread")]
+async fn gate_reads_cosign3_bundles_through_the_referrers_api() {
+    use crate::fake_registry::{FakeOptions, FakeRegistry};
+    use crate::harness::CraneRegistry;
+    let keys = CosignKeys::generate().await;
+    let img = fixtures::multi_arch_oci(64);
+    let (src, _http) = signed_source(&keys, Cosign::V3, &img).await;
+    let api = FakeRegistry::start(FakeOptions {
+        referrers_api: true,
+        ..FakeOptions::default()
+    })
+    .await;
+    let crane = CraneRegistry::start();
+    let s = format!("{}/team/app:v1", src.host());
+    let dst = Registry::start();
+    let d = format!("{}/mirror/app:v1", dst.host());
+    for (host, via, tag) in [
+        (api.host(), "referrer", Value::Null),
+        (
+            crane.host(),
+            "fallback-tag",
+            json!(format!("sha256-{}", hex(&img.index.digest))),
+        ),
+    ] {
+        // The image and its bundle, copied with --referrers.
+        let a = format!("{host}/team/app:v1");
+        let out = mirror_async(&["copy", &s, &a, "--referrers"]).await;
+        assert_eq!(out.code, 0, "{out}");
+        let out = gated_copy(&a, &d, &keys.public_key(), &["--dry-run"]).await;
+        assert_eq!(out.code, 0, "{out}");
+        let r: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(r["signatures"][0]["via"], via, "{out}");
+        assert_eq!(r["signatures"][0]["tag"], tag, "{out}");
+        assert_eq!(
+            r["signatures"][0]["format"], "sigstore-bundle-dsse",
+            "{out}"
+        );
+    }
+}
