@@ -70,6 +70,11 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l authfile -d 'A do
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature -d 'Refuse (exit 8, nothing written) unless a signature over the source index digest verifies with this PEM public key; repeatable, any one key suffices' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l layout-ref-name -d 'What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the full source reference (`registry/repo:tag`). Both forms are accepted when reading' -r -f -a "tag\t'Just the tag, e.g. `v1` (what skopeo and regclient write)'
 full\t'The full source reference, e.g. `quay.io/org/app:v1`'"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l on-change -d 'Run CMD after the copy wrote something (not for an up-to-date target or a dry run)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l on-failure -d 'Run CMD after the copy failed (stdin: `{"source","target","error","exit_code"}`)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l hook-env -d 'Pass this environment variable to hooks (repeatable; MIRROR_*, REGISTRY_AUTH_FILE and DOCKER_CONFIG are refused)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l hook-timeout -d 'Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file]' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l metrics-file -d 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter\'s textfile collector (name it `*.prom`). See docs/sync.md' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -87,6 +92,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-password-std
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-children -d 'With --require-signature: every selected child manifest must carry a valid signature too'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l hook-failure-exit -d 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -144,6 +150,8 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l retries -d 'Retri
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l hook-timeout -d 'Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file]' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l metrics-file -d 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter\'s textfile collector (name it `*.prom`). See docs/sync.md' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -155,6 +163,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l keep-going -d 'Go
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-keep-going -d 'Stop starting new items after the first failure'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-cache -d 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l hook-failure-exit -d 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -187,6 +196,7 @@ false\t''"
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-signature -d 'Refuse (exit 8, nothing written) unless a signature over the source index digest verifies with this PEM public key; repeatable, any one key suffices' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l metrics-file -d 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter\'s textfile collector (name it `*.prom`). See docs/sync.md' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'

@@ -228,6 +228,14 @@ pub struct SyncArgs {
     /// Registry access shared by every host (per-host settings live in the file).
     #[command(flatten)]
     pub access: SharedAccessArgs,
+
+    /// Hook timeout and exit-code policy (the hooks themselves are in the file).
+    #[command(flatten)]
+    pub hooks: crate::app::hooks::HookPolicyArgs,
+
+    /// Monitoring.
+    #[command(flatten)]
+    pub metrics: crate::app::metrics::MetricsArgs,
 }
 
 /// Options of `mirror verify`.
@@ -264,6 +272,10 @@ pub struct VerifyArgs {
     /// The signature policy the target must meet.
     #[command(flatten)]
     pub signatures: SignatureArgs,
+
+    /// Monitoring.
+    #[command(flatten)]
+    pub metrics: crate::app::metrics::MetricsArgs,
 }
 
 const COPY_EXAMPLES: &str = "Examples:
@@ -344,6 +356,14 @@ pub struct CopyArgs {
     /// full source reference (`registry/repo:tag`). Both forms are accepted when reading.
     #[arg(long, value_enum, default_value_t = RefName::Tag, value_name = "FORM", help_heading = "OCI layouts")]
     pub layout_ref_name: RefName,
+
+    /// Hooks.
+    #[command(flatten)]
+    pub hooks: crate::app::hooks::CopyHookArgs,
+
+    /// Monitoring.
+    #[command(flatten)]
+    pub metrics: crate::app::metrics::MetricsArgs,
 }
 
 /// `--layout-ref-name` values.

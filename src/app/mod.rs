@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod flags;
+pub mod hooks;
+pub mod metrics;
 pub mod printer;
 pub mod run;
 pub mod settings;

@@ -23,8 +23,18 @@ use crate::transport::Endpoint;
 /// Run the parsed command line; returns the exit code on success paths. `cancel` is the
 /// token `main.rs` cancels on SIGINT/SIGTERM.
 pub async fn run(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u8> {
+    let started = std::time::Instant::now();
     let (name, r) = match &cli.command {
-        Command::Copy(args) => ("copy", copy_command(args, printer, cancel).await),
+        Command::Copy(args) => (
+            "copy",
+            match crate::app::hooks::Hooks::from_copy_args(&args.hooks) {
+                Err(e) => Err(Error::usage(e)),
+                Ok(hooks) => {
+                    let r = copy_command(args, printer, cancel).await;
+                    crate::app::hooks::after_copy(args, &hooks, r, printer).await
+                }
+            },
+        ),
         Command::Inspect(args) => ("inspect", inspect_command(args, printer, cancel).await),
         Command::Man { dir } => (
             "man",
@@ -51,6 +61,7 @@ pub async fn run(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u8
             ("completions", Ok(exit::OK))
         }
     };
+    crate::app::metrics::after_command(&cli.command, started, &r, printer);
     r.map_err(|e| match e {
         Error::Usage {
             message,
@@ -189,6 +200,8 @@ async fn with_grace<T>(
 }
 
 fn emit(report: &Report, printer: Printer, dry_run: bool) {
+    crate::app::metrics::record([crate::app::metrics::ItemResult::from_copy(report)]);
+    crate::app::hooks::note_copy_report(report);
     match printer.output {
         OutputFormat::Json => printer.out_json(report),
         OutputFormat::Human if dry_run => printer.out(&report.render_plan()),

@@ -291,6 +291,46 @@ fn source_and_target(
     Ok((source_ref, target_ref, target_tag))
 }
 
+/// Both sides of a copy or verify: references, access and the target tag.
+struct Sides {
+    source: EndpointSettings,
+    target: EndpointSettings,
+    target_tag: Option<String>,
+}
+
+impl Sides {
+    /// Parse SRC and DST (see [`source_and_target`]) and resolve each side's access.
+    fn from_args(
+        (source, target, ref_name): (&str, &str, RefName),
+        (src, dest): (AccessArgs, AccessArgs),
+        access: &SharedAccessArgs,
+        transfer: &TransferSettings,
+        cancel: &CancelToken,
+    ) -> Result<Self> {
+        let (source_ref, target_ref, target_tag) = source_and_target(source, target, ref_name)?;
+        one_stdin(&src, &dest)?;
+        Ok(Sides {
+            source: EndpointSettings::new(
+                source_ref,
+                Side::Source,
+                &src,
+                access,
+                transfer,
+                cancel,
+            )?,
+            target: EndpointSettings::new(
+                target_ref,
+                Side::Target,
+                &dest,
+                access,
+                transfer,
+                cancel,
+            )?,
+            target_tag,
+        })
+    }
+}
+
 /// Both sides cannot read stdin.
 fn one_stdin(src: &AccessArgs, dest: &AccessArgs) -> Result<()> {
     if src.password_stdin && dest.password_stdin {
@@ -369,30 +409,19 @@ pub fn read_public_key(p: &std::path::Path) -> Result<crate::engine::signature::
 impl CopySettings {
     /// Validate and resolve `mirror copy` arguments.
     pub fn from_args(a: &CopyArgs, cancel: &CancelToken) -> Result<Self> {
-        let (source_ref, target_ref, target_tag) =
-            source_and_target(&a.source, &a.target, a.layout_ref_name)?;
         let transfer = TransferSettings::from_args(&a.transfer);
         let selection = SelectionSettings::from_args(&a.selection, transfer.jobs)?;
-        let (src, dest) = (a.src.view(), a.dest.view());
-        one_stdin(&src, &dest)?;
+        let sides = Sides::from_args(
+            (&a.source, &a.target, a.layout_ref_name),
+            (a.src.view(), a.dest.view()),
+            &a.access,
+            &transfer,
+            cancel,
+        )?;
         Ok(CopySettings {
-            source: EndpointSettings::new(
-                source_ref,
-                Side::Source,
-                &src,
-                &a.access,
-                &transfer,
-                cancel,
-            )?,
-            target: EndpointSettings::new(
-                target_ref,
-                Side::Target,
-                &dest,
-                &a.access,
-                &transfer,
-                cancel,
-            )?,
-            target_tag,
+            source: sides.source,
+            target: sides.target,
+            target_tag: sides.target_tag,
             selector: selection.selector,
             require_platforms: selection.require_platforms,
             on_reject: selection.on_reject,
@@ -428,30 +457,19 @@ pub struct VerifySettings {
 impl VerifySettings {
     /// Validate and resolve `mirror verify` arguments (the same groups as `mirror copy`).
     pub fn from_args(a: &VerifyArgs, cancel: &CancelToken) -> Result<Self> {
-        let (source_ref, target_ref, target_tag) =
-            source_and_target(&a.source, &a.target, RefName::Tag)?;
         let transfer = TransferSettings::from_args(&a.transfer);
         let selection = SelectionSettings::from_args(&a.selection, transfer.jobs)?;
-        let (src, dest) = (a.src.view(), a.dest.view());
-        one_stdin(&src, &dest)?;
+        let sides = Sides::from_args(
+            (&a.source, &a.target, RefName::Tag),
+            (a.src.view(), a.dest.view()),
+            &a.access,
+            &transfer,
+            cancel,
+        )?;
         Ok(VerifySettings {
-            source: EndpointSettings::new(
-                source_ref,
-                Side::Source,
-                &src,
-                &a.access,
-                &transfer,
-                cancel,
-            )?,
-            target: EndpointSettings::new(
-                target_ref,
-                Side::Target,
-                &dest,
-                &a.access,
-                &transfer,
-                cancel,
-            )?,
-            target_tag,
+            source: sides.source,
+            target: sides.target,
+            target_tag: sides.target_tag,
             selection,
             transfer,
             cancel: cancel.clone(),

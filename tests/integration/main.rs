@@ -22,6 +22,7 @@ mod crane_registry; // go-containerregistry's registry as the target: a second r
 mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns finish
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
+mod hooks; // issue 17: sync hooks and copy --on-change run real programs
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
@@ -36,3 +37,4 @@ mod signers; // cosign 3/2 and notation signatures verify after every copy path 
 mod soak; // many copies through random faults on both sides: correct or a clean error
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
 mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures
+mod unattended; // issue 17: target-prefix, catalog discovery, metrics, hooks

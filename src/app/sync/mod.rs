@@ -19,6 +19,7 @@ pub mod shard;
 pub mod store;
 pub mod tags;
 
+mod discover;
 mod endpoints;
 mod item;
 mod output;
@@ -129,7 +130,7 @@ fn usage(msg: String, hint: &str) -> Result<u8> {
 /// `mirror sync`.
 pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToken) -> Result<u8> {
     let started = Instant::now();
-    let cfg = config::load(&args.file).map_err(Error::config)?;
+    let mut cfg = config::load(&args.file).map_err(Error::config)?;
     let shard = match (&args.shard, args.shards) {
         (Some(s), _) => match s.parse::<Shard>() {
             Ok(s) => Some(s),
@@ -206,6 +207,8 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         printer,
         cancel: cancel.clone(),
     };
+    let discovered = discover::resolve(&mut cfg, &ctx.eps, &args.file).await?;
+    discover::show(printer, &discovered);
 
     // Expand every image (tag listings in parallel), keeping configuration order.
     let expanded: Vec<(usize, Result<Vec<WorkItem>>)> =
@@ -266,7 +269,9 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         done: AtomicUsize::new(0),
     };
     let mut reports: Vec<(usize, ItemReport)> = vec![];
-    for (_, r) in listing_failures {
+    let hooks = crate::app::hooks::Hooks::from_config(&cfg.hooks, &args.hooks);
+    for (_, mut r) in listing_failures {
+        crate::app::hooks::after_item(&hooks, &mut r, printer).await;
         out.item(&r);
         reports.push((usize::MAX, r));
     }
@@ -278,13 +283,14 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     let not_run = AtomicUsize::new(0);
     let done: Vec<(usize, ItemReport)> = futures_util::stream::iter(items.iter().enumerate())
         .map(|(k, item)| {
-            let (ctx, cfg, out, stop, not_run) = (&ctx, &cfg, &out, &stop, &not_run);
+            let (ctx, cfg, out, stop, not_run, hooks) = (&ctx, &cfg, &out, &stop, &not_run, &hooks);
             async move {
                 if stop.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
                     not_run.fetch_add(1, Ordering::SeqCst);
                     return None;
                 }
-                let r = run_item(ctx, cfg, item, Mode::Sync).await;
+                let mut r = run_item(ctx, cfg, item, Mode::Sync).await;
+                crate::app::hooks::after_item(hooks, &mut r, ctx.printer).await;
                 if r.action == Action::Failed && !keep_going {
                     stop.store(true, Ordering::SeqCst);
                 }
@@ -343,6 +349,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     let mut summary = Summary {
         items_total,
         shard: shard.map(|s| s.to_string()),
+        discovered,
         ..Summary::default()
     };
     for r in &reports {
@@ -358,6 +365,13 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     } else {
         exit::OK
     };
+    summary.exit_code =
+        crate::app::hooks::sync_exit_code(summary.exit_code, summary.hook_failures, &args.hooks);
     out.finish(&reports, &summary);
+    crate::app::metrics::record(
+        reports
+            .iter()
+            .map(crate::app::metrics::ItemResult::from_item),
+    );
     Ok(summary.exit_code)
 }

@@ -98,6 +98,29 @@ pub struct ItemReport {
     /// the `mirror copy` report); absent without the key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<crate::engine::signature::Verified>,
+    /// Hooks run after this item (`hooks:` in the file, `--on-change`); absent when none ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<HookReport>,
+}
+
+/// One hook run (see docs/sync.md, "Hooks").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookReport {
+    /// `on-change` or `on-failure`.
+    pub on: String,
+    /// The program run (argv\[0\]).
+    pub program: String,
+    /// It exited 0 within its timeout.
+    pub ok: bool,
+    /// Its exit code (null when it was killed or could not start).
+    pub exit_code: Option<i32>,
+    /// Killed after the timeout.
+    pub timed_out: bool,
+    /// Why it failed, for failures.
+    pub error: Option<String>,
+    /// Wall time.
+    pub duration_seconds: f64,
 }
 
 impl ItemReport {
@@ -122,6 +145,7 @@ impl ItemReport {
             exit_code: None,
             duration_seconds: 0.0,
             signatures: vec![],
+            hooks: vec![],
         }
     }
 
@@ -237,6 +261,31 @@ pub struct Summary {
     pub duration_seconds: f64,
     /// The process exit code (0, 6 or 7; see docs/exit-codes.md).
     pub exit_code: u8,
+    /// Hooks that failed or timed out.
+    #[serde(default)]
+    pub hook_failures: usize,
+    /// What `source-registry:` entries found in their registries' catalogs (absent when the
+    /// file has none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovered: Vec<DiscoveryReport>,
+}
+
+/// The repositories one `source-registry:` entry found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryReport {
+    /// Index of the `images:` entry in the file (0-based).
+    pub image: usize,
+    /// `REGISTRY[/ORG]` as configured.
+    pub source: String,
+    /// Where the repositories go (`PREFIX/<repository path>`).
+    pub target_prefix: String,
+    /// Catalog pages read.
+    pub catalog_pages: usize,
+    /// Repositories the catalog listed (the whole registry).
+    pub catalog_repositories: usize,
+    /// Those taken (in the organisation, passing `regex` and `exclude`), in catalog order.
+    pub repositories: Vec<String>,
 }
 
 impl Summary {
@@ -259,6 +308,7 @@ impl Summary {
         self.bytes_copied += r.blobs.copied_bytes;
         self.blobs_mounted += r.blobs.mounted;
         self.manifests_pushed += r.manifests_pushed;
+        self.hook_failures += r.hooks.iter().filter(|h| !h.ok).count();
     }
 
     /// One human line.

@@ -124,5 +124,6 @@ pub async fn verify_command(
         _ => exit::INCOMPLETE,
     };
     out.finish(std::slice::from_ref(&r), &summary);
+    crate::app::metrics::record([crate::app::metrics::ItemResult::from_item(&r)]);
     Ok(summary.exit_code)
 }

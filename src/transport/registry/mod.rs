@@ -25,12 +25,14 @@ use crate::model::media;
 use crate::transport::{resume, BlobBody, Pushed, ReferrerList, Storage};
 
 mod auth_flow;
+mod catalog;
 mod client;
 mod errors;
 pub mod headers;
 mod paging;
 mod upload;
 
+pub use catalog::{Catalog, MAX_CATALOG_ENTRIES};
 use client::{scope, SendBody};
 pub use client::{ClientOptions, RateLimit, RegistryClient};
 use errors::{network_error, read_limited, registry_error, Limited};

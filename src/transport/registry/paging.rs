@@ -156,18 +156,18 @@ pub const MAX_LISTING_BYTES: usize = 64 << 20;
 /// again (a `Link` loop, A → B → A), and caps the pages, the entries and the bytes. A page
 /// whose `Link` names itself ends the listing, as it did before (some registries repeat the
 /// last page's own URL); every other stop is an error naming the URL and the limit.
-struct Pager {
+pub(super) struct Pager {
     what: &'static str,
-    url: String,
+    pub(super) url: String,
     seen: HashSet<String>,
-    pages: usize,
+    pub(super) pages: usize,
     entries: usize,
     bytes: usize,
     max_entries: usize,
 }
 
 impl Pager {
-    fn new(what: &'static str, first: String, max_entries: usize) -> Self {
+    pub(super) fn new(what: &'static str, first: String, max_entries: usize) -> Self {
         Pager {
             what,
             seen: HashSet::from([first.clone()]),
@@ -190,7 +190,7 @@ impl Pager {
     }
 
     /// Count a page of `n` entries and `bytes` body bytes.
-    fn took(&mut self, n: usize, bytes: usize) -> Result<()> {
+    pub(super) fn took(&mut self, n: usize, bytes: usize) -> Result<()> {
         self.pages += 1;
         self.entries = self.entries.saturating_add(n);
         self.bytes = self.bytes.saturating_add(bytes);
@@ -215,7 +215,7 @@ impl Pager {
     }
 
     /// Move to the `next` page: `Ok(false)` at the end of the listing.
-    fn follow(&mut self, next: Option<String>) -> Result<bool> {
+    pub(super) fn follow(&mut self, next: Option<String>) -> Result<bool> {
         let Some(next) = next else {
             return Ok(false);
         };

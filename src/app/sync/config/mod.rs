@@ -23,6 +23,8 @@
 //!     tags: {semver: ">=1.26 <2", exclude: ["-perl$"]}
 //! ```
 
+mod discovery;
+mod prefix;
 mod schema;
 mod tag_rules;
 mod values;
@@ -41,6 +43,8 @@ use crate::engine::select::PlatformlessPolicy;
 use crate::model::platform::PlatformFilter;
 use crate::model::reference::ImageRef;
 
+pub use self::discovery::{Discovery, RepoFilter, SourceRegistry};
+pub use self::prefix::TargetPrefix;
 pub use self::schema::RegistryConfig;
 pub use self::values::{expand, Credentials, LayoutRefName, Platforms, Source, Target, TypeList};
 
@@ -118,6 +122,11 @@ pub struct Config {
     pub registries: BTreeMap<String, RegistryConfig>,
     /// What to mirror, in file order.
     pub images: Vec<ImageConfig>,
+    /// `source-registry:` entries, resolved into `images` through the registry's catalog when
+    /// the run starts (`sync/discover.rs`).
+    pub discoveries: Vec<Discovery>,
+    /// `hooks:`.
+    pub hooks: crate::app::hooks::HooksConfig,
 }
 
 /// One `images:` entry with `defaults:` merged in.
@@ -260,11 +269,82 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         ));
     }
     let mut images = Vec::with_capacity(raw.images.len());
+    let mut discoveries = vec![];
     for (i, entry) in raw.images.into_iter().enumerate() {
         let line = usize::try_from(entry.referenced.line())
             .ok()
             .filter(|&l| l > 0);
-        let (source, target, tags, overrides) = entry.value.split();
+        let (split, tags, overrides) = entry.value.split();
+        let prefix = split
+            .target_prefix
+            .as_ref()
+            .or(raw.defaults.target_prefix.as_ref());
+        if split.target.is_some() && split.target_prefix.is_some() {
+            return Err(at_line(
+                line,
+                format!("images[{i}]: `target` and `target-prefix` exclude each other: give one"),
+            ));
+        }
+        let settings = overrides.over(&raw.defaults);
+        let source = match (split.source, split.source_registry) {
+            (Some(_), Some(_)) => {
+                return Err(at_line(line, format!(
+                    "images[{i}]: `source` (one repository) and `source-registry` (repositories found in the catalog) exclude each other: give one"
+                )))
+            }
+            (None, None) => {
+                return Err(at_line(
+                    line,
+                    format!("images[{i}]: give `source: REGISTRY/REPO` or `source-registry: REGISTRY[/ORG]`"),
+                ))
+            }
+            (Some(s), None) => s,
+            (None, Some(reg)) => {
+                if split.target.is_some() {
+                    return Err(at_line(line, format!(
+                        "images[{i}]: a `source-registry` entry maps many repositories: give `target-prefix`, not `target`"
+                    )));
+                }
+                let Some(prefix) = prefix else {
+                    return Err(at_line(line, format!(
+                        "images[{i}]: a `source-registry` entry needs `target-prefix` (here or under `defaults:`)"
+                    )));
+                };
+                if !tags.digests.is_empty() {
+                    return Err(at_line(line, format!(
+                        "images[{i}]: `tags.digests` cannot apply to every discovered repository: list tags instead"
+                    )));
+                }
+                discoveries.push(Discovery {
+                    entry: i,
+                    position: images.len(),
+                    source: reg,
+                    repositories: split.repositories.unwrap_or_default(),
+                    prefix: prefix.clone(),
+                    tags,
+                    settings,
+                    line,
+                });
+                continue;
+            }
+        };
+        if split.repositories.is_some() {
+            return Err(at_line(line, format!(
+                "images[{i}]: `repositories` filters a `source-registry` catalog; with `source` it does nothing"
+            )));
+        }
+        let target = match (split.target, prefix) {
+            (Some(t), _) => t,
+            (None, Some(p)) => p
+                .target_for(&source.reference)
+                .map_err(|e| at_line(line, format!("images[{i}]: {e}")))?,
+            (None, None) => {
+                return Err(at_line(
+                    line,
+                    format!("images[{i}]: no target: give `target:`, or `target-prefix:` here or under `defaults:`"),
+                ))
+            }
+        };
         if matches!(target.reference, ImageRef::Layout(_)) && !tags.digests.is_empty() {
             return Err(at_line(line, format!(
                 "images[{i}]: `tags.digests` pins need a registry target; an OCI layout ({}) records images by tag: write them as TAG@DIGEST under `tags.list`",
@@ -275,13 +355,15 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             source,
             target,
             tags,
-            settings: overrides.over(&raw.defaults),
+            settings,
             line,
         });
     }
     Ok(Config {
         registries: raw.registries,
         images,
+        discoveries,
+        hooks: raw.hooks,
     })
 }
 

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::discovery::{RepoFilter, SourceRegistry};
+use super::prefix::TargetPrefix;
 use super::values::{
     Credentials, Jobs, KeyList, LayoutRefName, Platforms, RuleList, Source, Target, TypeList,
 };
@@ -26,6 +28,9 @@ pub(super) struct FileConfig {
     pub registries: BTreeMap<String, RegistryConfig>,
     /// What to mirror; the span locates each entry for errors found after reading it.
     pub images: Vec<serde_saphyr::Spanned<FileImage>>,
+    /// Commands run after an item changed or failed (`app/hooks.rs`).
+    #[serde(default)]
+    pub hooks: crate::app::hooks::HooksConfig,
 }
 
 /// Settings that `defaults:` gives and each image may override.
@@ -62,6 +67,8 @@ pub(super) struct Overrides {
     pub require_signature: Option<KeyList>,
     /// Also every selected child (as `--require-signature-children`).
     pub require_signature_children: Option<bool>,
+    /// Images without `target:` go to `PREFIX/<source repository path>` (see `prefix.rs`).
+    pub target_prefix: Option<TargetPrefix>,
 }
 
 /// One `images:` entry: where from, where to, which tags, and overrides of `defaults:` (the
@@ -70,9 +77,15 @@ pub(super) struct Overrides {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub(super) struct FileImage {
     /// `REGISTRY/REPO` or `oci:DIR`, without a tag: tags go under `tags:`.
-    pub source: Source,
+    pub source: Option<Source>,
+    /// `REGISTRY[/ORG]`: repositories found through the catalog (excludes `source`).
+    pub source_registry: Option<SourceRegistry>,
+    /// With `source-registry`: which repositories to take.
+    pub repositories: Option<RepoFilter>,
     /// `REGISTRY/REPO` or `oci:DIR`, without a tag: the source tags are kept.
-    pub target: Target,
+    pub target: Option<Target>,
+    /// `REGISTRY[/PATH]`: the target is `PREFIX/<source repository path>` (excludes `target`).
+    pub target_prefix: Option<TargetPrefix>,
     /// Which tags (and digests) to mirror.
     pub tags: TagRules,
     // The overrides of `defaults:`, written out: `#[serde(flatten)]` would buffer the values
@@ -95,7 +108,7 @@ pub(super) struct FileImage {
 
 impl FileImage {
     /// The entry's own values, and its overrides of `defaults:`.
-    pub(super) fn split(self) -> (Source, Target, TagRules, Overrides) {
+    pub(super) fn split(self) -> (Split, TagRules, Overrides) {
         let overrides = Overrides {
             platforms: self.platforms,
             attestations: self.attestations,
@@ -111,9 +124,26 @@ impl FileImage {
             layout_ref_name: self.layout_ref_name,
             require_signature: self.require_signature,
             require_signature_children: self.require_signature_children,
+            target_prefix: None,
         };
-        (self.source, self.target, self.tags, overrides)
+        let split = Split {
+            source: self.source,
+            source_registry: self.source_registry,
+            repositories: self.repositories,
+            target: self.target,
+            target_prefix: self.target_prefix,
+        };
+        (split, self.tags, overrides)
     }
+}
+
+/// Where an entry reads from and writes to, as written (`parse` checks the combinations).
+pub(super) struct Split {
+    pub source: Option<Source>,
+    pub source_registry: Option<SourceRegistry>,
+    pub repositories: Option<RepoFilter>,
+    pub target: Option<Target>,
+    pub target_prefix: Option<TargetPrefix>,
 }
 
 /// Settings for one registry host.

@@ -12,7 +12,7 @@ use crate::app::sync::tags::{SemverRange, TagItem, TagRules};
 use crate::model::digest::Digest;
 
 /// A list of compiled regular expressions (`regex:` / `exclude:`; one string or a list).
-struct Patterns(Vec<regex::Regex>);
+pub(super) struct Patterns(pub(super) Vec<regex::Regex>);
 
 impl<'de> Deserialize<'de> for Patterns {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -244,3 +244,118 @@ fn a_huge_file_is_refused_at_once() {
     let e = load(&big).unwrap_err();
     assert!(e.message.contains("larger than 8 MiB"), "{e}");
 }
+
+#[test]
+fn target_prefix_maps_docker_hub_and_other_names_and_excludes_target() {
+    let cfg = parse(
+        "m.yaml",
+        r#"
+defaults:
+  target-prefix: registry.internal/mirror
+images:
+  - source: nginx
+    tags: [1.27]
+  - source: quay.io/prometheus/node-exporter
+    tags: [v1]
+  - source: 127.0.0.1:5000/team/app
+    target-prefix: 127.0.0.1:5001/other
+    tags: [v1]
+  - source: docker.io/bitnami/redis
+    target: registry.internal/own/redis
+    tags: [v1]
+"#,
+    )
+    .unwrap();
+    let targets: Vec<&str> = cfg.images.iter().map(|i| i.target.text.as_str()).collect();
+    assert_eq!(
+        targets,
+        vec![
+            "registry.internal/mirror/library/nginx",
+            "registry.internal/mirror/prometheus/node-exporter",
+            "127.0.0.1:5001/other/team/app",
+            "registry.internal/own/redis",
+        ]
+    );
+    let e = err("images:\n  - source: nginx\n    tags: [v1]\n    target: reg.io/a\n    target-prefix: reg.io/m\n");
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("m.yaml:2: images[0]: `target` and `target-prefix` exclude each other"),
+        "{e}"
+    );
+    let e = err("images:\n  - source: nginx\n    tags: [v1]\n");
+    assert!(e.to_string().contains("no target"), "{e}");
+    let e =
+        err("defaults:\n  target-prefix: mirror/x\nimages:\n  - source: nginx\n    tags: [v1]\n");
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(
+        e.to_string().contains(
+            "defaults.target-prefix: target-prefix \"mirror/x\": \"mirror\" is not a registry host"
+        ),
+        "{e}"
+    );
+    let e = err("images:\n  - source: oci:/tmp/l\n    target-prefix: reg.io/m\n    tags: [v1]\n");
+    assert!(e.to_string().contains("needs a registry source"), "{e}");
+}
+
+#[test]
+fn source_registry_entries_need_a_prefix_and_exclude_source_and_target() {
+    let cfg = parse(
+        "m.yaml",
+        r#"
+defaults:
+  target-prefix: reg.internal/m
+images:
+  - source: reg.local:5000/one/app
+    tags: [v1]
+  - source-registry: reg.local:5000/team
+    repositories: {regex: '^team/a', exclude: ['-test$']}
+    tags: {regex: '^v'}
+  - source: reg.local:5000/two/app
+    tags: [v1]
+"#,
+    )
+    .unwrap();
+    assert_eq!(cfg.images.len(), 2);
+    let d = &cfg.discoveries[0];
+    assert_eq!((d.entry, d.position, d.line), (1, 1, Some(7)));
+    assert_eq!(d.source.to_string(), "reg.local:5000/team");
+    assert!(d.takes("team/app") && d.takes("team/api"));
+    assert!(!d.takes("team/app-test"), "exclude");
+    assert!(!d.takes("team/tool"), "regex");
+    assert!(!d.takes("teamx/app"), "outside the organisation");
+    assert_eq!(
+        d.image("team/app").unwrap().target.text,
+        "reg.internal/m/team/app"
+    );
+    for (yaml, want) in [
+        (
+            "images:\n  - source-registry: r.io/t\n    tags: [v1]\n",
+            "needs `target-prefix`",
+        ),
+        (
+            "images:\n  - source-registry: r.io/t\n    target: r.io/x\n    tags: [v1]\n",
+            "give `target-prefix`, not `target`",
+        ),
+        (
+            "images:\n  - source-registry: r.io/t\n    source: r.io/t/a\n    target-prefix: r.io/m\n    tags: [v1]\n",
+            "exclude each other",
+        ),
+        (
+            "images:\n  - source: r.io/t/a\n    repositories: {regex: a}\n    target-prefix: r.io/m\n    tags: [v1]\n",
+            "`repositories` filters a `source-registry` catalog",
+        ),
+        (
+            "images:\n  - source-registry: team\n    target-prefix: r.io/m\n    tags: [v1]\n",
+            "not a registry host",
+        ),
+        (
+            "images:\n  - source-registry: r.io/t\n    repositories: {regex: '('}\n    target-prefix: r.io/m\n    tags: [v1]\n",
+            "invalid regex",
+        ),
+    ] {
+        let e = err(yaml);
+        assert!(e.to_string().contains(want), "{yaml}: {e}");
+        assert!(e.line.is_some(), "{e}");
+    }
+}
