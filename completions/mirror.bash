@@ -117,7 +117,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__copy)
-            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --layout-ref-name --on-change --on-failure --hook-env --hook-timeout --hook-failure-exit --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --layout-ref-name --on-change --on-failure --hook-env --hook-timeout --hook-failure-exit --metrics-file --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +252,10 @@ _mirror() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --require-signature)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --layout-ref-name)
@@ -655,7 +659,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__verify)
-            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --metrics-file --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -790,6 +794,10 @@ _mirror() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --require-signature)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --metrics-file)

@@ -58,6 +58,8 @@ pub enum ErrorKind {
     NothingSelected,
     /// The target refused the sparse index.
     Rejected,
+    /// `--require-signature`: no valid signature (exit 8).
+    SignatureRequired,
     /// Cancelled by SIGINT/SIGTERM.
     Interrupted,
     /// Anything else: network, registry, I/O, invalid or mismatching content, internal.
@@ -66,13 +68,14 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for docs and tests.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::Usage,
         ErrorKind::Config,
         ErrorKind::Auth,
         ErrorKind::NotFound,
         ErrorKind::NothingSelected,
         ErrorKind::Rejected,
+        ErrorKind::SignatureRequired,
         ErrorKind::Interrupted,
         ErrorKind::Failure,
     ];
@@ -84,6 +87,7 @@ impl ErrorKind {
             ErrorKind::Auth => exit::AUTH,
             ErrorKind::NothingSelected => exit::NOTHING_SELECTED,
             ErrorKind::Rejected => exit::SPARSE_REJECTED,
+            ErrorKind::SignatureRequired => exit::SIGNATURE_REQUIRED,
             ErrorKind::Interrupted => exit::INTERRUPTED,
             ErrorKind::NotFound | ErrorKind::Failure => exit::FAILURE,
         }
@@ -216,6 +220,15 @@ pub enum Error {
         /// The registry's answer.
         source: Box<Error>,
     },
+    /// `--require-signature`: no signature verifies (exit 8); `detail` lists every signature
+    /// found and why each failed. Raised before anything is written.
+    #[error("{image}: signature required: {detail}")]
+    SignatureRequired {
+        /// The source image.
+        image: String,
+        /// What was required, what was found, why each failed.
+        detail: String,
+    },
     /// Cancelled by a signal.
     #[error("interrupted")]
     Interrupted,
@@ -284,6 +297,7 @@ impl Error {
                 ErrorKind::NothingSelected
             }
             Error::SparseRejected(_) => ErrorKind::Rejected,
+            Error::SignatureRequired { .. } => ErrorKind::SignatureRequired,
             Error::Interrupted => ErrorKind::Interrupted,
             Error::Missing { .. } => ErrorKind::NotFound,
             Error::Registry(r) if r.status == 404 => ErrorKind::NotFound,
@@ -387,6 +401,7 @@ mod tests {
             ErrorKind::Auth => "AUTH",
             ErrorKind::NothingSelected => "NOTHING_SELECTED",
             ErrorKind::Rejected => "SPARSE_REJECTED",
+            ErrorKind::SignatureRequired => "SIGNATURE_REQUIRED",
             ErrorKind::Interrupted => "INTERRUPTED",
             ErrorKind::NotFound | ErrorKind::Failure => "FAILURE",
         };

@@ -16,6 +16,9 @@ pub const AUTH: u8 = 5;
 pub const PARTIAL_FAILURE: u8 = 6;
 /// `mirror verify` / `mirror sync --verify`: the target lacks something the selection needs.
 pub const INCOMPLETE: u8 = 7;
+/// `--require-signature`: no signature over the index (or a required child) verifies with the
+/// given keys; nothing was written.
+pub const SIGNATURE_REQUIRED: u8 = 8;
 /// Interrupted by SIGINT or SIGTERM.
 pub const INTERRUPTED: u8 = 130;
 
@@ -29,5 +32,6 @@ pub const ALL: &[(u8, &str)] = &[
     (AUTH, "AUTH"),
     (PARTIAL_FAILURE, "PARTIAL_FAILURE"),
     (INCOMPLETE, "INCOMPLETE"),
+    (SIGNATURE_REQUIRED, "SIGNATURE_REQUIRED"),
     (INTERRUPTED, "INTERRUPTED"),
 ];

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::app::flags::{
-    OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SourceAccessArgs,
+    OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs, SourceAccessArgs,
     TargetAccessArgs, TransferArgs,
 };
 
@@ -93,7 +93,8 @@ pub enum Command {
     /// HEADs and writes nothing.
     ///
     /// Exit codes: 0 done or up to date; 1 failure; 2 usage; 3 nothing selected or a required
-    /// platform absent; 4 the target rejected the sparse index; 5 authentication; 130 interrupted.
+    /// platform absent; 4 the target rejected the sparse index; 5 authentication; 8 no valid
+    /// signature (--require-signature); 130 interrupted.
     #[command(after_long_help = COPY_EXAMPLES)]
     Copy(Box<CopyArgs>),
 
@@ -139,7 +140,8 @@ pub enum Command {
     /// manifest and each of its blobs is present. Missing objects are listed. Takes the same
     /// selection options as `mirror copy`, so it checks what that copy was asked to make.
     ///
-    /// Exit codes: 0 complete; 7 incomplete (or it could not be checked); 2 usage.
+    /// Exit codes: 0 complete; 7 incomplete (or it could not be checked); 8 no valid signature on
+    /// the target (--require-signature); 2 usage.
     #[command(after_long_help = VERIFY_EXAMPLES)]
     Verify(Box<VerifyArgs>),
 }
@@ -267,6 +269,10 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub access: SharedAccessArgs,
 
+    /// The signature policy the target must meet.
+    #[command(flatten)]
+    pub signatures: SignatureArgs,
+
     /// Monitoring.
     #[command(flatten)]
     pub metrics: crate::app::metrics::MetricsArgs,
@@ -341,6 +347,10 @@ pub struct CopyArgs {
     /// Access options for both sides.
     #[command(flatten)]
     pub access: SharedAccessArgs,
+
+    /// The signature gate.
+    #[command(flatten)]
+    pub signatures: SignatureArgs,
 
     /// What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the
     /// full source reference (`registry/repo:tag`). Both forms are accepted when reading.

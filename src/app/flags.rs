@@ -338,3 +338,25 @@ impl Default for AccessArgs {
         }
     }
 }
+
+/// The signature gate of `copy` and `verify` (docs/signatures.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SignatureArgs {
+    /// Refuse (exit 8, nothing written) unless a signature over the source index digest
+    /// verifies with this PEM public key; repeatable, any one key suffices.
+    ///
+    /// Keys: PEM SubjectPublicKeyInfo (cosign.pub): ECDSA P-256/P-384, Ed25519, RSA. Signatures:
+    /// cosign simple-signing (`sha256-<hex>.sig` tags, referrers) and cosign 3 Sigstore bundles
+    /// (referrers, or the `sha256-<hex>` fallback tag), verified in-process. `mirror verify`
+    /// checks the same policy on the target.
+    #[arg(
+        long = "require-signature",
+        value_name = "KEY_FILE",
+        help_heading = "Signatures"
+    )]
+    pub require_signature: Vec<PathBuf>,
+
+    /// With --require-signature: every selected child manifest must carry a valid signature too.
+    #[arg(long, requires = "require_signature", help_heading = "Signatures")]
+    pub require_signature_children: bool,
+}

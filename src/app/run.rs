@@ -156,6 +156,7 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
         write_lock: None,
         cancel: cancel.clone(),
         selector: s.selector,
+        signatures: s.signatures.clone(),
     };
     let _writing = (!s.dry_run).then(|| cancel.writing());
     let r: Arc<dyn Reporter> = reporter.clone();

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::app::cli::{CopyArgs, InspectArgs, RefName, VerifyArgs};
 use crate::app::flags::{
-    AccessArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, TransferArgs,
+    AccessArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
+    TransferArgs,
 };
 use crate::auth::credentials::CredentialFlags;
 use crate::auth::Auth;
@@ -365,6 +366,44 @@ pub struct CopySettings {
     pub artifacts: ArtifactOptions,
     /// Cancellation, for the engine.
     pub cancel: CancelToken,
+    /// The signature gate (`--require-signature`).
+    pub signatures: crate::engine::signature::Policy,
+}
+
+/// A public key file larger than this is refused before it is read.
+const MAX_KEY_FILE: u64 = crate::engine::signature::keys::MAX_KEY_FILE as u64;
+
+/// The signature policy of `--require-signature` / `--require-signature-children`: every key
+/// file read and parsed now (a bad key is a usage error, exit 2, before any I/O).
+pub fn signature_policy(a: &SignatureArgs) -> Result<crate::engine::signature::Policy> {
+    let keys = a
+        .require_signature
+        .iter()
+        .map(|p| read_public_key(p))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(crate::engine::signature::Policy {
+        keys,
+        children: a.require_signature_children,
+    })
+}
+
+/// Reads one PEM public key file (bounded), for `--require-signature` and the sync config.
+pub fn read_public_key(p: &std::path::Path) -> Result<crate::engine::signature::PublicKey> {
+    let name = p.display().to_string();
+    let hint = "pass a PEM public key file (e.g. cosign.pub from `cosign generate-key-pair`)";
+    let usage = |m: String| Error::Usage {
+        message: format!("--require-signature {m}"),
+        hint: Some(hint.into()),
+    };
+    let meta = std::fs::metadata(p).map_err(|e| usage(format!("{name}: {e}")))?;
+    if meta.len() > MAX_KEY_FILE {
+        return Err(usage(format!(
+            "{name}: {} bytes is too large for a public key (at most {MAX_KEY_FILE})",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(p).map_err(|e| usage(format!("{name}: {e}")))?;
+    crate::engine::signature::PublicKey::from_pem(&bytes, &name).map_err(|e| usage(e.0))
 }
 
 impl CopySettings {
@@ -391,6 +430,7 @@ impl CopySettings {
             lock_timeout: transfer.lock_timeout,
             artifacts: selection.artifacts,
             cancel: cancel.clone(),
+            signatures: signature_policy(&a.signatures)?,
         })
     }
 }
@@ -410,6 +450,8 @@ pub struct VerifySettings {
     pub transfer: TransferSettings,
     /// Cancellation.
     pub cancel: CancelToken,
+    /// The signature policy checked on the target (`--require-signature`).
+    pub signatures: crate::engine::signature::Policy,
 }
 
 impl VerifySettings {
@@ -431,6 +473,7 @@ impl VerifySettings {
             selection,
             transfer,
             cancel: cancel.clone(),
+            signatures: signature_policy(&a.signatures)?,
         })
     }
 }

@@ -102,6 +102,11 @@ pub struct Report {
     pub artifacts_skipped: Vec<Skipped>,
     /// Referrers fallback indexes (`sha256-<hex>` tags) written on the target.
     pub fallback_tags: Vec<FallbackUpdate>,
+    /// `--require-signature`: the signature that verified for the index (first) and, with
+    /// `--require-signature-children`, for each selected child.
+    /// Absent from the JSON without the flag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<crate::engine::signature::Verified>,
 }
 
 impl Report {
@@ -135,6 +140,7 @@ impl Report {
         }
         r.present_bytes = o.present_bytes;
         r.add_artifacts(&o.artifact_plan, o.artifacts.as_ref());
+        r.signatures = o.signatures.clone();
         r
     }
 
@@ -194,6 +200,7 @@ impl Report {
             artifacts: vec![],
             artifacts_skipped: vec![],
             fallback_tags: vec![],
+            signatures: vec![],
         }
     }
 

@@ -16,6 +16,8 @@ use sha2::{Digest as _, Sha256};
 
 mod crane;
 pub use crane::CraneRegistry;
+mod peers;
+pub use peers::peer_bin;
 
 /// All four manifest media types, sent as `Accept` by [`Http`] manifest requests.
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \

@@ -32,6 +32,8 @@ mod outputs; // insta snapshots of the human output and JSON of copy, sync, veri
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
+mod signature_gate; // --require-signature: refusals (exit 8, nothing written), formats, hostile objects
+mod signers; // cosign 3/2 and notation signatures verify after every copy path (issue 15)
 mod soak; // many copies through random faults on both sides: correct or a clean error
 mod supply_chain; // referrers, digest tags, copy rules, foreign layers (issue 5)
 mod sync; // mirror sync / verify: incremental refresh, request counts, tags, shards, failures

@@ -107,6 +107,7 @@ pub(super) async fn run_item(
             },
             reporter: reporter.clone(),
             cancel: ctx.cancel.clone(),
+            signatures: settings.signatures.clone(),
         };
         // The use case cancels the upload sessions a failed or interrupted copy left open.
         let r = refresh::run(env, item, &mut out).await;

@@ -80,6 +80,8 @@ pub struct ItemEnv {
     pub reporter: Arc<dyn Reporter>,
     /// Cancellation.
     pub cancel: CancelToken,
+    /// `require-signature`, checked by the use case before anything is written.
+    pub signatures: crate::engine::signature::Policy,
 }
 
 /// Run one item through the use case, filling `out`.
@@ -112,6 +114,7 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
         gate,
         write_lock: Some(env.write_lock),
         cancel: env.cancel,
+        signatures: env.signatures,
     };
     let target = match env.dst {
         Some(d) => TargetSlot::Open(d),
@@ -160,6 +163,7 @@ pub(crate) fn fill(o: &ImageOutcome, mode: Mode, out: &mut ItemReport) {
     }
     out.planned_bytes = o.planned_bytes;
     out.missing = o.missing.clone();
+    out.signatures = o.signatures.clone();
     out.action = match o.action {
         ImageAction::UpToDate => Action::SkippedUnchanged,
         ImageAction::Copied => Action::Copied,

@@ -94,6 +94,10 @@ pub struct ItemReport {
     pub exit_code: Option<u8>,
     /// Wall time of this item.
     pub duration_seconds: f64,
+    /// `require-signature`: the signature that verified for the index, then each child (as in
+    /// the `mirror copy` report); absent without the key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<crate::engine::signature::Verified>,
     /// Hooks run after this item (`hooks:` in the file, `--on-change`); absent when none ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookReport>,
@@ -140,6 +144,7 @@ impl ItemReport {
             error: None,
             exit_code: None,
             duration_seconds: 0.0,
+            signatures: vec![],
             hooks: vec![],
         }
     }

@@ -65,6 +65,7 @@ pub async fn verify_command(
             gate: None,
             write_lock: None,
             cancel: cancel.clone(),
+            signatures: s.signatures.clone(),
         };
         let events: Arc<dyn Reporter> = reporter.clone();
         let o = mirror_image(&job, &src, target, &events).await?;
@@ -118,6 +119,8 @@ pub async fn verify_command(
     summary.duration_seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     summary.exit_code = match r.action {
         Action::Complete => exit::OK,
+        // --require-signature: complete, but no valid signature on the target.
+        _ if r.exit_code == Some(exit::SIGNATURE_REQUIRED) => exit::SIGNATURE_REQUIRED,
         _ => exit::INCOMPLETE,
     };
     out.finish(std::slice::from_ref(&r), &summary);

@@ -37,6 +37,7 @@ use crate::engine::progress::{Event, Reporter};
 use crate::engine::referrers::ArtifactPlan;
 use crate::engine::resolve;
 use crate::engine::select::{Decision, Selector, SkipReason};
+use crate::engine::signature;
 use crate::error::{Error, Result};
 use crate::interrupt::CancelToken;
 use crate::model::digest::Digest;
@@ -91,6 +92,9 @@ pub struct ImageJob {
     pub write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Cancellation: checked between steps; blob transfers stop when it fires.
     pub cancel: CancelToken,
+    /// `--require-signature`: checked on the source before anything is written (write and dry
+    /// run), or on the target once it is complete (verify).
+    pub signatures: signature::Policy,
 }
 
 /// Opens a target that does not exist yet (an OCI layout), once a write is due.
@@ -172,6 +176,8 @@ pub struct ImageOutcome {
     pub skipped_sizes: Vec<(Digest, u64)>,
     /// Seconds spent.
     pub seconds: f64,
+    /// `--require-signature`: the signature that verified for the index, then for each child.
+    pub signatures: Vec<signature::Verified>,
 }
 
 impl ImageOutcome {
@@ -228,16 +234,22 @@ pub async fn mirror_image<E: Storage>(
         present_bytes: None,
         skipped_sizes: vec![],
         seconds: 0.0,
+        signatures: vec![],
     };
     if job.mode == Mode::Verify {
         verify::verify(job, src, dst.as_ref(), &reading, reporter, &mut out).await?;
+        if let (true, Some(d)) = (out.action == ImageAction::Complete, dst.as_ref()) {
+            out.signatures = signatures_on_target(job, d, &out).await?;
+        }
         out.seconds = started.elapsed().as_secs_f64();
         return Ok(out);
     }
 
     // Plan: the whole plan is needed unless the target is complete and nothing else is to do.
-    let needs_plan =
-        !done || job.artifacts.enabled() || (job.mode == Mode::DryRun && job.dry_run_details);
+    let needs_plan = !done
+        || job.artifacts.enabled()
+        || (job.mode == Mode::DryRun && job.dry_run_details)
+        || job.signatures.children;
     let tiered = reader::Tiered::new(
         src.clone(),
         dst.clone(),
@@ -256,6 +268,19 @@ pub async fn mirror_image<E: Storage>(
         .await?;
     }
     check_platforms(job, &out.plan, reporter)?;
+    // The signature gate: before anything is written (exit 8 on refusal).
+    if job.signatures.enabled() {
+        let children = signature::subjects(&out.plan);
+        let verdict = signature::gate(
+            src.as_ref(),
+            &job.source_text,
+            &reading.root,
+            &children,
+            &job.signatures,
+        )
+        .await?;
+        out.signatures = verdict.verified;
+    }
     if job.artifacts.enabled() {
         out.artifact_plan =
             artifacts::discover(src.as_ref(), &out.plan, &job.artifacts, reporter).await?;
@@ -375,6 +400,33 @@ async fn write<E: Storage>(
         out.artifacts = Some(a);
     }
     Ok(())
+}
+
+/// Verify with `--require-signature`: the index the target reference names (the source's, or a
+/// filtered one) and, with `children`, each selected child must carry a valid signature on the
+/// target itself.
+async fn signatures_on_target<E: Storage>(
+    job: &ImageJob,
+    dst: &Arc<E>,
+    out: &ImageOutcome,
+) -> Result<Vec<signature::Verified>> {
+    if !job.signatures.enabled() {
+        return Ok(vec![]);
+    }
+    let Some(at) = out.after.resolves_to() else {
+        return Ok(vec![]);
+    };
+    let root = dst.fetch_manifest(at.as_str(), None).await?;
+    let children = signature::subjects(&out.plan);
+    let v = signature::gate(
+        dst.as_ref(),
+        &job.target_text,
+        &root,
+        &children,
+        &job.signatures,
+    )
+    .await?;
+    Ok(v.verified)
 }
 
 /// The copy outcome of a target that already holds what was asked for.

@@ -170,6 +170,8 @@ pub struct ImageSettings {
     pub include_foreign: bool,
     /// Layout ref-name form.
     pub layout_ref_name: LayoutRefName,
+    /// `require-signature` / `require-signature-children` (empty keys: no gate).
+    pub signatures: crate::engine::signature::Policy,
 }
 
 impl ImageSettings {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::discovery::{RepoFilter, SourceRegistry};
 use super::prefix::TargetPrefix;
 use super::values::{
-    Credentials, Jobs, LayoutRefName, Platforms, RuleList, Source, Target, TypeList,
+    Credentials, Jobs, KeyList, LayoutRefName, Platforms, RuleList, Source, Target, TypeList,
 };
 use super::ImageSettings;
 use crate::app::sync::tags::TagRules;
@@ -62,6 +62,11 @@ pub(super) struct Overrides {
     /// Ref names written into an OCI layout target: `tag` (default) or `full`
     /// (`REGISTRY/REPO:TAG`, so many repositories can share one layout).
     pub layout_ref_name: Option<LayoutRefName>,
+    /// PEM public key file(s): refuse images without a valid signature over the index (as
+    /// `--require-signature`).
+    pub require_signature: Option<KeyList>,
+    /// Also every selected child (as `--require-signature-children`).
+    pub require_signature_children: Option<bool>,
     /// Images without `target:` go to `PREFIX/<source repository path>` (see `prefix.rs`).
     pub target_prefix: Option<TargetPrefix>,
 }
@@ -97,6 +102,8 @@ pub(super) struct FileImage {
     digest_tags: Option<bool>,
     include_foreign_layers: Option<bool>,
     layout_ref_name: Option<LayoutRefName>,
+    require_signature: Option<KeyList>,
+    require_signature_children: Option<bool>,
 }
 
 impl FileImage {
@@ -115,6 +122,8 @@ impl FileImage {
             digest_tags: self.digest_tags,
             include_foreign_layers: self.include_foreign_layers,
             layout_ref_name: self.layout_ref_name,
+            require_signature: self.require_signature,
+            require_signature_children: self.require_signature_children,
             target_prefix: None,
         };
         let split = Split {
@@ -194,6 +203,17 @@ impl Overrides {
                 .layout_ref_name
                 .or(d.layout_ref_name)
                 .unwrap_or(LayoutRefName::Tag),
+            signatures: crate::engine::signature::Policy {
+                keys: self
+                    .require_signature
+                    .or_else(|| d.require_signature.clone())
+                    .unwrap_or_default()
+                    .0,
+                children: self
+                    .require_signature_children
+                    .or(d.require_signature_children)
+                    .unwrap_or(false),
+            },
         }
     }
 }

@@ -329,3 +329,38 @@ mod tests {
         assert!(!names_tag_or_digest("oci:/tmp/x"));
     }
 }
+
+/// `require-signature:` public key files (one path or a list), each read and parsed where it is
+/// written (paths relative to the working directory), so a bad key is a configuration error
+/// with its line.
+#[derive(Debug, Clone, Default)]
+pub struct KeyList(pub Vec<crate::engine::signature::PublicKey>);
+
+impl<'de> Deserialize<'de> for KeyList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(KeyList(
+            OneOrMany::<KeyFile>::deserialize(d)?
+                .0
+                .into_iter()
+                .map(|k| k.0)
+                .collect(),
+        ))
+    }
+}
+
+struct KeyFile(crate::engine::signature::PublicKey);
+
+impl<'de> Deserialize<'de> for KeyFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use std::io::Read as _;
+        let path = String::deserialize(d)?;
+        let max = crate::engine::signature::keys::MAX_KEY_FILE;
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(max as u64 + 1).read_to_end(&mut bytes))
+            .map_err(|e| de::Error::custom(format!("public key {path}: {e}")))?;
+        crate::engine::signature::PublicKey::from_pem(&bytes, &path)
+            .map(KeyFile)
+            .map_err(|e| de::Error::custom(e.0))
+    }
+}

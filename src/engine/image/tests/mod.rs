@@ -385,6 +385,7 @@ fn job(mode: Mode, platforms: &[&str]) -> ImageJob {
         gate: None,
         write_lock: None,
         cancel: crate::interrupt::CancelToken::new(),
+        signatures: Default::default(),
     }
 }
 

@@ -1,0 +1,259 @@
+//! Signature verification in-process (issue 15): cosign's simple-signing payload and the
+//! Sigstore bundle cosign 3 attaches, checked against PEM public keys with `ring`, and the gate
+//! that refuses to mirror an image without a valid signature over its index digest.
+//!
+//! What a verified signature proves: the holder of one of the given keys signed exactly this
+//! digest (the payload or in-toto statement names it, and the signature over those bytes
+//! verifies). Keyless signatures (Fulcio certificates, Rekor inclusion proofs) are not checked:
+//! docs/signatures.md says why.
+
+pub mod bundle;
+pub mod cosign;
+pub mod discover;
+#[cfg(test)]
+mod fixtures;
+pub mod keys;
+
+use std::fmt;
+
+pub use discover::Via;
+pub use keys::{KeyError, PublicKey};
+
+use crate::error::{Error, Result};
+use crate::model::digest::Digest;
+use crate::model::manifest::RawManifest;
+use crate::transport::Storage;
+
+/// Why one signature object does not prove the digest.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The signature does not verify with any required key. `hint_matches`: the bundle names a
+    /// key by hint, and that is (`Some(true)`: so the content was altered) or is not
+    /// (`Some(false)`: another key) one of the required keys; `None`: no hint.
+    #[error("{}", match hint_matches {
+        Some(true) => "tampered: the bundle names a required key, but the signature does not verify over its content",
+        Some(false) => "signed by another key (not one of the required keys)",
+        None => "does not verify with any required key (signed by another key, or the payload was tampered with)",
+    })]
+    NoKey {
+        /// See the variant.
+        hint_matches: Option<bool>,
+    },
+    /// The payload signs another digest (a signature replayed from another image).
+    #[error("signs another digest ({0}), not this one")]
+    OtherDigest(String),
+    /// Malformed: bad base64, not JSON, missing fields, truncated.
+    #[error("bad encoding: {0}")]
+    BadEncoding(String),
+    /// Larger than the limits.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// Could not be read (missing, digest mismatch, transport error).
+    #[error("unreadable: {0}")]
+    Unreadable(String),
+    /// A signed object that is not a signature of the image in a format checked here.
+    #[error("not checked: {0}")]
+    NotASignature(String),
+}
+
+/// The signature format that verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// cosign simple-signing payload (`.sig` tag, or a referrer).
+    CosignSimpleSigning,
+    /// Sigstore bundle with a DSSE envelope (in-toto statement).
+    SigstoreBundleDsse,
+    /// Sigstore bundle with a message signature.
+    SigstoreBundleMessage,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::CosignSimpleSigning => "cosign simple-signing",
+            Format::SigstoreBundleDsse => "Sigstore bundle (DSSE)",
+            Format::SigstoreBundleMessage => "Sigstore bundle (message signature)",
+        })
+    }
+}
+
+/// What the gate requires.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// At least one signature must verify with one of these keys; empty: no gate.
+    pub keys: Vec<PublicKey>,
+    /// Also every selected child manifest.
+    pub children: bool,
+}
+
+impl Policy {
+    /// Whether the policy requires anything.
+    pub fn enabled(&self) -> bool {
+        !self.keys.is_empty()
+    }
+}
+
+/// The signature that verified for one digest (the JSON report's `signatures` entries).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verified {
+    /// The signed manifest (the index, or a child).
+    pub subject: Digest,
+    /// The format.
+    pub format: Format,
+    /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER.
+    pub key_fingerprint: String,
+    /// `referrer`, `fallback-tag` or `digest-tag`.
+    pub via: String,
+    /// The signature manifest's digest.
+    pub signature_digest: Digest,
+    /// The tag it was found under, if any.
+    pub tag: Option<String>,
+}
+
+/// The gate's answer: the index's verified signature first, then each child's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignatureVerdict {
+    /// One entry per checked digest.
+    pub verified: Vec<Verified>,
+}
+
+/// Checks `subject` (with its manifest bytes when known): the first signature that verifies,
+/// or every signature found with why it failed.
+pub async fn check_digest<S: Storage>(
+    storage: &S,
+    subject: &Digest,
+    subject_bytes: Option<&[u8]>,
+    keys: &[PublicKey],
+) -> Result<std::result::Result<Verified, Vec<(discover::Found, Problem)>>> {
+    let found = discover::discover(storage, subject).await?;
+    let mut failed = Vec::new();
+    for f in found {
+        let outcome = match &f.content {
+            Err(p) => Err(p.clone()),
+            Ok(discover::Content::Simple { payload, signature }) => {
+                cosign::check(payload, signature, subject, keys)
+                    .map(|k| (Format::CosignSimpleSigning, k))
+            }
+            Ok(discover::Content::Bundle(b)) => {
+                bundle::check(b, subject, subject_bytes, keys).map(|(c, k)| match c {
+                    bundle::Content::Dsse => (Format::SigstoreBundleDsse, k),
+                    bundle::Content::Message => (Format::SigstoreBundleMessage, k),
+                })
+            }
+        };
+        match outcome {
+            Ok((format, k)) => {
+                return Ok(Ok(Verified {
+                    subject: subject.clone(),
+                    format,
+                    key_fingerprint: keys[k].fingerprint(),
+                    via: f.via.kind().to_string(),
+                    signature_digest: f.manifest.clone(),
+                    tag: f.via.tag().map(str::to_string),
+                }))
+            }
+            Err(p) => failed.push((f, p)),
+        }
+    }
+    Ok(Err(failed))
+}
+
+fn refusal(
+    image: &str,
+    what: &str,
+    subject: &Digest,
+    keys: &[PublicKey],
+    failed: &[(discover::Found, Problem)],
+) -> Error {
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{} ({})", k.source, k.fingerprint()))
+        .collect();
+    let mut detail = format!(
+        "no signature over {what} {subject} verifies with the required key(s) {}",
+        keys.join(", ")
+    );
+    if failed.is_empty() {
+        detail.push_str(&format!(
+            "; no signature found (looked for referrers, the {} fallback tag and the {}.sig tag)",
+            crate::engine::referrers::fallback_tag(subject),
+            crate::engine::referrers::fallback_tag(subject)
+        ));
+    } else {
+        detail.push_str(&format!("; {} signature(s) found:", failed.len()));
+        for (f, p) in failed {
+            let kind = match &f.content {
+                Ok(discover::Content::Simple { .. }) => "cosign simple-signing",
+                Ok(discover::Content::Bundle(_)) => "Sigstore bundle",
+                Err(_) => "signature object",
+            };
+            let place = match f.via.tag() {
+                Some(t) => format!("{} {} (tag {t})", f.via.kind(), f.manifest),
+                None => format!("{} {}", f.via.kind(), f.manifest),
+            };
+            detail.push_str(&format!("\n  - {kind} {place}: {p}"));
+        }
+    }
+    Error::SignatureRequired {
+        image: image.to_string(),
+        detail,
+    }
+}
+
+/// The gate: before anything is written, a signature over the index digest (and, with
+/// `policy.children`, over each of `children`) must verify with one of the policy's keys.
+/// `image` names the source in the refusal ([`Error::SignatureRequired`], exit 8), which lists
+/// every signature found and why each failed.
+pub async fn gate<S: Storage>(
+    storage: &S,
+    image: &str,
+    root: &RawManifest,
+    children: &[Digest],
+    policy: &Policy,
+) -> Result<SignatureVerdict> {
+    let mut verdict = SignatureVerdict::default();
+    if !policy.enabled() {
+        return Ok(verdict);
+    }
+    match check_digest(storage, &root.digest, Some(&root.bytes), &policy.keys).await? {
+        Ok(v) => verdict.verified.push(v),
+        Err(failed) => return Err(refusal(image, "index", &root.digest, &policy.keys, &failed)),
+    }
+    if policy.children {
+        for c in children {
+            // Bytes only for a message-signature bundle; fetched lazily by digest.
+            let bytes = storage
+                .fetch_manifest(c.as_str(), None)
+                .await
+                .ok()
+                .map(|m| m.bytes);
+            match check_digest(storage, c, bytes.as_deref(), &policy.keys).await? {
+                Ok(v) => verdict.verified.push(v),
+                Err(failed) => {
+                    return Err(refusal(image, "child manifest", c, &policy.keys, &failed))
+                }
+            }
+        }
+    }
+    Ok(verdict)
+}
+
+/// The selected child image manifests that `--require-signature-children` checks: copied
+/// entries with a runnable platform (attestation manifests and nested indexes are not signed
+/// by `cosign sign`).
+pub fn subjects(plan: &crate::engine::plan::Plan) -> Vec<Digest> {
+    plan.entries
+        .iter()
+        .filter(|e| e.decision.is_copy())
+        .filter(|e| e.descriptor.attestation_subject().is_none())
+        .filter(|e| {
+            e.descriptor
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.to_string() != "unknown/unknown")
+        })
+        .map(|e| e.descriptor.digest.clone())
+        .collect()
+}
