@@ -6,9 +6,15 @@
 //! and to retry 429/5xx); `mount_blob` turns the spec's 202 "not mounted" into an error and leaks
 //! the opened upload; `pull_manifest_raw` drops `Content-Type`; its token handling is private, so
 //! requests we must build ourselves (preflight PUT, referrers, mounts with two scopes) could not
-//! share its tokens; and its implicit auth path swallows the token server's reason. Wrapping it
-//! would have meant re-implementing every call anyway, so this module implements the dozen
-//! requests `mirror` makes, following distribution-spec v1.1 and docs/registries.md.
+//! share its tokens; its implicit auth path swallows the token server's reason; it has no client
+//! certificates (mTLS, `--*-cert-dir`) and no identity-token (OAuth2 refresh token) exchange.
+//! (Like it, this client keeps credentials with the registry's own origin: `headers.rs`.)
+//! Wrapping it would have meant re-implementing every call anyway, so this module implements the
+//! dozen requests `mirror` makes, following distribution-spec v1.1 and docs/registries.md.
+//!
+//! Files: `client.rs` (connections, ping, auth handshake), `errors.rs`, `upload.rs` (POST/PUT,
+//! mounts, the upload probe, cancel), `paging.rs` and `catalog.rs` (bounded listings),
+//! `headers.rs` (Link, Location, Content-Range, same-origin check), `auth_flow.rs` (tokens).
 //!
 //! Everything here is per registry host: one connection pool, one token cache keyed by scope.
 
