@@ -140,7 +140,7 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
         },
     };
     let job = ImageJob {
-        source_reference: source_reference(&s.source.reference),
+        source_reference: s.source.reference.reference(),
         target_tag: s.target_tag.clone(),
         source_text: source_text.clone(),
         target_text: target_text.clone(),
@@ -255,7 +255,7 @@ async fn inspect_command(a: &InspectArgs, printer: Printer, cancel: &CancelToken
     let reference = s.source.reference.clone();
     let side = s.source;
     let src = open_endpoint(&side, false, std::time::Duration::from_secs(60)).await?;
-    let src_reference = source_reference(&reference);
+    let src_reference = reference.reference();
     let root = resolve::root(&src, &src_reference).await?;
     let plan = resolve::resolve(
         &src,
@@ -290,17 +290,4 @@ async fn inspect_command(a: &InspectArgs, printer: Printer, cancel: &CancelToken
         OutputFormat::Human => printer.out(&inspection.render()),
     }
     Ok(exit::OK)
-}
-
-/// The tag or digest to fetch for a reference.
-pub(crate) fn source_reference(r: &ImageRef) -> String {
-    match r {
-        ImageRef::Registry(r) => r.reference(),
-        ImageRef::Layout(l) => l
-            .digest
-            .as_ref()
-            .map(|d| d.to_string())
-            .or(l.tag.clone())
-            .unwrap_or_else(|| "latest".into()),
-    }
 }

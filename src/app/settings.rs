@@ -238,12 +238,6 @@ impl EndpointSettings {
     }
 }
 
-/// Whether the text names a tag or digest explicitly (after the last `/`).
-fn names_tag_or_digest(text: &str) -> bool {
-    let t = text.strip_prefix("docker://").unwrap_or(text);
-    t.contains('@') || t.rsplit('/').next().is_some_and(|last| last.contains(':'))
-}
-
 /// Parse SRC and DST; the target inherits the source tag when it names none (a layout falls
 /// back to `latest`, a registry target of a digest-only source is written by digest). Returns
 /// the references and the tag to write on the target.
@@ -259,7 +253,7 @@ fn source_and_target(
         .parse()
         .map_err(|e| Error::usage(format!("target: {e}")))?;
     let explicit = match &target_ref {
-        ImageRef::Registry(_) => names_tag_or_digest(target),
+        ImageRef::Registry(_) => crate::model::reference::names_tag_or_digest(target),
         ImageRef::Layout(l) => l.tag.is_some() || l.digest.is_some(),
     };
     let inherited = if explicit {

@@ -1,6 +1,7 @@
 //! Flag groups and their settings: one definition per flag, the same range and format in every
 //! command, and the engine types they compile to.
 
+use crate::model::reference::names_tag_or_digest;
 use clap::{CommandFactory, Parser};
 
 use super::*;

@@ -60,7 +60,62 @@ pub struct ReferenceError {
     pub reason: String,
 }
 
-fn is_valid_tag(t: &str) -> bool {
+/// Whether the first path component names a registry host rather than a Docker Hub namespace
+/// (Docker's rule: it has a `.` or a `:`, or is `localhost`).
+pub fn looks_like_host(first: &str) -> bool {
+    first.contains('.') || first.contains(':') || first == "localhost"
+}
+
+/// Whether the text names a tag or digest explicitly (`@`, or a `:` after the last `/`; for
+/// `oci:PATH`, a `:TAG` whose tag has no `/`).
+pub fn names_tag_or_digest(text: &str) -> bool {
+    let t = text.strip_prefix("docker://").unwrap_or(text);
+    if let Some(path) = t.strip_prefix("oci:") {
+        return path.contains('@')
+            || path
+                .rsplit_once(':')
+                .is_some_and(|(_, tag)| !tag.contains('/'));
+    }
+    t.contains('@') || t.rsplit('/').next().is_some_and(|last| last.contains(':'))
+}
+
+/// Why a `REGISTRY[/PATH]` text (a sync `target-prefix` or `source-registry`) was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryPathError {
+    /// The first component is not a registry host.
+    NotAHost(String),
+    /// The text names a tag or digest.
+    NamesTagOrDigest,
+    /// A component breaks the reference grammar.
+    Invalid(String),
+}
+
+/// Parse `REGISTRY[/PATH]` (no tag, no digest) into the host and the path below it, with the
+/// same grammar as references.
+pub fn parse_registry_path(text: &str) -> Result<(String, String), RegistryPathError> {
+    let t = text.trim().trim_end_matches('/');
+    let t = t.strip_prefix("docker://").unwrap_or(t);
+    let (host, path) = t.split_once('/').unwrap_or((t, ""));
+    if !looks_like_host(host) {
+        return Err(RegistryPathError::NotAHost(host.to_string()));
+    }
+    if path.contains(['@', ':']) {
+        return Err(RegistryPathError::NamesTagOrDigest);
+    }
+    // Check the grammar with a repository under it, as a reference would have it.
+    let probe = if path.is_empty() {
+        format!("{host}/x")
+    } else {
+        format!("{host}/{path}/x")
+    };
+    match parse_registry(&probe) {
+        Ok(_) => Ok((host.to_string(), path.to_string())),
+        Err(e) => Err(RegistryPathError::Invalid(e)),
+    }
+}
+
+/// Whether `t` is a valid tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`).
+pub fn is_valid_tag(t: &str) -> bool {
     let b = t.as_bytes();
     !b.is_empty()
         && b.len() <= 128
@@ -234,9 +289,7 @@ fn parse_registry(rest: &str) -> Result<RegistryRef, String> {
         return Err("the repository name is empty".into());
     }
     let (registry, repository) = match name.split_once('/') {
-        Some((first, remainder))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
+        Some((first, remainder)) if looks_like_host(first) => {
             (first.to_string(), remainder.to_string())
         }
         _ => (DOCKER_HUB.to_string(), name.to_string()),
@@ -366,6 +419,18 @@ impl ImageRef {
             ImageRef::Layout(l) => l.digest.as_ref(),
         }
     }
+    /// What to fetch: the digest if given, else the tag (`latest` when neither is given).
+    pub fn reference(&self) -> String {
+        match self {
+            ImageRef::Registry(r) => r.reference(),
+            ImageRef::Layout(l) => l
+                .digest
+                .as_ref()
+                .map(|d| d.to_string())
+                .or(l.tag.clone())
+                .unwrap_or_else(|| "latest".into()),
+        }
+    }
     /// The reference with the digest replaced, and the tag dropped: `name@digest`.
     pub fn with_digest(&self, d: &Digest) -> String {
         match self {
@@ -438,6 +503,34 @@ mod tests {
             let e = input.parse::<ImageRef>().unwrap_err().to_string();
             assert!(e.contains(needle), "{input}: {e}");
         }
+    }
+
+    #[test]
+    fn registry_paths() {
+        let ok = |t: &str| parse_registry_path(t).unwrap();
+        assert_eq!(
+            ok("registry.internal/mirror/"),
+            ("registry.internal".into(), "mirror".into())
+        );
+        assert_eq!(
+            ok("docker://127.0.0.1:5000"),
+            ("127.0.0.1:5000".into(), String::new())
+        );
+        assert_eq!(
+            parse_registry_path("mirror/x"),
+            Err(RegistryPathError::NotAHost("mirror".into()))
+        );
+        assert_eq!(
+            parse_registry_path("quay.io/org:v1"),
+            Err(RegistryPathError::NamesTagOrDigest)
+        );
+        assert!(matches!(
+            parse_registry_path("quay.io/Org"),
+            Err(RegistryPathError::Invalid(_))
+        ));
+        assert!(names_tag_or_digest("oci:/srv/layout:v1"));
+        assert!(!names_tag_or_digest("oci:/srv/lay:out/dir"));
+        assert!(is_valid_tag("v1.2_3-rc") && !is_valid_tag(".v1") && !is_valid_tag(""));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::app::cli::VerifyArgs;
 use crate::app::printer::{CliReporter, Printer};
-use crate::app::run::{open_endpoint, source_reference};
+use crate::app::run::open_endpoint;
 use crate::app::settings::VerifySettings;
 use crate::engine::image::{mirror_image, ImageJob, Mode, TargetSlot};
 use crate::engine::progress::Reporter;
@@ -49,7 +49,7 @@ pub async fn verify_command(
             _ => TargetSlot::Open(Arc::new(open_endpoint(&s.target, false, lock).await?)),
         };
         let job = ImageJob {
-            source_reference: source_reference(&s.source.reference),
+            source_reference: s.source.reference.reference(),
             target_tag: s.target_tag.clone(),
             source_text: source_text.clone(),
             target_text: target_text.clone(),

@@ -18,7 +18,7 @@ use super::tag_rules::Patterns;
 use super::values::{Expanded, Source};
 use super::{ImageConfig, ImageSettings};
 use crate::app::sync::tags::TagRules;
-use crate::model::reference::{ImageRef, RegistryRef};
+use crate::model::reference::{parse_registry_path, ImageRef, RegistryPathError, RegistryRef};
 
 /// `REGISTRY[/ORG]`: where repositories are discovered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,32 +32,17 @@ pub struct SourceRegistry {
 impl SourceRegistry {
     /// Parse `REGISTRY[/ORG]`; the first component must be a registry host.
     pub fn parse(text: &str) -> Result<SourceRegistry, String> {
-        let t = text.trim().trim_end_matches('/');
-        let t = t.strip_prefix("docker://").unwrap_or(t);
-        let (host, org) = t.split_once('/').unwrap_or((t, ""));
-        if !(host.contains('.') || host.contains(':') || host == "localhost") {
-            return Err(format!(
+        match parse_registry_path(text) {
+            Ok((registry, org)) => Ok(SourceRegistry { registry, org }),
+            Err(RegistryPathError::NotAHost(host)) => Err(format!(
                 "source-registry {text:?}: {host:?} is not a registry host (write REGISTRY or REGISTRY/ORG, e.g. quay.io/prometheus)"
-            ));
-        }
-        let probe = if org.is_empty() {
-            format!("{host}/x")
-        } else {
-            format!("{host}/{org}/x")
-        };
-        match probe.parse::<ImageRef>() {
-            Ok(ImageRef::Registry(r))
-                if r.registry == host && r.tag.as_deref() == Some("latest") =>
-            {
-                Ok(SourceRegistry {
-                    registry: host.to_string(),
-                    org: org.to_string(),
-                })
-            }
-            Ok(_) => Err(format!(
+            )),
+            Err(RegistryPathError::NamesTagOrDigest) => Err(format!(
                 "source-registry {text:?} names a tag or digest: give REGISTRY or REGISTRY/ORG"
             )),
-            Err(e) => Err(format!("source-registry {text:?}: {}", e.reason)),
+            Err(RegistryPathError::Invalid(reason)) => {
+                Err(format!("source-registry {text:?}: {reason}"))
+            }
         }
     }
 

@@ -11,7 +11,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
 use super::values::{Expanded, Target};
-use crate::model::reference::{ImageRef, RegistryRef};
+use crate::model::reference::{parse_registry_path, ImageRef, RegistryPathError, RegistryRef};
 
 /// A validated `target-prefix`: `REGISTRY[/PATH]`, no tag, no trailing `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,38 +27,23 @@ impl TargetPrefix {
     /// `:`, or is `localhost`), as Docker decides it: `mirror/x` would be a Docker Hub
     /// repository, not a registry.
     pub fn parse(text: &str) -> Result<TargetPrefix, String> {
-        let t = text.trim().trim_end_matches('/');
+        let t = text.trim();
         if t.starts_with("oci:") || t.starts_with("oci-archive:") {
             return Err(format!(
                 "target-prefix {text:?}: a prefix is a registry path (REGISTRY[/PATH]); for an OCI layout write `target: oci:DIR` with `layout-ref-name: full`"
             ));
         }
-        let t = t.strip_prefix("docker://").unwrap_or(t);
-        let (host, path) = t.split_once('/').unwrap_or((t, ""));
-        if !(host.contains('.') || host.contains(':') || host == "localhost") {
-            return Err(format!(
+        match parse_registry_path(t) {
+            Ok((registry, path)) => Ok(TargetPrefix { registry, path }),
+            Err(RegistryPathError::NotAHost(host)) => Err(format!(
                 "target-prefix {text:?}: {host:?} is not a registry host (write REGISTRY[/PATH], e.g. registry.internal/mirror)"
-            ));
-        }
-        // Check the prefix with a repository under it, as the reference grammar has it.
-        let probe = if path.is_empty() {
-            format!("{host}/x")
-        } else {
-            format!("{host}/{path}/x")
-        };
-        match probe.parse::<ImageRef>() {
-            Ok(ImageRef::Registry(r))
-                if r.registry == host && r.tag.as_deref() == Some("latest") =>
-            {
-                Ok(TargetPrefix {
-                    registry: host.to_string(),
-                    path: path.to_string(),
-                })
-            }
-            Ok(_) => Err(format!(
+            )),
+            Err(RegistryPathError::NamesTagOrDigest) => Err(format!(
                 "target-prefix {text:?} names a tag or digest: give REGISTRY[/PATH] only"
             )),
-            Err(e) => Err(format!("target-prefix {text:?}: {}", e.reason)),
+            Err(RegistryPathError::Invalid(reason)) => {
+                Err(format!("target-prefix {text:?}: {reason}"))
+            }
         }
     }
 

@@ -36,15 +36,6 @@ impl<'de> Deserialize<'de> for Pattern {
     }
 }
 
-fn is_valid_tag(t: &str) -> bool {
-    let b = t.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
-}
-
 impl<'de> Deserialize<'de> for TagItem {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = Expanded::deserialize(d)?.0;
@@ -57,7 +48,7 @@ impl<'de> Deserialize<'de> for TagItem {
             }
             None => (text.clone(), None),
         };
-        if !is_valid_tag(&tag) {
+        if !crate::model::reference::is_valid_tag(&tag) {
             return Err(de::Error::custom(format!(
                 "{tag:?} is not a valid tag (letters, digits, '_', '.', '-'; at most 128); write TAG or TAG@DIGEST"
             )));

@@ -243,24 +243,12 @@ pub fn expand(s: &str, get: impl Fn(&str) -> Option<String>) -> Result<String, S
     Ok(out)
 }
 
-/// Whether the text names a tag or digest explicitly (after the last `/`).
-fn names_tag_or_digest(text: &str) -> bool {
-    let t = text.strip_prefix("docker://").unwrap_or(text);
-    if let Some(path) = t.strip_prefix("oci:") {
-        return path.contains('@')
-            || path
-                .rsplit_once(':')
-                .is_some_and(|(_, tag)| !tag.contains('/'));
-    }
-    t.contains('@') || t.rsplit('/').next().is_some_and(|last| last.contains(':'))
-}
-
 fn repo_ref<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<(ImageRef, String), D::Error> {
     let text = Expanded::deserialize(d)?.0;
     let r: ImageRef = text
         .parse()
         .map_err(|e| de::Error::custom(format!("{e}")))?;
-    if names_tag_or_digest(&text) {
+    if crate::model::reference::names_tag_or_digest(&text) {
         return Err(de::Error::custom(format!(
             "{key} {text:?} names a tag or digest: give the repository only and list tags under `tags:`"
         )));
@@ -322,11 +310,19 @@ mod tests {
 
     #[test]
     fn references_must_not_name_a_tag() {
-        assert!(names_tag_or_digest("reg:5000/a/b:v1"));
-        assert!(names_tag_or_digest("a/b@sha256:00"));
-        assert!(names_tag_or_digest("oci:/tmp/x:v1"));
-        assert!(!names_tag_or_digest("reg:5000/a/b"));
-        assert!(!names_tag_or_digest("oci:/tmp/x"));
+        assert!(crate::model::reference::names_tag_or_digest(
+            "reg:5000/a/b:v1"
+        ));
+        assert!(crate::model::reference::names_tag_or_digest(
+            "a/b@sha256:00"
+        ));
+        assert!(crate::model::reference::names_tag_or_digest(
+            "oci:/tmp/x:v1"
+        ));
+        assert!(!crate::model::reference::names_tag_or_digest(
+            "reg:5000/a/b"
+        ));
+        assert!(!crate::model::reference::names_tag_or_digest("oci:/tmp/x"));
     }
 }
 
