@@ -59,9 +59,6 @@ pub fn is_success(outcome: &str) -> bool {
     )
 }
 
-/// The phrase of a rate-limit pause warning (see `sync/refresh.rs`).
-pub const PAUSE_PHRASE: &str = "below --min-rate-remaining";
-
 impl ItemResult {
     /// From a sync or verify item report.
     pub fn from_item(r: &ItemReport) -> ItemResult {
@@ -71,11 +68,7 @@ impl ItemResult {
             outcome: r.action.as_str(),
             blobs: r.blobs.clone(),
             manifests_pushed: r.manifests_pushed,
-            rate_limit_pauses: r
-                .warnings
-                .iter()
-                .filter(|w| w.contains(PAUSE_PHRASE))
-                .count() as u64,
+            rate_limit_pauses: r.rate_limit_pauses,
             hook_failures: r.hooks.iter().filter(|h| !h.ok).count() as u64,
         }
     }

@@ -1064,6 +1064,13 @@ async fn low_docker_hub_budget_pauses_and_says_so() {
             .any(|i| i.warnings.iter().any(|w| w.contains("pausing"))),
         "{out}"
     );
+    // Each pause is counted where it happens (the metrics file reads this count): one per
+    // pause warning of the item, and at least one in the run.
+    for i in &items {
+        let said = i.warnings.iter().filter(|w| w.contains("pausing")).count() as u64;
+        assert_eq!(i.rate_limit_pauses, said, "{out}");
+    }
+    assert!(items.iter().any(|i| i.rate_limit_pauses > 0), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

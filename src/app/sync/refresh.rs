@@ -86,8 +86,10 @@ pub struct ItemEnv {
 
 /// Run one item through the use case, filling `out`.
 pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<()> {
+    let pauses = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let gate: Option<Arc<dyn PullGate>> = (env.min_rate_remaining > 0).then(|| {
         Arc::new(BudgetGate {
+            pauses: pauses.clone(),
             src: env.src.clone(),
             min: env.min_rate_remaining,
             rate_gate: env.rate_gate.clone(),
@@ -126,7 +128,9 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
             })
         })),
     };
-    let o = mirror_image(&job, &env.src, target, &env.reporter).await?;
+    let o = mirror_image(&job, &env.src, target, &env.reporter).await;
+    out.rate_limit_pauses = pauses.load(std::sync::atomic::Ordering::Relaxed);
+    let o = o?;
     fill(&o, mode, out);
     Ok(())
 }
@@ -198,6 +202,8 @@ fn budget_poll() -> Duration {
 
 /// Pauses source GETs while the source's pull budget is below the minimum (see the module docs).
 struct BudgetGate {
+    /// Pauses made (one per low-budget wait), for the item report and the metrics.
+    pauses: Arc<std::sync::atomic::AtomicU64>,
     src: Arc<Gated>,
     min: u64,
     rate_gate: Arc<tokio::sync::Mutex<()>>,
@@ -242,6 +248,8 @@ impl BudgetGate {
                     budget_poll().as_secs_f64()
                 )));
                 said = true;
+                self.pauses
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
             tokio::time::sleep(budget_poll()).await;
             self.src

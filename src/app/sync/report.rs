@@ -98,6 +98,9 @@ pub struct ItemReport {
     /// the `mirror copy` report); absent without the key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<crate::engine::signature::Verified>,
+    /// Pauses for a low pull budget (`--min-rate-remaining`); absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rate_limit_pauses: u64,
     /// Hooks run after this item (`hooks:` in the file, `--on-change`); absent when none ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookReport>,
@@ -145,6 +148,7 @@ impl ItemReport {
             exit_code: None,
             duration_seconds: 0.0,
             signatures: vec![],
+            rate_limit_pauses: 0,
             hooks: vec![],
         }
     }
@@ -411,4 +415,8 @@ pub fn table(items: &[ItemReport]) -> String {
         );
     }
     s
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
