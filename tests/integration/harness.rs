@@ -127,6 +127,28 @@ pub(crate) fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// Poll `GET /v2/` on `port` until `ready(status)` holds; the error says why not (the process
+/// exited, or 10 s passed).
+pub(crate) fn wait_ready(
+    port: u16,
+    child: &mut std::process::Child,
+    ready: impl Fn(u16) -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if probe(port).is_some_and(&ready) {
+            return Ok(());
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => return Err(format!("exited with {status}")),
+            _ if Instant::now() > deadline => {
+                return Err("no ready answer from GET /v2/ after 10 s".into())
+            }
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
 /// Minimal blocking `GET /v2/` returning the status code (avoids needing a runtime).
 pub(crate) fn probe(port: u16) -> Option<u16> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -211,21 +233,10 @@ impl Registry {
             data,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let secured = !http_yaml.is_empty() || extra_yaml.contains("auth:");
-            if probe(port).is_some_and(|s| s == 200 || secured) {
-                return Ok(reg);
-            }
-            let problem = match reg.child.try_wait() {
-                Ok(Some(status)) => format!("exited with {status}"),
-                _ if Instant::now() > deadline => "no 200 from GET /v2/ after 10 s".into(),
-                _ => String::new(),
-            };
-            if !problem.is_empty() {
-                return Err(format!("{problem}; config:\n{config}\nlog:\n{}", reg.log()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let secured = !http_yaml.is_empty() || extra_yaml.contains("auth:");
+        match wait_ready(port, &mut reg.child, |s| s == 200 || secured) {
+            Ok(()) => Ok(reg),
+            Err(problem) => Err(format!("{problem}; config:\n{config}\nlog:\n{}", reg.log())),
         }
     }
 

@@ -4,9 +4,8 @@
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use super::{free_port, probe, Req};
+use super::{free_port, wait_ready, Req};
 
 /// Finds `crane` (go-containerregistry): `$CRANE_BIN`, then `$MIRROR_PEERS_DIR/bin/crane`, then
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/mirror-peers/bin/crane` (where `scripts/install-peers` puts
@@ -109,20 +108,9 @@ impl CraneRegistry {
             log_path,
             _dir: dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if probe(port) == Some(200) {
-                return Ok(reg);
-            }
-            let problem = match reg.child.try_wait() {
-                Ok(Some(status)) => format!("exited with {status}"),
-                _ if Instant::now() > deadline => "no 200 from GET /v2/ after 10 s".into(),
-                _ => String::new(),
-            };
-            if !problem.is_empty() {
-                return Err(format!("{problem}; log:\n{}", reg.log()));
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        match wait_ready(port, &mut reg.child, |s| s == 200) {
+            Ok(()) => Ok(reg),
+            Err(problem) => Err(format!("{problem}; log:\n{}", reg.log())),
         }
     }
 
