@@ -2,6 +2,7 @@
 //! media types. Everything above (`engine`, `transport`, `auth`, `app`) builds on these types;
 //! nothing here imports from those layers.
 
+pub mod delta;
 pub mod digest;
 pub mod manifest;
 pub mod media;
