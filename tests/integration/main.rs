@@ -11,6 +11,7 @@ mod hostile_registry_cases; // one misbehaviour per case, for hostile_registry
 mod hostile_registry_server; // scriptable hostile registry in front of a real one; measured runs
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
+mod airgap_delta; // issue 16: inventory, delta bundles, volumes, apply; the 3-trip scenario, docs walkthrough
 mod archive_entries; // oci-archive tars: only regular files and directories are unpacked
 mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
 mod citations; // registry-fact citations name sections of docs/registries.md
