@@ -30,8 +30,11 @@ pub struct SparseRejection {
     pub target: String,
     /// The index digest that was refused.
     pub index: Digest,
-    /// The registry's answer.
-    pub response: RegistryError,
+    /// The registry's answer; `None` when the refusal was known before (see `recorded_by`).
+    pub response: Option<RegistryError>,
+    /// Who said the registry refuses sparse indexes, when it was not asked in this run: an
+    /// inventory taken with `mirror inventory --probe-sparse` (a delta bundle, docs/air-gap.md).
+    pub recorded_by: Option<String>,
     /// Child digests the registry named as missing.
     pub missing: Vec<Digest>,
     /// Platforms of the missing children, when known (`linux/ppc64le`, …).

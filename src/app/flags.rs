@@ -360,3 +360,35 @@ pub struct SignatureArgs {
     #[arg(long, requires = "require_signature", help_heading = "Signatures")]
     pub require_signature_children: bool,
 }
+
+/// `--bundle`: write a delta bundle for an air-gapped side instead of the target
+/// (docs/air-gap.md). `copy` and `sync` take it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BundleArgs {
+    /// Write everything into a bundle directory DIR instead of the target: an OCI layout
+    /// (DIR/layout) plus DIR/bundle.json, which maps each image to its target. The target (or
+    /// the sync file's targets) is the far side's, and nothing is written there now; carry DIR
+    /// across and run `mirror bundle apply DIR` on the far side.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "Air-gap bundle")]
+    pub bundle: Option<PathBuf>,
+
+    /// Leave out the blobs this inventory (`mirror inventory --output json` on the far side)
+    /// lists for the target repository, or for another repository of the same registry (the
+    /// apply mounts those). Repeatable.
+    #[arg(long = "inventory", value_name = "FILE", requires = "bundle", value_hint = clap::ValueHint::FilePath, help_heading = "Air-gap bundle")]
+    pub inventories: Vec<PathBuf>,
+
+    /// The near side's record of what earlier bundles shipped: read as an inventory (when it
+    /// exists), and this bundle's blobs are added to it once the bundle is sealed.
+    #[arg(long, value_name = "FILE", requires = "bundle", value_hint = clap::ValueHint::FilePath, help_heading = "Air-gap bundle")]
+    pub ledger: Option<PathBuf>,
+
+    /// Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with
+    /// its own SHA-256 in bundle.json.
+    #[arg(long, value_name = "SIZE", requires = "bundle", help_heading = "Air-gap bundle")]
+    pub max_volume_size: Option<String>,
+
+    /// Pack the layout into one tar volume (DIR/layout.tar.001).
+    #[arg(long, requires = "bundle", help_heading = "Air-gap bundle")]
+    pub pack: bool,
+}

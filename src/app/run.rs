@@ -157,6 +157,7 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
         cancel: cancel.clone(),
         selector: s.selector,
         signatures: s.signatures.clone(),
+        delta: None,
     };
     let _writing = (!s.dry_run).then(|| cancel.writing());
     let r: Arc<dyn Reporter> = reporter.clone();

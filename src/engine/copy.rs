@@ -13,6 +13,7 @@
 //! A tag is only ever written in step 5, after everything it references is on the target.
 
 mod blobs;
+mod reject;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -25,15 +26,15 @@ use crate::engine::invariant::Confirmed;
 use crate::engine::plan::{self, Plan};
 use crate::engine::preflight;
 use crate::engine::progress::{Event, Reporter};
-use crate::engine::resolve;
-use crate::engine::select::Selector;
-use crate::error::{Error, Result, SparseRejection};
+use crate::error::Result;
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
 use crate::transport::retry::RetryPolicy;
 use crate::transport::Storage;
 
 pub(crate) use blobs::copy_blobs;
+pub(crate) use reject::{rejection_digests, switch_to_filtered};
+use reject::{apply_reject, known_rejection, rejection};
 pub use blobs::{large_jobs, Probe, LARGE_BLOB};
 
 /// What to do when the target refuses a sparse index.
@@ -73,6 +74,20 @@ pub struct CopyOptions {
     pub target_current: Option<Option<Digest>>,
     /// Cancellation (SIGINT/SIGTERM): checked before each step, awaited while blobs move.
     pub cancel: crate::interrupt::CancelToken,
+    /// The target is a delta bundle (docs/air-gap.md): what the far side already holds.
+    pub delta: Option<Arc<Delta>>,
+}
+
+/// A delta bundle's view of the far side, for a copy into the bundle.
+#[derive(Debug, Clone, Default)]
+pub struct Delta {
+    /// Blobs the far side holds for this image's target repository (an inventory or a ledger
+    /// says so): left out of the bundle, counted as [`BlobStats::left_out`], and confirmed for
+    /// the tag-last check on that claim (the apply checks each one on the far side).
+    pub left_out: HashSet<Digest>,
+    /// Who found that the far registry refuses sparse indexes: `--on-reject` applies on the
+    /// near side, before the bundle is written.
+    pub refuses_sparse: Option<String>,
 }
 
 /// How the sparse-index question was settled.
@@ -119,6 +134,16 @@ pub struct BlobStats {
     pub mounted: u64,
     /// Their bytes.
     pub mounted_bytes: u64,
+    /// Delta bundle: blobs left out because the far side holds them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub left_out: u64,
+    /// Their bytes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub left_out_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The result of a copy.
@@ -160,68 +185,6 @@ pub(crate) fn descriptor_of(m: &RawManifest) -> Descriptor {
     }
 }
 
-/// Is this error the registry refusing an index because children are missing? Returns the
-/// digests it named.
-pub(crate) fn rejection_digests(e: &Error) -> Option<Vec<Digest>> {
-    let Error::Registry(r) = e.root() else {
-        return None;
-    };
-    let codes = [
-        "MANIFEST_BLOB_UNKNOWN",
-        "MANIFEST_INVALID",
-        "BLOB_UNKNOWN",
-        "MANIFEST_UNKNOWN",
-    ];
-    if !(400..500).contains(&r.status) || !r.errors.iter().any(|o| codes.contains(&o.code.as_str()))
-    {
-        return None;
-    }
-    let mut named: Vec<Digest> = r.errors.iter().flat_map(|o| o.detail_digests()).collect();
-    named.dedup();
-    Some(named)
-}
-
-fn rejection(plan: &Plan, e: &Error, target: &str, before_any_copy: bool) -> SparseRejection {
-    let Error::Registry(r) = e.root() else {
-        unreachable!("checked by rejection_digests")
-    };
-    let named = rejection_digests(e).unwrap_or_default();
-    let skipped: Vec<&plan::Entry> = plan.skipped().collect();
-    // Registries name every child they do not have yet, selected ones included: report the ones
-    // the sparse copy leaves out (all skipped children when the registry named none of them).
-    let all_skipped: Vec<Digest> = skipped
-        .iter()
-        .map(|e| e.descriptor.digest.clone())
-        .collect();
-    let named_skipped: Vec<Digest> = all_skipped
-        .iter()
-        .filter(|d| named.contains(d))
-        .cloned()
-        .collect();
-    let missing = if named_skipped.is_empty() {
-        all_skipped
-    } else {
-        named_skipped
-    };
-    let mut missing_platforms: Vec<String> = skipped
-        .iter()
-        .filter(|e| missing.contains(&e.descriptor.digest))
-        .map(|e| match e.descriptor.attestation_subject() {
-            Some(_) => "attestation".to_string(),
-            None => e.platform_text(),
-        })
-        .collect();
-    missing_platforms.dedup();
-    SparseRejection {
-        target: target.to_string(),
-        index: plan.root.digest.clone(),
-        response: (**r).clone(),
-        missing,
-        missing_platforms,
-        before_any_copy,
-        probe: None,
-    }
-}
 
 /// Execute `plan` from `src` to `dst`.
 pub async fn execute<E: Storage>(
@@ -316,7 +279,12 @@ pub async fn execute<E: Storage>(
     }
 
     // 2. Preflight (engine/preflight.rs).
-    if out.plan.sparse && dst.is_registry() {
+    let known = opts.delta.as_ref().and_then(|d| d.refuses_sparse.as_deref());
+    if let (true, Some(by)) = (out.plan.sparse, known) {
+        out.preflight = Preflight::Rejected;
+        let rej = known_rejection(&out.plan, &opts.target_ref, by);
+        apply_reject(&src, &mut out, opts, &reporter, rej).await?;
+    } else if out.plan.sparse && dst.is_registry() {
         reporter.event(Event::Stage("preflight"));
         match preflight::run(dst.as_ref(), &out.plan, reporter.as_ref()).await? {
             preflight::Verdict::Accepted => out.preflight = Preflight::Accepted,
@@ -390,82 +358,6 @@ pub async fn execute<E: Storage>(
     Ok(out)
 }
 
-/// Apply `--on-reject` to a rejection: fail, swap in a filtered plan, or re-plan everything.
-async fn apply_reject<E: Storage>(
-    src: &Arc<E>,
-    out: &mut CopyOutcome,
-    opts: &CopyOptions,
-    reporter: &Arc<dyn Reporter>,
-    rej: SparseRejection,
-) -> Result<()> {
-    match opts.on_reject {
-        OnReject::Fail => Err(Error::SparseRejected(Box::new(rej))),
-        OnReject::Filter => {
-            let old = switch_to_filtered(out)?;
-            reporter.event(Event::Warning(format!(
-                "{} rejects sparse indexes; pushing a filtered index {} instead of {old} (--on-reject filter): signatures over the original index will not verify",
-                rej.target, out.plan.root.digest
-            )));
-            Ok(())
-        }
-        OnReject::Full => {
-            reporter.event(Event::Warning(format!(
-                "{} rejects sparse indexes; copying every child (--on-reject full)",
-                rej.target
-            )));
-            let mut everything = Selector::all();
-            everything.include_foreign = opts.include_foreign;
-            let full = resolve::resolve(
-                src.as_ref(),
-                &out.plan.root,
-                &everything,
-                &opts.source_ref,
-                opts.jobs,
-            )
-            .await?;
-            if full.sparse {
-                return Err(Error::SparseRejected(Box::new(SparseRejection {
-                    missing_platforms: full.skipped().map(|e| e.platform_text()).collect(),
-                    missing: full
-                        .skipped()
-                        .map(|e| e.descriptor.digest.clone())
-                        .collect(),
-                    ..rej
-                }))
-                .context(format!(
-                    "--on-reject full: the source {} does not hold every child itself",
-                    opts.source_ref
-                )));
-            }
-            out.plan = full;
-            out.reject_action = RejectAction::Full;
-            Ok(())
-        }
-    }
-}
-
-/// Swap the plan's indexes for their filtered versions; returns the original root digest.
-pub(crate) fn switch_to_filtered(out: &mut CopyOutcome) -> Result<Digest> {
-    let (root, nested) = plan::filtered_indexes(&out.plan)?;
-    let old = out.plan.root.digest.clone();
-    let nested_old: HashSet<Digest> = out
-        .plan
-        .manifests
-        .iter()
-        .filter(|m| m.is_index())
-        .map(|m| m.digest.clone())
-        .collect();
-    out.plan
-        .manifests
-        .retain(|m| !nested_old.contains(&m.digest));
-    out.plan.manifests.extend(nested);
-    out.plan.root = root;
-    out.plan.sparse = false;
-    out.reject_action = RejectAction::Filtered {
-        digest: out.plan.root.digest.clone(),
-    };
-    Ok(old)
-}
 
 /// Blobs, then child manifests (leaves first, then nested indexes).
 async fn push_all<E: Storage>(

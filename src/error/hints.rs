@@ -51,7 +51,12 @@ impl Error {
                 h.push("check the repository name and tag; `mirror inspect` shows what a reference resolves to".into())
             }
             Error::SparseRejected(s) => {
-                h.push(format!("the registry answered {}", s.response));
+                if let Some(r) = &s.response {
+                    h.push(format!("the registry answered {r}"));
+                }
+                if let Some(by) = &s.recorded_by {
+                    h.push(format!("known before anything was written: {by}"));
+                }
                 if let Some(p) = &s.probe {
                     h.push(format!("conclusive: the registry first named only selected children (it may stop at the first missing child), then also refused probe index {p}, which lists only the children this copy leaves out (pushed by digest, untagged)"));
                 }

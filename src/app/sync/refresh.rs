@@ -117,6 +117,7 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
         write_lock: Some(env.write_lock),
         cancel: env.cancel,
         signatures: env.signatures,
+        delta: None,
     };
     let target = match env.dst {
         Some(d) => TargetSlot::Open(d),

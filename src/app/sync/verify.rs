@@ -66,6 +66,7 @@ pub async fn verify_command(
             write_lock: None,
             cancel: cancel.clone(),
             signatures: s.signatures.clone(),
+            delta: None,
         };
         let events: Arc<dyn Reporter> = reporter.clone();
         let o = mirror_image(&job, &src, target, &events).await?;

@@ -63,6 +63,27 @@ pub(crate) async fn copy_blobs<E: Storage>(
     confirmed: &mut Confirmed,
 ) -> Result<()> {
     reporter.event(Event::Stage("blobs"));
+    // A delta bundle leaves out what the far side holds (confirmed on that claim).
+    let kept: Vec<Descriptor>;
+    let blobs = match &opts.delta {
+        Some(delta) => {
+            kept = blobs
+                .iter()
+                .filter(|b| {
+                    let out = delta.left_out.contains(&b.digest);
+                    if out {
+                        stats.left_out += 1;
+                        stats.left_out_bytes += b.size;
+                        confirmed.blob(&b.digest);
+                    }
+                    !out
+                })
+                .cloned()
+                .collect();
+            &kept[..]
+        }
+        None => blobs,
+    };
     reporter.event(Event::BlobsPlanned {
         count: blobs.len(),
         bytes: blobs.iter().map(|b| b.size).sum(),

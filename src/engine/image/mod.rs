@@ -30,7 +30,9 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::artifacts::{self, ArtifactOptions, ArtifactOutcome};
-use crate::engine::copy::{self, CopyOptions, CopyOutcome, OnReject, Preflight, RejectAction};
+use crate::engine::copy::{
+    self, CopyOptions, CopyOutcome, Delta, OnReject, Preflight, RejectAction,
+};
 use crate::engine::invariant::Confirmed;
 use crate::engine::plan::Plan;
 use crate::engine::progress::{Event, Reporter};
@@ -95,6 +97,9 @@ pub struct ImageJob {
     /// `--require-signature`: checked on the source before anything is written (write and dry
     /// run), or on the target once it is complete (verify).
     pub signatures: signature::Policy,
+    /// The target is a delta bundle: blobs the far side holds are left out, and a far registry
+    /// known to refuse sparse indexes gets `on_reject` now (docs/air-gap.md).
+    pub delta: Option<Arc<Delta>>,
 }
 
 /// Opens a target that does not exist yet (an OCI layout), once a write is due.
@@ -314,6 +319,7 @@ pub async fn mirror_image<E: Storage>(
         known_present: reading.present.clone(),
         target_current: Some(reading.state.resolves_to().cloned()),
         cancel: job.cancel.clone(),
+        delta: job.delta.clone(),
     };
     let written = write(job, src, &dst, &reading, done, &opts, reporter, &mut out).await;
     // The image is complete either way when only an artifact failed: commit it (a layout writes

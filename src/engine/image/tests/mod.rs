@@ -386,6 +386,7 @@ fn job(mode: Mode, platforms: &[&str]) -> ImageJob {
         write_lock: None,
         cancel: crate::interrupt::CancelToken::new(),
         signatures: Default::default(),
+        delta: None,
     }
 }
 
