@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::app::flags::{
-    OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs, SourceAccessArgs,
-    TargetAccessArgs, TransferArgs,
+    BundleArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
+    SourceAccessArgs, TargetAccessArgs, TransferArgs,
 };
 
 /// Mirror container images between registries and OCI layouts, keeping only the platforms you
@@ -61,6 +61,59 @@ pub struct GlobalArgs {
     /// When to use colour on stderr. NO_COLOR is honoured by `auto`.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+}
+
+const BUNDLE_EXAMPLES: &str = "Examples:
+  mirror bundle check /media/usb/trip-42
+  mirror bundle apply /media/usb/trip-42 --dry-run
+  mirror bundle apply /media/usb/trip-42 --dest-creds mirror --output json";
+
+/// `mirror bundle` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Push every image of a bundle to its target; left-out blobs must be there already.
+    Apply(Box<BundleApplyArgs>),
+    /// Verify bundle.json and every volume without unpacking or pushing anything.
+    Check {
+        /// The bundle directory (holds bundle.json).
+        #[arg(value_hint = clap::ValueHint::DirPath)]
+        dir: PathBuf,
+    },
+}
+
+/// `mirror bundle apply`.
+#[derive(Debug, Args)]
+pub struct BundleApplyArgs {
+    /// The bundle directory (holds bundle.json and the layout or its volumes).
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub dir: PathBuf,
+
+    /// Say what would be pushed and which left-out blobs are present, mountable or missing
+    /// (HEAD requests only); push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// When the target refuses a sparse index: fail (exit 6 for that image), or push a
+    /// filtered index (new digest). `full` cannot help here: the bundle holds only the
+    /// selected platforms.
+    #[arg(long, value_enum, default_value_t = OnRejectArg::Fail, value_name = "POLICY")]
+    pub on_reject: OnRejectArg,
+
+    /// Where volumes are unpacked (default: the system temp directory).
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub work_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub transfer: TransferArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dest: TargetAccessArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub access: SharedAccessArgs,
 }
 
 /// `--output` values.
@@ -133,6 +186,19 @@ pub enum Command {
     /// 7 (--verify) the mirror is incomplete; 130 interrupted. See docs/sync.md.
     #[command(after_long_help = SYNC_EXAMPLES)]
     Sync(Box<SyncArgs>),
+
+    /// Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`).
+    ///
+    /// `check` verifies bundle.json and every volume (presence, size, SHA-256) and names a
+    /// missing or damaged one. `apply` does the same first, then pushes each image to the target
+    /// bundle.json names: each blob the bundle left out must already be there (HEAD), or is
+    /// mounted from the repository the inventory named; an image for which one is not fails
+    /// alone, untagged, and the others complete. Tag last, as always. See docs/air-gap.md.
+    ///
+    /// Exit codes: 0 all applied; 1 the bundle is unreadable (nothing pushed); 2 usage; 5
+    /// authentication; 6 some images failed; 130 interrupted.
+    #[command(subcommand, after_long_help = BUNDLE_EXAMPLES)]
+    Bundle(BundleCommand),
 
     /// Check that a target holds a complete mirror of a source image (HEAD requests only).
     ///
@@ -232,6 +298,10 @@ pub struct SyncArgs {
     /// Hook timeout and exit-code policy (the hooks themselves are in the file).
     #[command(flatten)]
     pub hooks: crate::app::hooks::HookPolicyArgs,
+
+    /// Air-gap delta bundle.
+    #[command(flatten)]
+    pub bundle: BundleArgs,
 
     /// Monitoring.
     #[command(flatten)]
@@ -360,6 +430,10 @@ pub struct CopyArgs {
     /// Hooks.
     #[command(flatten)]
     pub hooks: crate::app::hooks::CopyHookArgs,
+
+    /// Air-gap delta bundle.
+    #[command(flatten)]
+    pub bundle: BundleArgs,
 
     /// Monitoring.
     #[command(flatten)]

@@ -11,8 +11,9 @@ mod hostile_registry_cases; // one misbehaviour per case, for hostile_registry
 mod hostile_registry_server; // scriptable hostile registry in front of a real one; measured runs
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
-mod archive_entries; // oci-archive tars: only regular files and directories are unpacked
+mod archive_entries;
 mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
+mod bundle; // issue 16: --bundle, bundle apply/check, ledger, mounts // oci-archive tars: only regular files and directories are unpacked
 mod citations; // registry-fact citations name sections of docs/registries.md
 mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
