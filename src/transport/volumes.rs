@@ -136,6 +136,7 @@ pub fn pack(
         current: None,
         done: vec![],
         failure: None,
+        stopped: false,
     };
     let result = write_tar(layout_dir, &entries, &mut writer).and_then(|()| writer.close());
     let result = result.and_then(|()| {
@@ -232,6 +233,21 @@ fn header(kind: tar::EntryType, size: u64, mode: u32) -> tar::Header {
 
 fn write_tar(root: &Path, entries: &[Entry], writer: &mut VolumeWriter<'_>) -> Result<()> {
     let mut b = tar::Builder::new(writer);
+    if let Err(e) = append_all(&mut b, root, entries) {
+        // The builder writes the end-of-archive blocks when dropped: not after a failure.
+        b.get_mut().stopped = true;
+        return Err(e);
+    }
+    b.into_inner()
+        .map_err(io_err(format!("packing {}", root.display())))?;
+    Ok(())
+}
+
+fn append_all(
+    b: &mut tar::Builder<&mut VolumeWriter<'_>>,
+    root: &Path,
+    entries: &[Entry],
+) -> Result<()> {
     for entry in entries {
         match entry {
             Entry::Dir(rel) => {
@@ -252,8 +268,6 @@ fn write_tar(root: &Path, entries: &[Entry], writer: &mut VolumeWriter<'_>) -> R
             }
         }
     }
-    b.into_inner()
-        .map_err(io_err(format!("packing {}", root.display())))?;
     Ok(())
 }
 
@@ -296,6 +310,8 @@ struct VolumeWriter<'a> {
     /// The first error, with its context; once set, every write fails (the tar builder writes
     /// its end marker on drop).
     failure: Option<Error>,
+    /// Set when packing failed outside the writer: every write fails.
+    stopped: bool,
 }
 
 impl VolumeWriter<'_> {
@@ -351,6 +367,9 @@ impl Write for VolumeWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if let Some(e) = &self.failure {
             return Err(io::Error::other(e.to_string()));
+        }
+        if self.stopped {
+            return Err(io::Error::other("packing stopped after an error"));
         }
         if self.cancel.is_cancelled() {
             return Err(self.fail(Error::Interrupted));

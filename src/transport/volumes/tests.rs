@@ -35,6 +35,11 @@ fn layout(root: &Path) {
         let d = Digest::sha256_of(&body);
         std::fs::write(root.join("blobs/sha256").join(d.hex()), body).unwrap();
     }
+    // A 141-byte path: written with a GNU long-name entry, read back transparently.
+    let body = noise(700, 3);
+    let d = Digest::of(crate::model::digest::Algorithm::Sha512, &body);
+    std::fs::create_dir_all(root.join("blobs/sha512")).unwrap();
+    std::fs::write(root.join("blobs/sha512").join(d.hex()), body).unwrap();
 }
 
 /// Every file (with its bytes) and directory (empty marker) under `root`, by relative path.
@@ -163,6 +168,9 @@ fn one_volume_without_a_maximum_with_deterministic_headers() {
         "blobs/sha256/".into(),
     ];
     expected.extend(blobs.iter().map(|b| format!("blobs/sha256/{b}")));
+    expected.push("blobs/sha512/".into());
+    let long: Vec<String> = tree(&src.join("blobs/sha512")).into_keys().collect();
+    expected.push(format!("blobs/sha512/{}", long[0]));
     let mut seen = vec![];
     let mut a = tar::Archive::new(&bytes[..]);
     for e in a.entries().unwrap() {
@@ -532,4 +540,50 @@ fn parse_size_refuses_with_a_reason() {
             "{text}: {e}"
         );
     }
+}
+
+/// Throughput and memory on a 256 MiB layout in 64 MiB volumes (run by hand, in release or
+/// under `/usr/bin/time -v` for the peak RSS):
+/// `cargo test --lib volumes::tests::measure -- --ignored --nocapture`.
+#[test]
+#[ignore = "writes 768 MiB to the temp dir; a measurement, run by hand"]
+fn measure_pack_check_unpack_256_mib() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("layout");
+    layout(&src);
+    // Written and read back 1 MiB at a time, so the peak RSS is the code's, not the test's.
+    let tmp_blob = src.join("blobs/sha256/big");
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    let mut f = File::create(&tmp_blob).unwrap();
+    for i in 0..256 {
+        let chunk = noise(1 << 20, 100 + i);
+        hasher.update(&chunk);
+        f.write_all(&chunk).unwrap();
+    }
+    drop(f);
+    let d = hasher.finish();
+    std::fs::rename(&tmp_blob, src.join("blobs/sha256").join(d.hex())).unwrap();
+    let out = tmp.path().join("bundle");
+    let t = std::time::Instant::now();
+    let volumes = pack_into(&src, &out, Some(64 << 20));
+    let pack_time = t.elapsed();
+    let t = std::time::Instant::now();
+    check(&out, &volumes).unwrap();
+    let check_time = t.elapsed();
+    let dest = tmp.path().join("dest");
+    std::fs::create_dir(&dest).unwrap();
+    let t = std::time::Instant::now();
+    unpack(&out, &volumes, &dest).unwrap();
+    let unpack_time = t.elapsed();
+    assert_eq!(volumes.len(), 5);
+    let mut back = HashingReader {
+        inner: File::open(dest.join("blobs/sha256").join(d.hex())).unwrap(),
+        hasher: Hasher::new(Algorithm::Sha256),
+    };
+    io::copy(&mut back, &mut io::sink()).unwrap();
+    assert_eq!(back.hasher.finish(), d);
+    eprintln!(
+        "256 MiB in {} volumes: pack {pack_time:?}, check {check_time:?}, unpack {unpack_time:?}",
+        volumes.len()
+    );
 }
