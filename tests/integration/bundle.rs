@@ -104,3 +104,108 @@ async fn a_second_bundle_of_the_same_image_carries_manifests_only_and_mounts_acr
     let out = mirror_async(&["verify", &source, &format!("{}/other/app:v1", far.host())]).await;
     assert_eq!(out.code, 0, "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_left_out_blob_the_far_side_lost_is_named_with_its_claim_and_nothing_is_tagged() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (b1, b2) = (dir.path().join("b1"), dir.path().join("b2"));
+    let ledger = dir.path().join("ledger.json");
+    let source = format!("{}/team/app:v1", src.host());
+    let s = |p: &Path| p.display().to_string();
+    for (b, tag) in [(&b1, "v1"), (&b2, "v2")] {
+        let out = mirror_async(&[
+            "copy",
+            &source,
+            &format!("{}/team/app:{tag}", far.host()),
+            "--bundle",
+            &s(b),
+            "--ledger",
+            &s(&ledger),
+        ])
+        .await;
+        assert_eq!(out.code, 0, "{out}");
+    }
+    let out = mirror_async(&["bundle", "apply", &s(&b1)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    // The far side loses one layer after the ledger recorded it.
+    let lost = &img.child("linux/amd64").layers()[0].digest;
+    let link = far.storage_dir().join(format!(
+        "docker/registry/v2/repositories/team/app/_layers/sha256/{}/link",
+        lost.trim_start_matches("sha256:")
+    ));
+    std::fs::remove_file(&link).unwrap();
+    // A dry run says so without writing.
+    let out = mirror_async(&["bundle", "apply", &s(&b2), "--dry-run", "--output", "json"]).await;
+    assert_eq!(out.code, 6, "{out}");
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["images"][0]["left_out"]["missing"], 1, "{r}");
+    let out = mirror_async(&["bundle", "apply", &s(&b2)]).await;
+    assert_eq!(out.code, 6, "{out}");
+    let bundle1 = bundle_json(&b1)["id"].as_str().unwrap().to_string();
+    for needle in [
+        lost.as_str(),
+        &format!("{}/team/app:v2", far.host()),
+        "ledger",
+        &bundle1,
+        "mirror inventory",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle} missing from: {out}");
+    }
+    assert!(
+        !far.tag_exists("team/app", "v2"),
+        "no tag on an image that needs the lost blob"
+    );
+    // Put the blob back (a fresh full bundle of the same image would do the same), then rerun.
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::fs::write(&link, lost).unwrap();
+    let out = mirror_async(&["bundle", "apply", &s(&b2)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["verify", &source, &format!("{}/team/app:v2", far.host())]).await;
+    assert_eq!(out.code, 0, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn near_side_dry_run_writes_nothing_and_estimates_what_the_bundle_carries() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b");
+    let source = format!("{}/team/app:v1", src.host());
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        "far.example/team/app:v1",
+        "--bundle",
+        &b.display().to_string(),
+        "--platform",
+        "linux/amd64",
+        "--dry-run",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    assert!(!b.exists(), "a dry run creates nothing");
+    let line = out.stdout.lines().last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    // The selected child and its BuildKit attestation manifest.
+    let amd = img.child("linux/amd64");
+    let att = img.attestation_for(&amd.digest);
+    let expected: usize = amd
+        .blobs
+        .iter()
+        .chain(&att.blobs)
+        .map(|b| b.bytes.len())
+        .sum();
+    let manifests = img.index.bytes.len() + amd.bytes.len() + att.bytes.len();
+    assert_eq!(
+        v["bundle"]["totals"]["manifest_bytes"], manifests as u64,
+        "{v}"
+    );
+    assert_eq!(v["bundle"]["dry_run"], true, "{v}");
+    assert_eq!(v["bundle"]["totals"]["blob_bytes"], expected as u64, "{v}");
+    assert_eq!(v["bundle"]["totals"]["left_out"], 0, "{v}");
+}
