@@ -209,3 +209,63 @@ async fn near_side_dry_run_writes_nothing_and_estimates_what_the_bundle_carries(
     assert_eq!(v["bundle"]["totals"]["blob_bytes"], expected as u64, "{v}");
     assert_eq!(v["bundle"]["totals"]["left_out"], 0, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_writes_one_bundle_for_every_image_and_apply_pushes_each_to_its_target() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, http) = seeded(&img).await;
+    let single = fixtures::single_manifest(LAYER);
+    fixtures::push_image(&http, &src.host(), "team/tool", "v3", &single).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("near.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "images:\n  - source: {s}/team/app\n    target: {f}/mirror/app\n    tags: [v1]\n  - source: {s}/team/tool\n    target: {f}/mirror/tool\n    tags: [v3]\n",
+            s = src.host(),
+            f = far.host()
+        ),
+    )
+    .unwrap();
+    let b = dir.path().join("b");
+    let out = mirror_async(&[
+        "sync",
+        "-f",
+        &yaml.display().to_string(),
+        "--bundle",
+        &b.display().to_string(),
+        "--pack",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        !far.tag_exists("mirror/app", "v1"),
+        "nothing reaches the far side"
+    );
+    let m = bundle_json(&b);
+    let targets: Vec<&str> = m["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            format!("{}/mirror/app:v1", far.host()),
+            format!("{}/mirror/tool:v3", far.host())
+        ]
+    );
+    assert_eq!(m["volumes"].as_array().unwrap().len(), 1);
+    let out = mirror_async(&["bundle", "apply", &b.display().to_string()]).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        far.tag_target("mirror/app", "v1").as_deref(),
+        Some(img.index.digest.as_str())
+    );
+    assert_eq!(
+        far.tag_target("mirror/tool", "v3").as_deref(),
+        Some(single.index.digest.as_str())
+    );
+}

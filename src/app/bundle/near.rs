@@ -202,9 +202,12 @@ impl Near {
         all.push(r);
     }
 
-    /// What was recorded, in order.
+    /// What was recorded, sorted by target (items finish in any order; a bundle's image order
+    /// is stable).
     pub fn recorded(&self) -> Vec<Recorded> {
-        self.recorded.lock().expect("not poisoned").clone()
+        let mut v = self.recorded.lock().expect("not poisoned").clone();
+        v.sort_by(|a, b| a.target.cmp(&b.target));
+        v
     }
 }
 
