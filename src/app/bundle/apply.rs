@@ -120,6 +120,10 @@ pub struct ApplyReport {
     pub bundle: String,
     /// Dry run.
     pub dry_run: bool,
+    /// Bytes the bundle carries (manifests and blobs).
+    pub carried_bytes: u64,
+    /// Bytes a full bundle of the same images would carry (the left-out blobs too).
+    pub full_bytes: u64,
     /// Per image, in bundle order.
     pub images: Vec<AppliedImage>,
     /// Images applied (or, dry run, that would be).
@@ -380,6 +384,8 @@ pub async fn apply_command(
     let mut report = ApplyReport {
         bundle: m.id.clone(),
         dry_run: args.dry_run,
+        carried_bytes: m.totals.delta_bytes(),
+        full_bytes: m.totals.full_bytes(),
         images: vec![],
         applied: 0,
         failed: 0,

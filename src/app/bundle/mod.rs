@@ -150,11 +150,13 @@ fn print_apply_report(printer: Printer, r: &apply::ApplyReport) {
         return;
     }
     printer.info_line(&format!(
-        "bundle {}: {} image(s) {}, {} failed in {:.1}s",
+        "bundle {}: {} image(s) {}, {} failed in {:.1}s; the bundle carries {} of the {} bytes a full one would",
         r.bundle,
         r.applied,
         if r.dry_run { "would apply" } else { "applied" },
         r.failed,
-        r.duration_seconds
+        r.duration_seconds,
+        r.carried_bytes,
+        r.full_bytes
     ));
 }
