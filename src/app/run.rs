@@ -36,6 +36,10 @@ pub async fn run(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u8
             },
         ),
         Command::Inspect(args) => ("inspect", inspect_command(args, printer, cancel).await),
+        Command::Inventory(args) => (
+            "inventory",
+            crate::app::inventory::inventory_command(args, printer, cancel).await,
+        ),
         Command::Man { dir } => (
             "man",
             write_man_pages(dir)

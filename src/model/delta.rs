@@ -40,7 +40,9 @@ pub enum DeltaFileError {
         reason: String,
     },
     /// Another format or version.
-    #[error("{path}: format {found:?} is not {expected:?} (written by another version of mirror?)")]
+    #[error(
+        "{path}: format {found:?} is not {expected:?} (written by another version of mirror?)"
+    )]
     Format {
         /// The file.
         path: String,
@@ -599,8 +601,12 @@ mod tests {
         let edited = String::from_utf8(bytes.clone())
             .unwrap()
             .replace("\"size\": 1", "\"size\": 7");
-        let e = Inventory::open(edited.as_bytes(), Path::new("inv.json"), &[INVENTORY_FORMAT])
-            .unwrap_err();
+        let e = Inventory::open(
+            edited.as_bytes(),
+            Path::new("inv.json"),
+            &[INVENTORY_FORMAT],
+        )
+        .unwrap_err();
         assert!(matches!(e, DeltaFileError::Checksum { .. }), "{e}");
         assert!(e.to_string().contains("inv.json"), "{e}");
         let e = Inventory::open(&bytes, Path::new("l.json"), &[LEDGER_FORMAT]).unwrap_err();
@@ -613,7 +619,11 @@ mod tests {
         far.add(
             &inv(
                 INVENTORY_FORMAT,
-                &[("r.example/a", &[1]), ("r.example/b", &[2]), ("q.example/c", &[3])],
+                &[
+                    ("r.example/a", &[1]),
+                    ("r.example/b", &[2]),
+                    ("q.example/c", &[3]),
+                ],
             ),
             "inv.json",
         );
