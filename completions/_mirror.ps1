@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy an image, keeping only selected platforms and the original index digest')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (mirror.1 and one per subcommand) into a directory')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions to stdout')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable')
@@ -113,6 +114,38 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--referrers', '--referrers', [CompletionResultType]::ParameterName, 'Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style `sha256-<hex>.*` digest tags of the index and every child')
             [CompletionResult]::new('--src-password-stdin', '--src-password-stdin', [CompletionResultType]::ParameterName, 'Read the source password from stdin (with --src-creds USER)')
             [CompletionResult]::new('--src-plain-http', '--src-plain-http', [CompletionResultType]::ParameterName, 'Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves)')
+            [CompletionResult]::new('--allow-insecure-auth', '--allow-insecure-auth', [CompletionResultType]::ParameterName, 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mirror;inventory' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Also every target repository of this sync file (YAML; see docs/sync.md)')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Also every target repository of this sync file (YAML; see docs/sync.md)')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries for each idempotent request or blob copy (exponential backoff with jitter)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-request timeout in seconds (blob bodies excepted)')
+            [CompletionResult]::new('--lock-timeout', '--lock-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for another writer of the same OCI layout before failing')
+            [CompletionResult]::new('--dest-creds', '--dest-creds', [CompletionResultType]::ParameterName, 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)')
+            [CompletionResult]::new('--dest-registry-token', '--dest-registry-token', [CompletionResultType]::ParameterName, 'A bearer token for the target registry, sent as is (no token server round trip)')
+            [CompletionResult]::new('--dest-authfile', '--dest-authfile', [CompletionResultType]::ParameterName, 'A docker config.json or containers auth.json to read target credentials from')
+            [CompletionResult]::new('--dest-tls-verify', '--dest-tls-verify', [CompletionResultType]::ParameterName, 'Verify the target registry''s TLS certificate')
+            [CompletionResult]::new('--dest-cert-dir', '--dest-cert-dir', [CompletionResultType]::ParameterName, 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS')
+            [CompletionResult]::new('--authfile', '--authfile', [CompletionResultType]::ParameterName, 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr. NO_COLOR is honoured by `auto`')
+            [CompletionResult]::new('--probe-sparse', '--probe-sparse', [CompletionResultType]::ParameterName, 'Per registry, PUT (by digest, untagged) a tiny index whose only child does not exist, and record whether the registry accepts sparse indexes (accepted, rejected or unknown)')
+            [CompletionResult]::new('--dest-password-stdin', '--dest-password-stdin', [CompletionResultType]::ParameterName, 'Read the target password from stdin (with --dest-creds USER)')
+            [CompletionResult]::new('--dest-plain-http', '--dest-plain-http', [CompletionResultType]::ParameterName, 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)')
             [CompletionResult]::new('--allow-insecure-auth', '--allow-insecure-auth', [CompletionResultType]::ParameterName, 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
@@ -246,6 +279,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
         'mirror;help' {
             [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy an image, keeping only selected platforms and the original index digest')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing')
+            [CompletionResult]::new('inventory', 'inventory', [CompletionResultType]::ParameterValue, 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (mirror.1 and one per subcommand) into a directory')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions to stdout')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable')
@@ -257,6 +291,9 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             break
         }
         'mirror;help;inspect' {
+            break
+        }
+        'mirror;help;inventory' {
             break
         }
         'mirror;help;man' {

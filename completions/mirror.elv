@@ -32,6 +32,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --version 'Print version'
             cand copy 'Copy an image, keeping only selected platforms and the original index digest'
             cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+            cand inventory 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
             cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
             cand sync 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
@@ -108,6 +109,37 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --referrers 'Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style `sha256-<hex>.*` digest tags of the index and every child'
             cand --src-password-stdin 'Read the source password from stdin (with --src-creds USER)'
             cand --src-plain-http 'Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves)'
+            cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;inventory'= {
+            cand -f 'Also every target repository of this sync file (YAML; see docs/sync.md)'
+            cand --file 'Also every target repository of this sync file (YAML; see docs/sync.md)'
+            cand -j 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
+            cand --jobs 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
+            cand --retries 'Retries for each idempotent request or blob copy (exponential backoff with jitter)'
+            cand --timeout 'Per-request timeout in seconds (blob bodies excepted)'
+            cand --lock-timeout 'Seconds to wait for another writer of the same OCI layout before failing'
+            cand --dest-creds 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)'
+            cand --dest-registry-token 'A bearer token for the target registry, sent as is (no token server round trip)'
+            cand --dest-authfile 'A docker config.json or containers auth.json to read target credentials from'
+            cand --dest-tls-verify 'Verify the target registry''s TLS certificate'
+            cand --dest-cert-dir 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS'
+            cand --authfile 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --probe-sparse 'Per registry, PUT (by digest, untagged) a tiny index whose only child does not exist, and record whether the registry accepts sparse indexes (accepted, rejected or unknown)'
+            cand --dest-password-stdin 'Read the target password from stdin (with --dest-creds USER)'
+            cand --dest-plain-http 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
             cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
             cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
             cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
@@ -236,6 +268,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
         &'mirror;help'= {
             cand copy 'Copy an image, keeping only selected platforms and the original index digest'
             cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+            cand inventory 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
             cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
             cand sync 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
@@ -245,6 +278,8 @@ set edit:completion:arg-completer[mirror] = {|@words|
         &'mirror;help;copy'= {
         }
         &'mirror;help;inspect'= {
+        }
+        &'mirror;help;inventory'= {
         }
         &'mirror;help;man'= {
         }

@@ -36,6 +36,7 @@ complete -c mirror -n "__fish_mirror_needs_command" -s h -l help -d 'Print help 
 complete -c mirror -n "__fish_mirror_needs_command" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "inventory" -d 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "completions" -d 'Print shell completions to stdout'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
@@ -119,6 +120,32 @@ complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s v -l verbose -
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s f -l file -d 'Also every target repository of this sync file (YAML; see docs/sync.md)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-creds -d 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-registry-token -d 'A bearer token for the target registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-authfile -d 'A docker config.json or containers auth.json to read target credentials from' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-tls-verify -d 'Verify the target registry\'s TLS certificate' -r -f -a "true\t''
+false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l probe-sparse -d 'Per registry, PUT (by digest, untagged) a tiny index whose only child does not exist, and record whether the registry accepts sparse indexes (accepted, rejected or unknown)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_using_subcommand man" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand man" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -218,10 +245,11 @@ complete -c mirror -n "__fish_mirror_using_subcommand verify" -s v -l verbose -d
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s V -l version -d 'Print version'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "completions" -d 'Print shell completions to stdout'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync verify help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync verify help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync verify help" -f -a "inventory" -d 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync verify help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync verify help" -f -a "completions" -d 'Print shell completions to stdout'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync verify help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync verify help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

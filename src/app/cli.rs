@@ -210,7 +210,7 @@ pub struct InventoryArgs {
     /// record whether the registry accepts sparse indexes (accepted, rejected or unknown).
     ///
     /// An accepting registry keeps that ~250-byte index, untagged, in the first repository of
-    /// the run on it (its digest is in the output); garbage collection removes it. Needs push
+    /// the run on it (its digest is printed on stderr); garbage collection removes it. Needs push
     /// access. Without this flag the verdict is `unknown`.
     #[arg(long)]
     pub probe_sparse: bool,
