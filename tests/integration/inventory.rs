@@ -9,6 +9,7 @@ use sparse_mirror::model::delta::{
 };
 
 use crate::fake_registry::{FakeOptions, FakeRegistry};
+use crate::fault_proxy::{Fault, FaultConfig, FaultProxy, Rule};
 use crate::fixtures::{self, seeded, Image};
 use crate::harness::{mirror_async, mirror_in_async, Http, Output, Registry};
 
@@ -191,6 +192,50 @@ async fn a_repository_that_does_not_exist_is_listed_empty() {
         r.tags.is_empty() && r.manifests.is_empty() && r.blobs.is_empty(),
         "{r:?}"
     );
+    // A tag asked for that is not there: a warning, the repository still listed (empty).
+    let out = mirror_async(&["inventory", &format!("{name}:v9"), "--output", "json"]).await;
+    assert!(repo(&opened(&out), &name).tags.is_empty());
+    assert!(out.stderr.contains("tag v9 does not exist"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nested_indexes_are_walked_to_the_bottom() {
+    let img = fixtures::nested_index(LAYER);
+    let dir = tempfile::tempdir().unwrap();
+    fixtures::write_layout(dir.path(), "v1", &img);
+    let name = format!("oci:{}", dir.path().display());
+    let inv = opened(&mirror_async(&["inventory", &name, "--output", "json"]).await);
+    assert_whole_image(repo(&inv, &name), &img);
+    assert_eq!(repo(&inv, &name).manifests.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_request_names_the_object_registry_method_and_status() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (reg, _http) = seeded(&img).await;
+    let blob = &img.child("linux/s390x").layers()[1].digest;
+    let proxy = FaultProxy::start(
+        &reg.host(),
+        FaultConfig::rules(vec![Rule {
+            method: "HEAD",
+            path_contains: format!("/blobs/{blob}"),
+            nth: 0,
+            fault: Fault::Status(500),
+        }]),
+    )
+    .await;
+    let name = format!("{}/team/app", proxy.host());
+    let out = mirror_async(&["inventory", &name, "--retries", "0", "--output", "json"]).await;
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stdout.is_empty(), "no partial inventory: {out}");
+    for needle in [
+        format!("inventory of {name}"),
+        format!("HEAD blob {blob}"),
+        format!("HEAD http://{}/v2/team/app/blobs/{blob}", proxy.host()),
+        "500".to_string(),
+    ] {
+        assert!(out.stderr.contains(&needle), "{needle:?} in {out}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
