@@ -258,6 +258,9 @@ async fn a_sync_file_covers_every_target_repository() {
   - source: src.example/new
     target: {host}/mirror/new
     tags: [v1]
+  - source-registry: src.example/org
+    target-prefix: {host}/pref
+    tags: [v1]
 "
     );
     std::fs::write(dir.path().join("far.yaml"), yaml).unwrap();
@@ -285,6 +288,11 @@ async fn a_sync_file_covers_every_target_repository() {
     assert!(
         !reg.requests().iter().any(|q| q.path.contains("_catalog")),
         "no catalog request"
+    );
+    assert!(
+        out.stderr
+            .contains("far.yaml: images[3] (source-registry src.example/org) is not covered"),
+        "{out}"
     );
 }
 
