@@ -115,6 +115,12 @@ async fn a_multi_arch_repository_with_two_tags_lists_exactly_its_manifests_and_b
         let heads = crate::harness::count(&reqs, "HEAD", &format!("/blobs/{}", b.digest));
         assert_eq!(heads, 1, "{}", b.digest);
     }
+    // The whole read: one tags/list, a HEAD per tag, a GET per manifest, a HEAD per blob.
+    let count = |m, p| crate::harness::count(&reqs, m, p);
+    assert_eq!(count("GET", "/tags/list"), 1);
+    assert_eq!(count("HEAD", "/manifests/"), 2);
+    assert_eq!(count("GET", "/manifests/"), 13);
+    assert_eq!(count("HEAD", "/blobs/"), 25);
     // A single tag lists that tag only, with the same content.
     let one =
         opened(&mirror_async(&["inventory", &format!("{name}:v2"), "--output", "json"]).await);
