@@ -157,6 +157,26 @@ pub enum Command {
     /// Example: mirror inspect docker.io/library/alpine:3.20 --output json
     Inspect(InspectArgs),
 
+    /// List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests
+    /// and sizes), for computing an air-gap delta against it. Writes nothing (but see
+    /// --probe-sparse).
+    ///
+    /// REF is REGISTRY/REPO (every tag, from tags/list), REGISTRY/REPO:TAG or @DIGEST (just that
+    /// one), or oci:DIR (every entry of index.json). Each tag is resolved with a HEAD, each
+    /// manifest fetched, each index's children too (the ones a sparse index lacks are not
+    /// listed), and each blob a manifest references is checked with a HEAD. A repository that
+    /// does not exist yet is listed empty. No `_catalog` request is made: the repositories are
+    /// the ones named, or the targets of a sync file (-f).
+    ///
+    /// `--output json` prints the inventory file (format sparse-mirror.inventory.v1, with a
+    /// checksum; docs/json-output.md) that `--inventory FILE` of a bundle run reads. The default
+    /// output is one line per repository and the sparse-index verdict per registry.
+    ///
+    /// Exit codes: 0 listed; 1 failure (a registry error names the request); 2 usage or an
+    /// invalid sync file; 5 authentication; 130 interrupted.
+    #[command(after_long_help = INVENTORY_EXAMPLES)]
+    Inventory(Box<InventoryArgs>),
+
     /// Write man pages (mirror.1 and one per subcommand) into a directory.
     ///
     /// Example: mirror man /usr/local/share/man/man1
@@ -227,6 +247,52 @@ A minimal mirror.yaml:
     - source: docker.io/library/nginx
       target: registry.example.com/mirror/nginx
       tags: {semver: \">=1.26 <2\", exclude: \"-perl$\"}";
+
+const INVENTORY_EXAMPLES: &str = "Examples:
+  # on the far side: what the disconnected registry holds, for every target of the sync file
+  mirror inventory -f mirror.yaml --output json > inventory.json
+
+  # some repositories, one tag, and a layout; and whether the registry takes sparse indexes
+  mirror inventory registry.airgap/org/app registry.airgap/org/db:v2 oci:/srv/mirror --probe-sparse
+
+  # then, on the near side: ship only what inventory.json does not list
+  mirror sync -f mirror.yaml --bundle /mnt/usb/bundle --inventory inventory.json";
+
+/// Options of `mirror inventory`.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Repositories: [docker://]REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG].
+    #[arg(value_name = "REF", required_unless_present = "file")]
+    pub references: Vec<String>,
+
+    /// Also every target repository of this sync file (YAML; see docs/sync.md).
+    ///
+    /// `source-registry:` entries are not covered: their targets come from a catalog, and this
+    /// command reads none (a warning names them; give those repositories as REF).
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub file: Option<PathBuf>,
+
+    /// Per registry, PUT (by digest, untagged) a tiny index whose only child does not exist, and
+    /// record whether the registry accepts sparse indexes (accepted, rejected or unknown).
+    ///
+    /// An accepting registry keeps that ~250-byte index, untagged, in the first repository of
+    /// the run on it (its digest is printed on stderr); garbage collection removes it. Needs push
+    /// access. Without this flag the verdict is `unknown`.
+    #[arg(long)]
+    pub probe_sparse: bool,
+
+    /// Request limits (`--jobs` bounds the HEAD and GET requests in flight).
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+
+    /// Registry access (the registries' entries of a sync file fill in what these leave unset).
+    #[command(flatten)]
+    pub dest: TargetAccessArgs,
+
+    /// Access options.
+    #[command(flatten)]
+    pub access: SharedAccessArgs,
+}
 
 const VERIFY_EXAMPLES: &str = "Examples:
   mirror verify docker.io/library/nginx:1.27 registry.local/nginx:1.27 --platform linux/amd64,linux/arm64

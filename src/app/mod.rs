@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod cli;
 pub mod flags;
 pub mod hooks;
+pub mod inventory;
 pub mod metrics;
 pub mod printer;
 pub mod run;

@@ -37,6 +37,10 @@ pub async fn run(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u8
             },
         ),
         Command::Inspect(args) => ("inspect", inspect_command(args, printer, cancel).await),
+        Command::Inventory(args) => (
+            "inventory",
+            crate::app::inventory::inventory_command(args, printer, cancel).await,
+        ),
         Command::Man { dir } => (
             "man",
             write_man_pages(dir)
@@ -208,11 +212,7 @@ pub async fn finish_bundle(
     let summary = if dry_run {
         BundleSummary::estimated(near)
     } else {
-        let created = crate::model::delta::utc_timestamp(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
-        );
+        let created = crate::app::bundle::now_utc();
         match crate::app::bundle::seal::seal(near, created, cancel).await? {
             Some(m) => BundleSummary::sealed(&near.dir, &m),
             None => {

@@ -671,7 +671,9 @@ mod tests {
     #[test]
     fn timestamps_are_utc_rfc3339() {
         assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(784_111_777), "1994-11-06T08:49:37Z");
         assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_timestamp(1_796_428_799), "2026-12-04T23:59:59Z");
         assert_eq!(utc_timestamp(1_796_480_000), "2026-12-05T14:13:20Z");
     }
 

@@ -26,6 +26,7 @@ mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stall
 mod hooks; // issue 17: sync hooks and copy --on-change run real programs
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
+mod inventory; // issue 16: mirror inventory of registries, layouts and sync targets; the sealed file
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)

@@ -21,6 +21,15 @@ pub fn tool() -> String {
     format!("mirror {}", env!("CARGO_PKG_VERSION"))
 }
 
+/// Now, as `created` fields write it (RFC 3339, UTC, whole seconds).
+pub fn now_utc() -> String {
+    crate::model::delta::utc_timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    )
+}
+
 /// What a `--bundle` run wrote (or, dry run, would write): the JSON line `{"bundle": …}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BundleSummary {
