@@ -269,3 +269,94 @@ async fn sync_writes_one_bundle_for_every_image_and_apply_pushes_each_to_its_tar
         Some(single.index.digest.as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_far_registry_the_inventory_found_refusing_sparse_indexes_is_decided_on_the_near_side() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.json");
+    let s = |p: &Path| p.display().to_string();
+    let out = mirror_async(&[
+        "inventory",
+        &format!("{}/team/app", far.host()),
+        "--probe-sparse",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    std::fs::write(&inv, &out.stdout).unwrap();
+    let source = format!("{}/team/app:v1", src.host());
+    let target = format!("{}/team/app:v1", far.host());
+    // Default --on-reject fail: refused now, before the trip, with the inventory named.
+    let b = dir.path().join("refused");
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &target,
+        "-p",
+        "linux/amd64",
+        "--bundle",
+        &s(&b),
+        "--inventory",
+        &s(&inv),
+    ])
+    .await;
+    assert_eq!(out.code, 4, "{out}");
+    assert!(out.stderr.contains(&s(&inv)), "names the inventory: {out}");
+    assert!(!b.join("bundle.json").exists());
+    // --on-reject full: the bundle carries every platform and the far side keeps the digest.
+    let b = dir.path().join("full");
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &target,
+        "-p",
+        "linux/amd64",
+        "--on-reject",
+        "full",
+        "--bundle",
+        &s(&b),
+        "--inventory",
+        &s(&inv),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        bundle_json(&b)["totals"]["blobs"],
+        img.all_blobs().len() as u64
+    );
+    let out = mirror_async(&["bundle", "apply", &s(&b)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        far.tag_target("team/app", "v1").as_deref(),
+        Some(img.index.digest.as_str())
+    );
+    // --on-reject filter: the bundle holds the filtered index, which the far side takes.
+    let b = dir.path().join("filter");
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &format!("{}/team/app:f1", far.host()),
+        "-p",
+        "linux/amd64",
+        "--on-reject",
+        "filter",
+        "--bundle",
+        &s(&b),
+        "--inventory",
+        &s(&inv),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let filtered = bundle_json(&b)["images"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(filtered, img.index.digest);
+    let out = mirror_async(&["bundle", "apply", &s(&b)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(far.tag_target("team/app", "f1"), Some(filtered));
+}
