@@ -32,9 +32,11 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --version 'Print version'
             cand copy 'Copy an image, keeping only selected platforms and the original index digest'
             cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+            cand inventory 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
             cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
             cand sync 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+            cand bundle 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
             cand verify 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -68,6 +70,10 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --on-failure 'Run CMD after the copy failed (stdin: `{"source","target","error","exit_code"}`)'
             cand --hook-env 'Pass this environment variable to hooks (repeatable; MIRROR_*, REGISTRY_AUTH_FILE and DOCKER_CONFIG are refused)'
             cand --hook-timeout 'Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file]'
+            cand --bundle 'Write everything into a bundle directory DIR instead of the target: an OCI layout (DIR/layout) plus DIR/bundle.json, which maps each image to its target. The target (or the sync file''s targets) is the far side''s, and nothing is written there now; carry DIR across and run `mirror bundle apply DIR` on the far side'
+            cand --inventory 'Leave out the blobs this inventory (`mirror inventory --output json` on the far side) lists for the target repository, or for another repository of the same registry (the apply mounts those). Repeatable'
+            cand --ledger 'The near side''s record of what earlier bundles shipped: read as an inventory (when it exists), and this bundle''s blobs are added to it once the bundle is sealed'
+            cand --max-volume-size 'Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with its own SHA-256 in bundle.json'
             cand --metrics-file 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter''s textfile collector (name it `*.prom`). See docs/sync.md'
             cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
@@ -85,6 +91,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
             cand --require-signature-children 'With --require-signature: every selected child manifest must carry a valid signature too'
             cand --hook-failure-exit 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
+            cand --pack 'Pack the layout into one tar volume (DIR/layout.tar.001)'
             cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
             cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
             cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
@@ -108,6 +115,37 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --referrers 'Also list referrers (OCI referrers API or `sha256-<hex>` fallback tag) and cosign-style `sha256-<hex>.*` digest tags of the index and every child'
             cand --src-password-stdin 'Read the source password from stdin (with --src-creds USER)'
             cand --src-plain-http 'Talk plain HTTP to the source registry (loopback hosts fall back to it by themselves)'
+            cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;inventory'= {
+            cand -f 'Also every target repository of this sync file (YAML; see docs/sync.md)'
+            cand --file 'Also every target repository of this sync file (YAML; see docs/sync.md)'
+            cand -j 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
+            cand --jobs 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
+            cand --retries 'Retries for each idempotent request or blob copy (exponential backoff with jitter)'
+            cand --timeout 'Per-request timeout in seconds (blob bodies excepted)'
+            cand --lock-timeout 'Seconds to wait for another writer of the same OCI layout before failing'
+            cand --dest-creds 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)'
+            cand --dest-registry-token 'A bearer token for the target registry, sent as is (no token server round trip)'
+            cand --dest-authfile 'A docker config.json or containers auth.json to read target credentials from'
+            cand --dest-tls-verify 'Verify the target registry''s TLS certificate'
+            cand --dest-cert-dir 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS'
+            cand --authfile 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --probe-sparse 'Per registry, PUT (by digest, untagged) a tiny index whose only child does not exist, and record whether the registry accepts sparse indexes (accepted, rejected or unknown)'
+            cand --dest-password-stdin 'Read the target password from stdin (with --dest-creds USER)'
+            cand --dest-plain-http 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
             cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
             cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
             cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
@@ -162,6 +200,10 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --lock-timeout 'Seconds to wait for another writer of the same OCI layout before failing'
             cand --authfile 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)'
             cand --hook-timeout 'Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file]'
+            cand --bundle 'Write everything into a bundle directory DIR instead of the target: an OCI layout (DIR/layout) plus DIR/bundle.json, which maps each image to its target. The target (or the sync file''s targets) is the far side''s, and nothing is written there now; carry DIR across and run `mirror bundle apply DIR` on the far side'
+            cand --inventory 'Leave out the blobs this inventory (`mirror inventory --output json` on the far side) lists for the target repository, or for another repository of the same registry (the apply mounts those). Repeatable'
+            cand --ledger 'The near side''s record of what earlier bundles shipped: read as an inventory (when it exists), and this bundle''s blobs are added to it once the bundle is sealed'
+            cand --max-volume-size 'Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with its own SHA-256 in bundle.json'
             cand --metrics-file 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter''s textfile collector (name it `*.prom`). See docs/sync.md'
             cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
@@ -173,6 +215,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --no-cache 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
             cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
             cand --hook-failure-exit 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
+            cand --pack 'Pack the layout into one tar volume (DIR/layout.tar.001)'
             cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
             cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
             cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
@@ -182,6 +225,79 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
+        }
+        &'mirror;bundle'= {
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand apply 'Push every image of a bundle to its target; left-out blobs must be there already'
+            cand check 'Verify bundle.json and every volume without unpacking or pushing anything'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mirror;bundle;apply'= {
+            cand --on-reject 'When the target refuses a sparse index: fail (exit 6 for that image), or push a filtered index (new digest). `full` cannot help here: the bundle holds only the selected platforms'
+            cand --work-dir 'Where volumes are unpacked (default: the system temp directory)'
+            cand -j 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
+            cand --jobs 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
+            cand --retries 'Retries for each idempotent request or blob copy (exponential backoff with jitter)'
+            cand --timeout 'Per-request timeout in seconds (blob bodies excepted)'
+            cand --lock-timeout 'Seconds to wait for another writer of the same OCI layout before failing'
+            cand --dest-creds 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)'
+            cand --dest-registry-token 'A bearer token for the target registry, sent as is (no token server round trip)'
+            cand --dest-authfile 'A docker config.json or containers auth.json to read target credentials from'
+            cand --dest-tls-verify 'Verify the target registry''s TLS certificate'
+            cand --dest-cert-dir 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS'
+            cand --authfile 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --dry-run 'Say what would be pushed and which left-out blobs are present, mountable or missing (HEAD requests only); push nothing'
+            cand --dest-password-stdin 'Read the target password from stdin (with --dest-creds USER)'
+            cand --dest-plain-http 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
+            cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;bundle;check'= {
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;bundle;help'= {
+            cand apply 'Push every image of a bundle to its target; left-out blobs must be there already'
+            cand check 'Verify bundle.json and every volume without unpacking or pushing anything'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mirror;bundle;help;apply'= {
+        }
+        &'mirror;bundle;help;check'= {
+        }
+        &'mirror;bundle;help;help'= {
         }
         &'mirror;verify'= {
             cand -p 'Platform(s) to mirror: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes'
@@ -236,9 +352,11 @@ set edit:completion:arg-completer[mirror] = {|@words|
         &'mirror;help'= {
             cand copy 'Copy an image, keeping only selected platforms and the original index digest'
             cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+            cand inventory 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
             cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
             cand sync 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+            cand bundle 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
             cand verify 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -246,11 +364,21 @@ set edit:completion:arg-completer[mirror] = {|@words|
         }
         &'mirror;help;inspect'= {
         }
+        &'mirror;help;inventory'= {
+        }
         &'mirror;help;man'= {
         }
         &'mirror;help;completions'= {
         }
         &'mirror;help;sync'= {
+        }
+        &'mirror;help;bundle'= {
+            cand apply 'Push every image of a bundle to its target; left-out blobs must be there already'
+            cand check 'Verify bundle.json and every volume without unpacking or pushing anything'
+        }
+        &'mirror;help;bundle;apply'= {
+        }
+        &'mirror;help;bundle;check'= {
         }
         &'mirror;help;verify'= {
         }

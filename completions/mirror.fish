@@ -36,9 +36,11 @@ complete -c mirror -n "__fish_mirror_needs_command" -s h -l help -d 'Print help 
 complete -c mirror -n "__fish_mirror_needs_command" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "inventory" -d 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "completions" -d 'Print shell completions to stdout'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "bundle" -d 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s p -l platform -d 'Platform(s) to mirror: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes' -r
@@ -74,6 +76,10 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l on-change -d 'Run
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l on-failure -d 'Run CMD after the copy failed (stdin: `{"source","target","error","exit_code"}`)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l hook-env -d 'Pass this environment variable to hooks (repeatable; MIRROR_*, REGISTRY_AUTH_FILE and DOCKER_CONFIG are refused)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l hook-timeout -d 'Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file]' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l bundle -d 'Write everything into a bundle directory DIR instead of the target: an OCI layout (DIR/layout) plus DIR/bundle.json, which maps each image to its target. The target (or the sync file\'s targets) is the far side\'s, and nothing is written there now; carry DIR across and run `mirror bundle apply DIR` on the far side' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l inventory -d 'Leave out the blobs this inventory (`mirror inventory --output json` on the far side) lists for the target repository, or for another repository of the same registry (the apply mounts those). Repeatable' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l ledger -d 'The near side\'s record of what earlier bundles shipped: read as an inventory (when it exists), and this bundle\'s blobs are added to it once the bundle is sealed' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l max-volume-size -d 'Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with its own SHA-256 in bundle.json' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l metrics-file -d 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter\'s textfile collector (name it `*.prom`). See docs/sync.md' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
@@ -93,6 +99,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-children -d 'With --require-signature: every selected child manifest must carry a valid signature too'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l hook-failure-exit -d 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l pack -d 'Pack the layout into one tar volume (DIR/layout.tar.001)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
@@ -119,6 +126,32 @@ complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s v -l verbose -
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand inspect" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s f -l file -d 'Also every target repository of this sync file (YAML; see docs/sync.md)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-creds -d 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-registry-token -d 'A bearer token for the target registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-authfile -d 'A docker config.json or containers auth.json to read target credentials from' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-tls-verify -d 'Verify the target registry\'s TLS certificate' -r -f -a "true\t''
+false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l probe-sparse -d 'Per registry, PUT (by digest, untagged) a tiny index whose only child does not exist, and record whether the registry accepts sparse indexes (accepted, rejected or unknown)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand inventory" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_using_subcommand man" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand man" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -151,6 +184,10 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l timeout -d 'Per-r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l hook-timeout -d 'Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file]' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l bundle -d 'Write everything into a bundle directory DIR instead of the target: an OCI layout (DIR/layout) plus DIR/bundle.json, which maps each image to its target. The target (or the sync file\'s targets) is the far side\'s, and nothing is written there now; carry DIR across and run `mirror bundle apply DIR` on the far side' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l inventory -d 'Leave out the blobs this inventory (`mirror inventory --output json` on the far side) lists for the target repository, or for another repository of the same registry (the apply mounts those). Repeatable' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l ledger -d 'The near side\'s record of what earlier bundles shipped: read as an inventory (when it exists), and this bundle\'s blobs are added to it once the bundle is sealed' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l max-volume-size -d 'Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with its own SHA-256 in bundle.json' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l metrics-file -d 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter\'s textfile collector (name it `*.prom`). See docs/sync.md' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
@@ -164,11 +201,67 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-keep-going -d 
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-cache -d 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l hook-failure-exit -d 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l pack -d 'Pack the layout into one tar volume (DIR/layout.tar.001)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -f -a "apply" -d 'Push every image of a bundle to its target; left-out blobs must be there already'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -f -a "check" -d 'Verify bundle.json and every volume without unpacking or pushing anything'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l on-reject -d 'When the target refuses a sparse index: fail (exit 6 for that image), or push a filtered index (new digest). `full` cannot help here: the bundle holds only the selected platforms' -r -f -a "fail\t'Stop with exit code 4; nothing is tagged'
+filter\t'Push a new index listing only the copied entries (new digest)'
+full\t'Copy the remaining children too and push the original index'"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l work-dir -d 'Where volumes are unpacked (default: the system temp directory)' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-creds -d 'Credentials for the target registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-registry-token -d 'A bearer token for the target registry, sent as is (no token server round trip)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-authfile -d 'A docker config.json or containers auth.json to read target credentials from' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-tls-verify -d 'Verify the target registry\'s TLS certificate' -r -f -a "true\t''
+false\t''"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dry-run -d 'Say what would be pushed and which left-out blobs are present, mountable or missing (HEAD requests only); push nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from check" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from check" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from check" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from check" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from help" -f -a "apply" -d 'Push every image of a bundle to its target; left-out blobs must be there already'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from help" -f -a "check" -d 'Verify bundle.json and every volume without unpacking or pushing anything'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s p -l platform -d 'Platform(s) to mirror: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes' -r
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l platformless -d 'What to do with index entries that have no platform (artifacts, nested indexes)' -r -f -a "copy\t'Copy them (default)'
 skip\t'Leave them out'"
@@ -218,10 +311,14 @@ complete -c mirror -n "__fish_mirror_using_subcommand verify" -s v -l verbose -d
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s V -l version -d 'Print version'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "completions" -d 'Print shell completions to stdout'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect man completions sync verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "inventory" -d 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "completions" -d 'Print shell completions to stdout'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "bundle" -d 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and __fish_seen_subcommand_from bundle" -f -a "apply" -d 'Push every image of a bundle to its target; left-out blobs must be there already'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and __fish_seen_subcommand_from bundle" -f -a "check" -d 'Verify bundle.json and every volume without unpacking or pushing anything'

@@ -46,6 +46,23 @@ pub struct SparseRejection {
     pub probe: Option<Digest>,
 }
 
+/// A blob a delta bundle left out that the far side lacks ([`Error::LeftOutMissing`]).
+#[derive(Debug, Clone)]
+pub struct LeftOutMissing {
+    /// The target the image was to be applied to.
+    pub target: String,
+    /// The blob.
+    pub digest: crate::model::digest::Digest,
+    /// Its size.
+    pub size: u64,
+    /// Who said it was there (the inventory or ledger entry).
+    pub claim: String,
+    /// The repository the claim named, tried as a mount source.
+    pub mount_from: Option<String>,
+    /// Every image of the bundle that needs it.
+    pub needed_by: Vec<String>,
+}
+
 /// What kind of failure an [`Error`] is: what code matches on, and what decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -223,6 +240,10 @@ pub enum Error {
         /// The registry's answer.
         source: Box<Error>,
     },
+    /// A delta bundle left a blob out because an inventory or the ledger said the far side holds
+    /// it, and the far side does not (nor could it be mounted): the image is not applied.
+    #[error("{}: blob {} ({} bytes) is not on the target{}; the bundle left it out because {}; images in this bundle that need it: {}", .0.target, .0.digest, .0.size, .0.mount_from.as_ref().map(|m| format!(" and could not be mounted from {m}")).unwrap_or_default(), .0.claim, .0.needed_by.join(", "))]
+    LeftOutMissing(Box<LeftOutMissing>),
     /// `--require-signature`: no signature verifies (exit 8); `detail` lists every signature
     /// found and why each failed. Raised before anything is written.
     #[error("{image}: signature required: {detail}")]
@@ -301,6 +322,7 @@ impl Error {
             }
             Error::SparseRejected(_) => ErrorKind::Rejected,
             Error::SignatureRequired { .. } => ErrorKind::SignatureRequired,
+            Error::LeftOutMissing(_) => ErrorKind::NotFound,
             Error::Interrupted => ErrorKind::Interrupted,
             Error::Missing { .. } => ErrorKind::NotFound,
             Error::Registry(r) if r.status == 404 => ErrorKind::NotFound,

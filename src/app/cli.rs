@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::app::flags::{
-    OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs, SourceAccessArgs,
-    TargetAccessArgs, TransferArgs,
+    BundleArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
+    SourceAccessArgs, TargetAccessArgs, TransferArgs,
 };
 
 /// Mirror container images between registries and OCI layouts, keeping only the platforms you
@@ -63,6 +63,59 @@ pub struct GlobalArgs {
     pub color: ColorChoice,
 }
 
+const BUNDLE_EXAMPLES: &str = "Examples:
+  mirror bundle check /media/usb/trip-42
+  mirror bundle apply /media/usb/trip-42 --dry-run
+  mirror bundle apply /media/usb/trip-42 --dest-creds mirror --output json";
+
+/// `mirror bundle` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Push every image of a bundle to its target; left-out blobs must be there already.
+    Apply(Box<BundleApplyArgs>),
+    /// Verify bundle.json and every volume without unpacking or pushing anything.
+    Check {
+        /// The bundle directory (holds bundle.json).
+        #[arg(value_hint = clap::ValueHint::DirPath)]
+        dir: PathBuf,
+    },
+}
+
+/// `mirror bundle apply`.
+#[derive(Debug, Args)]
+pub struct BundleApplyArgs {
+    /// The bundle directory (holds bundle.json and the layout or its volumes).
+    #[arg(value_hint = clap::ValueHint::DirPath)]
+    pub dir: PathBuf,
+
+    /// Say what would be pushed and which left-out blobs are present, mountable or missing
+    /// (HEAD requests only); push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// When the target refuses a sparse index: fail (exit 6 for that image), or push a
+    /// filtered index (new digest). `full` cannot help here: the bundle holds only the
+    /// selected platforms.
+    #[arg(long, value_enum, default_value_t = OnRejectArg::Fail, value_name = "POLICY")]
+    pub on_reject: OnRejectArg,
+
+    /// Where volumes are unpacked (default: the system temp directory).
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub work_dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub transfer: TransferArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub dest: TargetAccessArgs,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub access: SharedAccessArgs,
+}
+
 /// `--output` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -104,6 +157,26 @@ pub enum Command {
     /// Example: mirror inspect docker.io/library/alpine:3.20 --output json
     Inspect(InspectArgs),
 
+    /// List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests
+    /// and sizes), for computing an air-gap delta against it. Writes nothing (but see
+    /// --probe-sparse).
+    ///
+    /// REF is REGISTRY/REPO (every tag, from tags/list), REGISTRY/REPO:TAG or @DIGEST (just that
+    /// one), or oci:DIR (every entry of index.json). Each tag is resolved with a HEAD, each
+    /// manifest fetched, each index's children too (the ones a sparse index lacks are not
+    /// listed), and each blob a manifest references is checked with a HEAD. A repository that
+    /// does not exist yet is listed empty. No `_catalog` request is made: the repositories are
+    /// the ones named, or the targets of a sync file (-f).
+    ///
+    /// `--output json` prints the inventory file (format sparse-mirror.inventory.v1, with a
+    /// checksum; docs/json-output.md) that `--inventory FILE` of a bundle run reads. The default
+    /// output is one line per repository and the sparse-index verdict per registry.
+    ///
+    /// Exit codes: 0 listed; 1 failure (a registry error names the request); 2 usage or an
+    /// invalid sync file; 5 authentication; 130 interrupted.
+    #[command(after_long_help = INVENTORY_EXAMPLES)]
+    Inventory(Box<InventoryArgs>),
+
     /// Write man pages (mirror.1 and one per subcommand) into a directory.
     ///
     /// Example: mirror man /usr/local/share/man/man1
@@ -134,6 +207,19 @@ pub enum Command {
     #[command(after_long_help = SYNC_EXAMPLES)]
     Sync(Box<SyncArgs>),
 
+    /// Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`).
+    ///
+    /// `check` verifies bundle.json and every volume (presence, size, SHA-256) and names a
+    /// missing or damaged one. `apply` does the same first, then pushes each image to the target
+    /// bundle.json names: each blob the bundle left out must already be there (HEAD), or is
+    /// mounted from the repository the inventory named; an image for which one is not fails
+    /// alone, untagged, and the others complete. Tag last, as always. See docs/air-gap.md.
+    ///
+    /// Exit codes: 0 all applied; 1 the bundle is unreadable (nothing pushed); 2 usage; 5
+    /// authentication; 6 some images failed; 130 interrupted.
+    #[command(subcommand, after_long_help = BUNDLE_EXAMPLES)]
+    Bundle(BundleCommand),
+
     /// Check that a target holds a complete mirror of a source image (HEAD requests only).
     ///
     /// Checks that the target tag names the source digest, and that every selected child
@@ -161,6 +247,52 @@ A minimal mirror.yaml:
     - source: docker.io/library/nginx
       target: registry.example.com/mirror/nginx
       tags: {semver: \">=1.26 <2\", exclude: \"-perl$\"}";
+
+const INVENTORY_EXAMPLES: &str = "Examples:
+  # on the far side: what the disconnected registry holds, for every target of the sync file
+  mirror inventory -f mirror.yaml --output json > inventory.json
+
+  # some repositories, one tag, and a layout; and whether the registry takes sparse indexes
+  mirror inventory registry.airgap/org/app registry.airgap/org/db:v2 oci:/srv/mirror --probe-sparse
+
+  # then, on the near side: ship only what inventory.json does not list
+  mirror sync -f mirror.yaml --bundle /mnt/usb/bundle --inventory inventory.json";
+
+/// Options of `mirror inventory`.
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Repositories: [docker://]REGISTRY/REPO[:TAG|@DIGEST] or oci:DIR[:TAG].
+    #[arg(value_name = "REF", required_unless_present = "file")]
+    pub references: Vec<String>,
+
+    /// Also every target repository of this sync file (YAML; see docs/sync.md).
+    ///
+    /// `source-registry:` entries are not covered: their targets come from a catalog, and this
+    /// command reads none (a warning names them; give those repositories as REF).
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub file: Option<PathBuf>,
+
+    /// Per registry, PUT (by digest, untagged) a tiny index whose only child does not exist, and
+    /// record whether the registry accepts sparse indexes (accepted, rejected or unknown).
+    ///
+    /// An accepting registry keeps that ~250-byte index, untagged, in the first repository of
+    /// the run on it (its digest is printed on stderr); garbage collection removes it. Needs push
+    /// access. Without this flag the verdict is `unknown`.
+    #[arg(long)]
+    pub probe_sparse: bool,
+
+    /// Request limits (`--jobs` bounds the HEAD and GET requests in flight).
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+
+    /// Registry access (the registries' entries of a sync file fill in what these leave unset).
+    #[command(flatten)]
+    pub dest: TargetAccessArgs,
+
+    /// Access options.
+    #[command(flatten)]
+    pub access: SharedAccessArgs,
+}
 
 const VERIFY_EXAMPLES: &str = "Examples:
   mirror verify docker.io/library/nginx:1.27 registry.local/nginx:1.27 --platform linux/amd64,linux/arm64
@@ -232,6 +364,10 @@ pub struct SyncArgs {
     /// Hook timeout and exit-code policy (the hooks themselves are in the file).
     #[command(flatten)]
     pub hooks: crate::app::hooks::HookPolicyArgs,
+
+    /// Air-gap delta bundle.
+    #[command(flatten)]
+    pub bundle: BundleArgs,
 
     /// Monitoring.
     #[command(flatten)]
@@ -360,6 +496,10 @@ pub struct CopyArgs {
     /// Hooks.
     #[command(flatten)]
     pub hooks: crate::app::hooks::CopyHookArgs,
+
+    /// Air-gap delta bundle.
+    #[command(flatten)]
+    pub bundle: BundleArgs,
 
     /// Monitoring.
     #[command(flatten)]

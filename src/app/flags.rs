@@ -385,7 +385,12 @@ pub struct BundleArgs {
 
     /// Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with
     /// its own SHA-256 in bundle.json.
-    #[arg(long, value_name = "SIZE", requires = "bundle", help_heading = "Air-gap bundle")]
+    #[arg(
+        long,
+        value_name = "SIZE",
+        requires = "bundle",
+        help_heading = "Air-gap bundle"
+    )]
     pub max_volume_size: Option<String>,
 
     /// Pack the layout into one tar volume (DIR/layout.tar.001).

@@ -1,9 +1,11 @@
 //! The command-line application: clap arguments, per-command settings, the printer and the
 //! commands. The only layer that reads the environment, talks to the terminal or prints.
 
+pub mod bundle;
 pub mod cli;
 pub mod flags;
 pub mod hooks;
+pub mod inventory;
 pub mod metrics;
 pub mod printer;
 pub mod run;

@@ -106,6 +106,48 @@ impl Printer {
         }
     }
 
+    /// `mirror inventory`'s table on stdout: one line per repository (tags, manifests, blobs,
+    /// and the bytes of both), then the sparse-index verdict per registry.
+    pub fn inventory(&self, inv: &crate::model::delta::Inventory) {
+        use crate::engine::report::human_bytes;
+        let width = inv
+            .repositories
+            .iter()
+            .map(|r| r.name.len())
+            .chain([10])
+            .max()
+            .unwrap_or(10);
+        let mut s = format!(
+            "{:<width$}  {:>5}  {:>9}  {:>6}  {:>10}\n",
+            "REPOSITORY", "TAGS", "MANIFESTS", "BLOBS", "BYTES"
+        );
+        for r in &inv.repositories {
+            let bytes: u64 = r.manifests.iter().chain(&r.blobs).map(|o| o.size).sum();
+            s.push_str(&format!(
+                "{:<width$}  {:>5}  {:>9}  {:>6}  {:>10}\n",
+                r.name,
+                r.tags.len(),
+                r.manifests.len(),
+                r.blobs.len(),
+                human_bytes(bytes)
+            ));
+        }
+        for f in &inv.registries {
+            let verdict = match f.sparse_index {
+                crate::model::delta::SparseIndex::Accepted => "accepted",
+                crate::model::delta::SparseIndex::Rejected => "rejected",
+                crate::model::delta::SparseIndex::Unknown => {
+                    "unknown (not probed, or the probe settled nothing)"
+                }
+            };
+            s.push_str(&format!(
+                "registry {}: sparse indexes {verdict}\n",
+                f.registry
+            ));
+        }
+        self.out(&s);
+    }
+
     /// Text on stderr, always (even with `--quiet`): for what the user asked to see there.
     fn err(&self, text: &str) {
         // stdout first, then stderr: the same order everywhere, so no deadlock, and no

@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::app::cli::{Cli, Command, CopyArgs, InspectArgs, OutputFormat};
+use crate::app::bundle::{layout_ref, BundleSummary, Near};
+use crate::app::cli::{BundleCommand, Cli, Command, CopyArgs, InspectArgs, OutputFormat};
 use crate::app::printer::{CliReporter, Printer};
 use crate::app::settings::{CopySettings, EndpointSettings, InspectSettings};
 use crate::engine::image::{mirror_image, ImageJob, Mode, TargetSlot};
@@ -36,6 +37,10 @@ pub async fn run(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u8
             },
         ),
         Command::Inspect(args) => ("inspect", inspect_command(args, printer, cancel).await),
+        Command::Inventory(args) => (
+            "inventory",
+            crate::app::inventory::inventory_command(args, printer, cancel).await,
+        ),
         Command::Man { dir } => (
             "man",
             write_man_pages(dir)
@@ -48,6 +53,14 @@ pub async fn run(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u8
         Command::Sync(args) => (
             "sync",
             crate::app::sync::sync_command(args, printer, cancel).await,
+        ),
+        Command::Bundle(BundleCommand::Apply(args)) => (
+            "bundle apply",
+            crate::app::bundle::apply::apply_command(args, printer, cancel).await,
+        ),
+        Command::Bundle(BundleCommand::Check { dir }) => (
+            "bundle check",
+            crate::app::bundle::apply::check_command(dir, printer).await,
         ),
         Command::Verify(args) => (
             "verify",
@@ -108,12 +121,22 @@ pub async fn open_endpoint(
 
 /// `mirror copy`: one image through the use case (`engine::image::mirror_image`), reported.
 async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -> Result<u8> {
-    let s = CopySettings::from_args(args, cancel)?;
+    let mut s = CopySettings::from_args(args, cancel)?;
     let reporter = Arc::new(CliReporter::new(printer));
     let (source_text, target_text) = (
         s.source.reference.to_string(),
         s.target.reference.to_string(),
     );
+    // `--bundle DIR`: the target is the far side's; the image goes into the bundle's layout.
+    let near = Near::open(&args.bundle)?;
+    let bundled = near.as_ref().map(|n| {
+        let far = s.target.reference.clone();
+        let digest = far.digest().or(s.source.reference.digest()).cloned();
+        let lref = layout_ref(&far, s.target_tag.as_deref(), digest.as_ref());
+        s.target.reference = n.layout_target(Some(lref.clone()));
+        s.target_tag = Some(lref.clone());
+        (n.clone(), far, lref)
+    });
     let open = |side, push| interruptible(cancel, open_endpoint(side, push, s.lock_timeout));
     let src = Arc::new(open(&s.source, false).await?);
     // A target that cannot hold the image yet (a layout that does not exist) is created only
@@ -157,21 +180,52 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
         cancel: cancel.clone(),
         selector: s.selector,
         signatures: s.signatures.clone(),
-        delta: None,
+        delta: bundled.as_ref().map(|(n, far, _)| n.delta(far)),
     };
     let _writing = (!s.dry_run).then(|| cancel.writing());
     let r: Arc<dyn Reporter> = reporter.clone();
     let outcome = with_grace(cancel, mirror_image(&job, &src, target, &r)).await;
     reporter.finish();
+    let outcome = outcome?;
     let report = Report::from_outcome(
         &source_text,
         &target_text,
-        &outcome?,
+        &outcome,
         job.on_reject,
         reporter.warnings(),
     );
     emit(&report, printer, s.dry_run);
+    if let Some((near, far, lref)) = &bundled {
+        near.record((&source_text, far, &target_text), lref, &outcome);
+        finish_bundle(near, s.dry_run, printer, cancel).await?;
+    }
     Ok(exit::OK)
+}
+
+/// Seal a `--bundle` (or, dry run, estimate it) and print its summary.
+pub async fn finish_bundle(
+    near: &Near,
+    dry_run: bool,
+    printer: Printer,
+    cancel: &CancelToken,
+) -> Result<()> {
+    let summary = if dry_run {
+        BundleSummary::estimated(near)
+    } else {
+        let created = crate::app::bundle::now_utc();
+        match crate::app::bundle::seal::seal(near, created, cancel).await? {
+            Some(m) => BundleSummary::sealed(&near.dir, &m),
+            None => {
+                printer.warn(&format!(
+                    "bundle {}: no image was written, nothing sealed",
+                    near.dir.display()
+                ));
+                return Ok(());
+            }
+        }
+    };
+    summary.print(printer);
+    Ok(())
 }
 
 /// Run `f` unless an interrupt arrives first (nothing is open on the target yet).

@@ -33,9 +33,9 @@ use crate::transport::retry::RetryPolicy;
 use crate::transport::Storage;
 
 pub(crate) use blobs::copy_blobs;
-pub(crate) use reject::{rejection_digests, switch_to_filtered};
-use reject::{apply_reject, known_rejection, rejection};
 pub use blobs::{large_jobs, Probe, LARGE_BLOB};
+use reject::{apply_reject, known_rejection, rejection};
+pub(crate) use reject::{rejection_digests, switch_to_filtered};
 
 /// What to do when the target refuses a sparse index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,7 +185,6 @@ pub(crate) fn descriptor_of(m: &RawManifest) -> Descriptor {
     }
 }
 
-
 /// Execute `plan` from `src` to `dst`.
 pub async fn execute<E: Storage>(
     src: Arc<E>,
@@ -279,7 +278,10 @@ pub async fn execute<E: Storage>(
     }
 
     // 2. Preflight (engine/preflight.rs).
-    let known = opts.delta.as_ref().and_then(|d| d.refuses_sparse.as_deref());
+    let known = opts
+        .delta
+        .as_ref()
+        .and_then(|d| d.refuses_sparse.as_deref());
     if let (true, Some(by)) = (out.plan.sparse, known) {
         out.preflight = Preflight::Rejected;
         let rej = known_rejection(&out.plan, &opts.target_ref, by);
@@ -357,7 +359,6 @@ pub async fn execute<E: Storage>(
     out.seconds = started.elapsed().as_secs_f64();
     Ok(out)
 }
-
 
 /// Blobs, then child manifests (leaves first, then nested indexes).
 async fn push_all<E: Storage>(

@@ -10,6 +10,7 @@ pub mod foreign;
 pub mod image;
 pub mod inspect;
 pub mod invariant;
+pub mod inventory;
 pub mod plan;
 mod preflight;
 pub mod progress;

@@ -64,6 +64,10 @@ impl Error {
                 h.push("--on-reject filter pushes a new, smaller index instead (new digest: signatures over the original index will not verify)".into());
                 h.push("to accept sparse indexes: distribution v3 `validation.manifests.indexes.platforms: none`; Quay ≥ 3.17 `FEATURE_SPARSE_INDEX: true`".into());
             }
+            Error::LeftOutMissing(_) => {
+                h.push("the inventory or ledger was wrong, or the blob was deleted since: take a fresh inventory on this side (`mirror inventory -f FILE --output json`), write a new bundle against it on the near side, and apply that".into());
+                h.push("the other images of the bundle were applied; a rerun of the apply after the blob is back completes this one".into());
+            }
             Error::NothingSelected { .. } => {
                 h.push("patterns look like os/arch[/variant][:os.version], e.g. linux/amd64, linux/arm/v7, 'linux/*'".into())
             }

@@ -40,7 +40,9 @@ pub enum DeltaFileError {
         reason: String,
     },
     /// Another format or version.
-    #[error("{path}: format {found:?} is not {expected:?} (written by another version of mirror?)")]
+    #[error(
+        "{path}: format {found:?} is not {expected:?} (written by another version of mirror?)"
+    )]
     Format {
         /// The file.
         path: String,
@@ -621,8 +623,12 @@ mod tests {
         let edited = String::from_utf8(bytes.clone())
             .unwrap()
             .replace("\"size\": 1", "\"size\": 7");
-        let e = Inventory::open(edited.as_bytes(), Path::new("inv.json"), &[INVENTORY_FORMAT])
-            .unwrap_err();
+        let e = Inventory::open(
+            edited.as_bytes(),
+            Path::new("inv.json"),
+            &[INVENTORY_FORMAT],
+        )
+        .unwrap_err();
         assert!(matches!(e, DeltaFileError::Checksum { .. }), "{e}");
         assert!(e.to_string().contains("inv.json"), "{e}");
         let e = Inventory::open(&bytes, Path::new("l.json"), &[LEDGER_FORMAT]).unwrap_err();
@@ -635,7 +641,11 @@ mod tests {
         far.add(
             &inv(
                 INVENTORY_FORMAT,
-                &[("r.example/a", &[1]), ("r.example/b", &[2]), ("q.example/c", &[3])],
+                &[
+                    ("r.example/a", &[1]),
+                    ("r.example/b", &[2]),
+                    ("q.example/c", &[3]),
+                ],
             ),
             "inv.json",
         );
@@ -661,7 +671,9 @@ mod tests {
     #[test]
     fn timestamps_are_utc_rfc3339() {
         assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(784_111_777), "1994-11-06T08:49:37Z");
         assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_timestamp(1_796_428_799), "2026-12-04T23:59:59Z");
         assert_eq!(utc_timestamp(1_796_480_000), "2026-12-05T14:13:20Z");
     }
 

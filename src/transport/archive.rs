@@ -17,13 +17,13 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::model::digest::{Algorithm, Hasher};
 
-fn io_err(what: String) -> impl FnOnce(io::Error) -> Error {
+pub(crate) fn io_err(what: String) -> impl FnOnce(io::Error) -> Error {
     move |source| Error::Io { what, source }
 }
 
-struct HashingReader<R> {
-    inner: R,
-    hasher: Hasher,
+pub(crate) struct HashingReader<R> {
+    pub(crate) inner: R,
+    pub(crate) hasher: Hasher,
 }
 
 impl<R: Read> Read for HashingReader<R> {
@@ -79,11 +79,22 @@ pub fn unpack(file: &Path, dir: &Path) -> Result<()> {
         }
     }
     let f = File::open(file).map_err(io_err(format!("opening archive {}", file.display())))?;
-    let mut archive = tar::Archive::new(io::BufReader::with_capacity(1 << 20, f));
+    unpack_tar(
+        io::BufReader::with_capacity(1 << 20, f),
+        &file.display().to_string(),
+        dir,
+    )
+}
+
+/// Unpack the tar stream `reader` into `dir` with the rules above (regular files and
+/// directories only, paths inside `dir`); `source` names the archive in errors.
+/// Also used by the bundle's volumes (`volumes.rs`), which chain several files into one tar.
+pub(crate) fn unpack_tar<R: Read>(reader: R, source: &str, dir: &Path) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
     archive.set_preserve_permissions(false);
     archive.set_overwrite(true);
     let unreadable = |e: io::Error| Error::Layout {
-        path: file.display().to_string(),
+        path: source.to_string(),
         reason: format!("not a readable tar archive: {e}"),
     };
     for entry in archive.entries().map_err(unreadable)? {
@@ -91,7 +102,7 @@ pub fn unpack(file: &Path, dir: &Path) -> Result<()> {
         let kind = entry.header().entry_type();
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let refuse = |reason: String| Error::Layout {
-            path: file.display().to_string(),
+            path: source.to_string(),
             reason,
         };
         if kind.is_pax_global_extensions() {

@@ -10,6 +10,7 @@ pub mod layout;
 pub mod registry;
 pub mod resume;
 pub mod retry;
+pub mod volumes;
 
 use std::future::Future;
 

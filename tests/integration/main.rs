@@ -12,8 +12,9 @@ mod hostile_registry_server; // scriptable hostile registry in front of a real o
 
 mod airgap; // archives, shared layouts, crash safety, skopeo interop
 mod airgap_delta; // issue 16: inventory, delta bundles, volumes, apply; the 3-trip scenario, docs walkthrough
-mod archive_entries; // oci-archive tars: only regular files and directories are unpacked
+mod archive_entries;
 mod auth; // credentials, token auth, TLS and secret hygiene against secured registries
+mod bundle; // issue 16: --bundle, bundle apply/check, ledger, mounts // oci-archive tars: only regular files and directories are unpacked
 mod citations; // registry-fact citations name sections of docs/registries.md
 mod cli; // help, completions, exit-code docs, usage errors
 mod copy_layout; // registry ↔ OCI layout
@@ -26,6 +27,7 @@ mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stall
 mod hooks; // issue 17: sync hooks and copy --on-change run real programs
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
+mod inventory; // issue 16: mirror inventory of registries, layouts and sync targets; the sealed file
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)

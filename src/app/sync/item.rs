@@ -54,6 +54,11 @@ pub(super) struct RunCtx {
     pub(super) dry_run: bool,
     pub(super) printer: Printer,
     pub(super) cancel: CancelToken,
+    /// `--bundle`: the bundle and each image's far-side target.
+    pub(super) bundle: Option<(
+        Arc<crate::app::bundle::Near>,
+        Vec<crate::model::reference::ImageRef>,
+    )>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -108,6 +113,10 @@ pub(super) async fn run_item(
             reporter: reporter.clone(),
             cancel: ctx.cancel.clone(),
             signatures: settings.signatures.clone(),
+            bundle: ctx.bundle.as_ref().map(|(near, fars)| refresh::BundleSlot {
+                near: near.clone(),
+                far: fars[item.image].clone(),
+            }),
         };
         // The use case cancels the upload sessions a failed or interrupted copy left open.
         let r = refresh::run(env, item, &mut out).await;

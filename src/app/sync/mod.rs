@@ -123,6 +123,30 @@ async fn expand(cfg: &Config, i: usize, eps: &Endpoints) -> Result<Vec<WorkItem>
     Ok(items)
 }
 
+/// Point a work item at the bundle's layout: its entry's ref name is the far target
+/// (`host/repo:tag`, or `host/repo@digest` for a pin), and reports name the far target.
+fn bundle_item(it: &mut WorkItem, far: &ImageRef) {
+    let (lref, text) = match &it.target_tag {
+        Some(_) => {
+            let tag = it.key.rsplit_once(':').map_or("latest", |(_, t)| t);
+            (
+                crate::app::bundle::layout_ref(far, Some(tag), None),
+                format!("{}:{tag}", source_name(far)),
+            )
+        }
+        None => {
+            let d = it.target_reference.parse().ok();
+            (
+                crate::app::bundle::layout_ref(far, None, d.as_ref()),
+                format!("{}@{}", source_name(far), it.target_reference),
+            )
+        }
+    };
+    it.target_tag = Some(lref.clone());
+    it.target_reference = lref;
+    it.target_text = text;
+}
+
 fn usage(msg: String, hint: &str) -> Result<u8> {
     Err(Error::usage_hint(msg, hint))
 }
@@ -131,6 +155,24 @@ fn usage(msg: String, hint: &str) -> Result<u8> {
 pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToken) -> Result<u8> {
     let started = Instant::now();
     let mut cfg = config::load(&args.file).map_err(Error::config)?;
+    // `--bundle DIR`: the file's targets are the far side's; every image goes into the bundle.
+    let near = crate::app::bundle::Near::open(&args.bundle)?;
+    if near.is_some() && args.verify {
+        return usage(
+            "--verify checks the targets, which a --bundle run does not write".into(),
+            "check the bundle with `mirror bundle check DIR`, and the far side after `mirror bundle apply` with `mirror verify`",
+        );
+    }
+    let fars: Vec<ImageRef> = cfg
+        .images
+        .iter()
+        .map(|i| i.target.reference.clone())
+        .collect();
+    if let Some(n) = &near {
+        for img in cfg.images.iter_mut() {
+            img.target.reference = n.layout_target(None);
+        }
+    }
     let shard = match (&args.shard, args.shards) {
         (Some(s), _) => match s.parse::<Shard>() {
             Ok(s) => Some(s),
@@ -206,6 +248,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         dry_run: args.dry_run,
         printer,
         cancel: cancel.clone(),
+        bundle: near.clone().map(|n| (n, fars.clone())),
     };
     let discovered = discover::resolve(&mut cfg, &ctx.eps, &args.file).await?;
     discover::show(printer, &discovered);
@@ -233,6 +276,11 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
                 rep.exit_code = Some(e.exit_code());
                 listing_failures.push((format!("{name}:*"), rep));
             }
+        }
+    }
+    if near.is_some() {
+        for it in items.iter_mut() {
+            bundle_item(it, &fars[it.image]);
         }
     }
     // Two items writing the same target tag is a configuration error.
@@ -368,6 +416,9 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     summary.exit_code =
         crate::app::hooks::sync_exit_code(summary.exit_code, summary.hook_failures, &args.hooks);
     out.finish(&reports, &summary);
+    if let (Some(n), false) = (&near, cancel.is_cancelled()) {
+        crate::app::run::finish_bundle(n, args.dry_run, printer, cancel).await?;
+    }
     crate::app::metrics::record(
         reports
             .iter()

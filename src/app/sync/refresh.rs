@@ -82,6 +82,16 @@ pub struct ItemEnv {
     pub cancel: CancelToken,
     /// `require-signature`, checked by the use case before anything is written.
     pub signatures: crate::engine::signature::Policy,
+    /// `--bundle`: the item is written into the bundle for its far-side target.
+    pub bundle: Option<BundleSlot>,
+}
+
+/// A `--bundle` item: the bundle, and the far-side target its image is for.
+pub struct BundleSlot {
+    /// The bundle being written.
+    pub near: Arc<crate::app::bundle::Near>,
+    /// The image's far-side target (without tag).
+    pub far: crate::model::reference::ImageRef,
 }
 
 /// Run one item through the use case, filling `out`.
@@ -117,7 +127,7 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
         write_lock: Some(env.write_lock),
         cancel: env.cancel,
         signatures: env.signatures,
-        delta: None,
+        delta: env.bundle.as_ref().map(|b| b.near.delta(&b.far)),
     };
     let target = match env.dst {
         Some(d) => TargetSlot::Open(d),
@@ -130,6 +140,13 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
         })),
     };
     let o = mirror_image(&job, &env.src, target, &env.reporter).await;
+    if let (Some(b), Ok(o)) = (&env.bundle, &o) {
+        b.near.record(
+            (&item.source_text, &b.far, &item.target_text),
+            &item.target_reference,
+            o,
+        );
+    }
     out.rate_limit_pauses = pauses.load(std::sync::atomic::Ordering::Relaxed);
     let o = o?;
     fill(&o, mode, out);

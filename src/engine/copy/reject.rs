@@ -36,7 +36,12 @@ pub(crate) fn rejection_digests(e: &Error) -> Option<Vec<Digest>> {
     Some(named)
 }
 
-pub(crate) fn rejection(plan: &Plan, e: &Error, target: &str, before_any_copy: bool) -> SparseRejection {
+pub(crate) fn rejection(
+    plan: &Plan,
+    e: &Error,
+    target: &str,
+    before_any_copy: bool,
+) -> SparseRejection {
     let Error::Registry(r) = e.root() else {
         unreachable!("checked by rejection_digests")
     };
@@ -96,7 +101,10 @@ pub(crate) fn known_rejection(plan: &Plan, target: &str, recorded_by: &str) -> S
         index: plan.root.digest.clone(),
         response: None,
         recorded_by: Some(recorded_by.to_string()),
-        missing: skipped.iter().map(|e| e.descriptor.digest.clone()).collect(),
+        missing: skipped
+            .iter()
+            .map(|e| e.descriptor.digest.clone())
+            .collect(),
         missing_platforms,
         before_any_copy: true,
         probe: None,

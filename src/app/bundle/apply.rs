@@ -1,0 +1,429 @@
+//! The far side of a delta bundle: `mirror bundle check DIR` and `mirror bundle apply DIR`.
+//!
+//! 1. `bundle.json` is opened (format and checksum), then every volume is checked (present,
+//!    size, SHA-256) before a byte of any is unpacked: a missing or damaged volume is named and
+//!    nothing is pushed.
+//! 2. The layout is the bundle's directory, or the volumes unpacked into a temp directory.
+//! 3. Per image, in order: every blob the bundle left out for it must be on the target (HEAD),
+//!    or is mounted from the repository the inventory named. One that is not fails that image
+//!    (`Error::LeftOutMissing`: the blob, the images that need it, the claim) before anything
+//!    of it is written; the others go on.
+//! 4. The image goes through the use case (`engine::image::mirror_image`), layout → target,
+//!    tag last, like any copy: a rerun skips what is there, so an interrupted apply resumes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::app::cli::BundleApplyArgs;
+use crate::app::printer::{CliReporter, Printer};
+use crate::app::run::open_endpoint;
+use crate::app::settings::{EndpointSettings, Side, TransferSettings};
+use crate::engine::artifacts::ArtifactOptions;
+use crate::engine::copy::OnReject;
+use crate::engine::image::{mirror_image, ImageAction, ImageJob, Mode, TargetSlot};
+use crate::engine::progress::Reporter;
+use crate::engine::select::Selector;
+use crate::error::{Error, LeftOutMissing, Result};
+use crate::exit;
+use crate::interrupt::CancelToken;
+use crate::model::delta::{
+    BundleImage, BundleManifest, Checksummed, LeftOut, BUNDLE_FILE, BUNDLE_FORMAT,
+};
+use crate::model::manifest::Descriptor;
+use crate::model::reference::ImageRef;
+use crate::transport::layout::Layout;
+use crate::transport::{Endpoint, Storage};
+
+/// Open `DIR/bundle.json`, checking its format and checksum.
+pub fn open_manifest(dir: &Path) -> Result<BundleManifest> {
+    let path = dir.join(BUNDLE_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| Error::Io {
+        what: format!("reading the bundle manifest {}", path.display()),
+        source: e,
+    })?;
+    BundleManifest::open(&bytes, &path, &[BUNDLE_FORMAT]).map_err(|e| {
+        Error::usage_hint(
+            e.to_string(),
+            "copy bundle.json again from the near side (it is small)",
+        )
+    })
+}
+
+/// Check the manifest and every volume; nothing is unpacked.
+pub async fn check(dir: &Path) -> Result<BundleManifest> {
+    let m = open_manifest(dir)?;
+    match &m.layout {
+        Some(l) => {
+            let p = dir.join(l);
+            if !p.join("oci-layout").is_file() {
+                return Err(Error::Layout {
+                    path: p.display().to_string(),
+                    reason: "the bundle's layout directory is missing or incomplete".into(),
+                });
+            }
+        }
+        None => {
+            let (d, v) = (dir.to_path_buf(), m.volumes.clone());
+            tokio::task::spawn_blocking(move || crate::transport::volumes::check(&d, &v))
+                .await
+                .map_err(|e| Error::Internal(format!("checking volumes: {e}")))??;
+        }
+    }
+    Ok(m)
+}
+
+/// How one left-out blob stands on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LeftOutState {
+    /// Already in the target repository.
+    Present,
+    /// Mounted from the repository the inventory named.
+    Mounted,
+    /// Dry run: the repository the inventory named has it.
+    Mountable,
+    /// Nowhere to be found.
+    Missing,
+}
+
+/// One image's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedImage {
+    /// The target.
+    pub target: String,
+    /// The digest the bundle holds for it.
+    pub digest: String,
+    /// `copied`, `repaired`, `up-to-date`, `would-copy`, … or `failed`.
+    pub action: String,
+    /// What the target tag named before.
+    pub state_before: Option<String>,
+    /// Left-out blobs by state.
+    pub left_out: BTreeMap<String, usize>,
+    /// Blobs pushed from the bundle.
+    pub blobs_copied: u64,
+    /// Their bytes.
+    pub bytes_copied: u64,
+    /// Dry run: bytes the copy would push at most.
+    pub bytes_planned: Option<u64>,
+    /// The failure.
+    pub error: Option<String>,
+}
+
+/// `mirror bundle apply`'s report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyReport {
+    /// The bundle id.
+    pub bundle: String,
+    /// Dry run.
+    pub dry_run: bool,
+    /// Bytes the bundle carries (manifests and blobs).
+    pub carried_bytes: u64,
+    /// Bytes a full bundle of the same images would carry (the left-out blobs too).
+    pub full_bytes: u64,
+    /// Per image, in bundle order.
+    pub images: Vec<AppliedImage>,
+    /// Images applied (or, dry run, that would be).
+    pub applied: usize,
+    /// Images that failed.
+    pub failed: usize,
+    /// Seconds.
+    pub duration_seconds: f64,
+    /// The exit code.
+    pub exit_code: u8,
+}
+
+struct Env<'a> {
+    args: &'a BundleApplyArgs,
+    transfer: TransferSettings,
+    cancel: &'a CancelToken,
+    manifest: &'a BundleManifest,
+}
+
+impl Env<'_> {
+    async fn open(&self, r: ImageRef, push: bool) -> Result<Endpoint> {
+        let s = EndpointSettings::new(
+            r,
+            Side::Target,
+            &self.args.dest.view(),
+            &self.args.access,
+            &self.transfer,
+            self.cancel,
+        )?;
+        open_endpoint(&s, push, self.transfer.lock_timeout).await
+    }
+
+    /// Every image of the bundle that needs `left`.
+    fn needed_by(&self, left: &LeftOut) -> Vec<String> {
+        self.manifest
+            .images
+            .iter()
+            .filter(|i| i.repository == left.repository && i.left_out.contains(&left.digest))
+            .map(|i| i.target.clone())
+            .collect()
+    }
+
+    /// Check (and mount) the blobs the bundle left out for `img`.
+    async fn left_out(
+        &self,
+        img: &BundleImage,
+        dst: &Endpoint,
+        states: &mut BTreeMap<String, usize>,
+    ) -> Result<()> {
+        let dry = self.args.dry_run;
+        let mut first_missing: Option<Error> = None;
+        for d in &img.left_out {
+            let Some(left) = self
+                .manifest
+                .left_out
+                .iter()
+                .find(|l| &l.digest == d && l.repository == img.repository)
+            else {
+                return Err(Error::Internal(format!(
+                    "bundle.json lists {d} as left out for {} without saying who claimed it",
+                    img.target
+                )));
+            };
+            let desc = Descriptor {
+                media_type: "application/octet-stream".into(),
+                digest: d.clone(),
+                size: left.size,
+                platform: None,
+                artifact_type: None,
+                annotations: Default::default(),
+                urls: vec![],
+            };
+            let ctx = |e: Error, place: &str| e.context(format!("checking blob {d} on {place}"));
+            let mut state = if dst.has_blob(&desc).await.map_err(|e| ctx(e, &img.target))? {
+                LeftOutState::Present
+            } else {
+                LeftOutState::Missing
+            };
+            if let (LeftOutState::Missing, Some(from)) = (state, &left.mount_from) {
+                let from_ref: ImageRef = from
+                    .parse()
+                    .map_err(|e| Error::Internal(format!("mount source {from}: {e}")))?;
+                let src = self.open(from_ref, false).await?;
+                state = if dry {
+                    match src.has_blob(&desc).await.map_err(|e| ctx(e, from))? {
+                        true => LeftOutState::Mountable,
+                        false => LeftOutState::Missing,
+                    }
+                } else {
+                    match dst.try_mount(&desc, &src).await.map_err(|e| ctx(e, from))? {
+                        true => LeftOutState::Mounted,
+                        false => LeftOutState::Missing,
+                    }
+                };
+            }
+            let key = serde_json::to_value(state)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            *states.entry(key).or_default() += 1;
+            if state == LeftOutState::Missing && first_missing.is_none() {
+                first_missing = Some(Error::LeftOutMissing(Box::new(LeftOutMissing {
+                    target: img.target.clone(),
+                    digest: d.clone(),
+                    size: left.size,
+                    claim: left.claimed_by.to_string(),
+                    mount_from: left.mount_from.clone(),
+                    needed_by: self.needed_by(left),
+                })));
+            }
+        }
+        match first_missing {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Apply one image.
+    async fn image(
+        &self,
+        img: &BundleImage,
+        src: &Arc<Endpoint>,
+        printer: Printer,
+        out: &mut AppliedImage,
+    ) -> Result<()> {
+        let far: ImageRef = img.target.parse().map_err(|e| {
+            Error::usage(format!(
+                "bundle.json names an invalid target {}: {e}",
+                img.target
+            ))
+        })?;
+        let dst = Arc::new(self.open(far.clone(), !self.args.dry_run).await?);
+        self.left_out(img, &dst, &mut out.left_out).await?;
+        let reporter = Arc::new(CliReporter::for_item(printer, &img.target));
+        let mut selector = Selector::all();
+        selector.include_foreign = true;
+        let job = ImageJob {
+            source_reference: img.layout_ref.clone(),
+            target_tag: far.tag().map(str::to_string),
+            source_text: format!("bundle {} ({})", self.manifest.id, img.layout_ref),
+            target_text: img.target.clone(),
+            selector,
+            on_reject: self.args.on_reject.into(),
+            jobs: self.transfer.jobs,
+            retry: self.transfer.retry,
+            artifacts: ArtifactOptions {
+                referrers: false,
+                types: Default::default(),
+                digest_tags: false,
+                attestations: true,
+                include_foreign: true,
+                jobs: self.transfer.jobs,
+            },
+            mode: if self.args.dry_run {
+                Mode::DryRun
+            } else {
+                Mode::Write
+            },
+            require_platforms: false,
+            dry_run_details: false,
+            cache: None,
+            gate: None,
+            write_lock: None,
+            cancel: self.cancel.clone(),
+            signatures: Default::default(),
+            delta: None,
+        };
+        let r: Arc<dyn Reporter> = reporter.clone();
+        let o = mirror_image(&job, src, TargetSlot::Open(dst), &r).await;
+        reporter.finish();
+        let o = o?;
+        out.state_before = Some(o.before.name().to_string());
+        out.action = serde_json::to_value(o.action)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.bytes_planned = o.planned_bytes;
+        if let Some(c) = &o.copy {
+            out.blobs_copied = c.blobs.copied;
+            out.bytes_copied = c.blobs.copied_bytes;
+        }
+        let expect_filtered = job.on_reject == OnReject::Filter;
+        if let (false, Some(at)) = (expect_filtered, o.resolves_to()) {
+            if at != &img.digest && o.action != ImageAction::WouldCopy {
+                return Err(Error::Internal(format!(
+                    "{} resolves to {at} after the apply, not to the bundle's {}",
+                    img.target, img.digest
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `mirror bundle check DIR`.
+pub async fn check_command(dir: &Path, printer: Printer) -> Result<u8> {
+    let m = check(dir).await?;
+    printer.info_line(&format!(
+        "bundle {} ({}): bundle.json and {} verified; {} image(s), {} blob(s) carried ({} bytes), {} left out",
+        m.id,
+        dir.display(),
+        match m.volumes.len() {
+            0 => "the layout directory".to_string(),
+            n => format!("{n} volume(s)"),
+        },
+        m.images.len(),
+        m.totals.blobs,
+        m.totals.blob_bytes,
+        m.totals.left_out
+    ));
+    if printer.json() {
+        printer.out_json(&m);
+    }
+    Ok(exit::OK)
+}
+
+/// `mirror bundle apply DIR`.
+pub async fn apply_command(
+    args: &BundleApplyArgs,
+    printer: Printer,
+    cancel: &CancelToken,
+) -> Result<u8> {
+    let started = Instant::now();
+    let m = check(&args.dir).await?;
+    let (layout_dir, _unpacked): (PathBuf, Option<tempfile::TempDir>) = match &m.layout {
+        Some(l) => (args.dir.join(l), None),
+        None => {
+            let base = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let tmp = tempfile::Builder::new()
+                .prefix("mirror-bundle-")
+                .tempdir_in(&base)
+                .map_err(|e| Error::Io {
+                    what: format!(
+                        "creating a directory to unpack into under {}",
+                        base.display()
+                    ),
+                    source: e,
+                })?;
+            let (d, v, dest) = (
+                args.dir.clone(),
+                m.volumes.clone(),
+                tmp.path().to_path_buf(),
+            );
+            tokio::task::spawn_blocking(move || crate::transport::volumes::unpack(&d, &v, &dest))
+                .await
+                .map_err(|e| Error::Internal(format!("unpacking volumes: {e}")))??;
+            (tmp.path().to_path_buf(), Some(tmp))
+        }
+    };
+    let src = Arc::new(Endpoint::Layout(Layout::open(&layout_dir)?));
+    let env = Env {
+        args,
+        transfer: TransferSettings::from_args(&args.transfer),
+        cancel,
+        manifest: &m,
+    };
+    let _writing = (!args.dry_run).then(|| cancel.writing());
+    let mut report = ApplyReport {
+        bundle: m.id.clone(),
+        dry_run: args.dry_run,
+        carried_bytes: m.totals.delta_bytes(),
+        full_bytes: m.totals.full_bytes(),
+        images: vec![],
+        applied: 0,
+        failed: 0,
+        duration_seconds: 0.0,
+        exit_code: exit::OK,
+    };
+    for img in &m.images {
+        cancel.check()?;
+        let mut out = AppliedImage {
+            target: img.target.clone(),
+            digest: img.digest.to_string(),
+            action: String::new(),
+            state_before: None,
+            left_out: BTreeMap::new(),
+            blobs_copied: 0,
+            bytes_copied: 0,
+            bytes_planned: None,
+            error: None,
+        };
+        match env.image(img, &src, printer, &mut out).await {
+            Ok(()) => report.applied += 1,
+            Err(Error::Interrupted) => return Err(Error::Interrupted),
+            Err(e) => {
+                report.failed += 1;
+                out.action = "failed".into();
+                printer.error(&e);
+                out.error = Some(e.to_string());
+            }
+        }
+        super::print_applied(printer, &out);
+        report.images.push(out);
+    }
+    report.duration_seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
+    report.exit_code = if report.failed > 0 {
+        exit::PARTIAL_FAILURE
+    } else {
+        exit::OK
+    };
+    super::print_apply_report(printer, &report);
+    Ok(report.exit_code)
+}

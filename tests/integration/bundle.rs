@@ -1,0 +1,362 @@
+//! `--bundle` and `mirror bundle apply|check` (issue 16), focused cases against real
+//! distribution 2.8 processes; the 3-trip scenario and the documented workflow are in
+//! `airgap_delta.rs`.
+
+use std::path::Path;
+
+use crate::fixtures::{self, seeded};
+use crate::harness::{mirror_async, Registry};
+
+const LAYER: usize = 6 * 1024;
+
+fn bundle_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("bundle.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_bundle_of_the_same_image_carries_manifests_only_and_mounts_across_repositories() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (b1, b2, b3) = (
+        dir.path().join("b1"),
+        dir.path().join("b2"),
+        dir.path().join("b3"),
+    );
+    let ledger = dir.path().join("ledger.json");
+    let source = format!("{}/team/app:v1", src.host());
+    let s = |p: &Path| p.display().to_string();
+
+    // Trip 1: everything, recorded in the ledger.
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &format!("{}/team/app:v1", far.host()),
+        "--bundle",
+        &s(&b1),
+        "--ledger",
+        &s(&ledger),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let m = bundle_json(&b1);
+    let all_blobs = img.all_blobs().len() as u64;
+    assert_eq!(m["totals"]["blobs"], all_blobs, "{m}");
+    assert_eq!(m["totals"]["left_out"], 0);
+    assert!(out.stderr.contains("sealed as"), "{out}");
+    assert!(ledger.is_file());
+    let out = mirror_async(&["bundle", "apply", &s(&b1)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["verify", &source, &format!("{}/team/app:v1", far.host())]).await;
+    assert_eq!(out.code, 0, "{out}");
+
+    // Trip 2: the same image under a new tag, in volumes: no blob is carried.
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &format!("{}/team/app:v2", far.host()),
+        "--bundle",
+        &s(&b2),
+        "--ledger",
+        &s(&ledger),
+        "--max-volume-size",
+        "8K",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let m = bundle_json(&b2);
+    assert_eq!(m["totals"]["blobs"], 0, "{m}");
+    assert_eq!(m["totals"]["left_out"], all_blobs);
+    assert!(!m["volumes"].as_array().unwrap().is_empty());
+    assert!(!b2.join("layout").exists(), "packed layouts are removed");
+    assert_eq!(m["left_out"][0]["claimed_by"]["kind"], "ledger");
+    let out = mirror_async(&["bundle", "check", &s(&b2)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["bundle", "apply", &s(&b2), "--output", "json"]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["images"][0]["left_out"]["present"], all_blobs, "{r}");
+    assert_eq!(r["images"][0]["blobs_copied"], 0, "{r}");
+
+    // Trip 3: another repository of the same registry: the blobs are mounted.
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &format!("{}/other/app:v1", far.host()),
+        "--bundle",
+        &s(&b3),
+        "--ledger",
+        &s(&ledger),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let m = bundle_json(&b3);
+    assert_eq!(m["totals"]["blobs"], 0, "{m}");
+    assert_eq!(
+        m["left_out"][0]["mount_from"],
+        format!("{}/team/app", far.host())
+    );
+    let out = mirror_async(&["bundle", "apply", &s(&b3), "--output", "json"]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["images"][0]["left_out"]["mounted"], all_blobs, "{r}");
+    let out = mirror_async(&["verify", &source, &format!("{}/other/app:v1", far.host())]).await;
+    assert_eq!(out.code, 0, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_left_out_blob_the_far_side_lost_is_named_with_its_claim_and_nothing_is_tagged() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (b1, b2) = (dir.path().join("b1"), dir.path().join("b2"));
+    let ledger = dir.path().join("ledger.json");
+    let source = format!("{}/team/app:v1", src.host());
+    let s = |p: &Path| p.display().to_string();
+    for (b, tag) in [(&b1, "v1"), (&b2, "v2")] {
+        let out = mirror_async(&[
+            "copy",
+            &source,
+            &format!("{}/team/app:{tag}", far.host()),
+            "--bundle",
+            &s(b),
+            "--ledger",
+            &s(&ledger),
+        ])
+        .await;
+        assert_eq!(out.code, 0, "{out}");
+    }
+    let out = mirror_async(&["bundle", "apply", &s(&b1)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    // The far side loses one layer after the ledger recorded it.
+    let lost = &img.child("linux/amd64").layers()[0].digest;
+    let link = far.storage_dir().join(format!(
+        "docker/registry/v2/repositories/team/app/_layers/sha256/{}/link",
+        lost.trim_start_matches("sha256:")
+    ));
+    std::fs::remove_file(&link).unwrap();
+    // A dry run says so without writing.
+    let out = mirror_async(&["bundle", "apply", &s(&b2), "--dry-run", "--output", "json"]).await;
+    assert_eq!(out.code, 6, "{out}");
+    let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(r["images"][0]["left_out"]["missing"], 1, "{r}");
+    let out = mirror_async(&["bundle", "apply", &s(&b2)]).await;
+    assert_eq!(out.code, 6, "{out}");
+    let bundle1 = bundle_json(&b1)["id"].as_str().unwrap().to_string();
+    for needle in [
+        lost.as_str(),
+        &format!("{}/team/app:v2", far.host()),
+        "ledger",
+        &bundle1,
+        "mirror inventory",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle} missing from: {out}");
+    }
+    assert!(
+        !far.tag_exists("team/app", "v2"),
+        "no tag on an image that needs the lost blob"
+    );
+    // Put the blob back (a fresh full bundle of the same image would do the same), then rerun.
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::fs::write(&link, lost).unwrap();
+    let out = mirror_async(&["bundle", "apply", &s(&b2)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["verify", &source, &format!("{}/team/app:v2", far.host())]).await;
+    assert_eq!(out.code, 0, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn near_side_dry_run_writes_nothing_and_estimates_what_the_bundle_carries() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b");
+    let source = format!("{}/team/app:v1", src.host());
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        "far.example/team/app:v1",
+        "--bundle",
+        &b.display().to_string(),
+        "--platform",
+        "linux/amd64",
+        "--dry-run",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    assert!(!b.exists(), "a dry run creates nothing");
+    let line = out.stdout.lines().last().unwrap();
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    // The selected child and its BuildKit attestation manifest.
+    let amd = img.child("linux/amd64");
+    let att = img.attestation_for(&amd.digest);
+    let expected: usize = amd
+        .blobs
+        .iter()
+        .chain(&att.blobs)
+        .map(|b| b.bytes.len())
+        .sum();
+    let manifests = img.index.bytes.len() + amd.bytes.len() + att.bytes.len();
+    assert_eq!(
+        v["bundle"]["totals"]["manifest_bytes"], manifests as u64,
+        "{v}"
+    );
+    assert_eq!(v["bundle"]["dry_run"], true, "{v}");
+    assert_eq!(v["bundle"]["totals"]["blob_bytes"], expected as u64, "{v}");
+    assert_eq!(v["bundle"]["totals"]["left_out"], 0, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_writes_one_bundle_for_every_image_and_apply_pushes_each_to_its_target() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, http) = seeded(&img).await;
+    let single = fixtures::single_manifest(LAYER);
+    fixtures::push_image(&http, &src.host(), "team/tool", "v3", &single).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = dir.path().join("near.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "images:\n  - source: {s}/team/app\n    target: {f}/mirror/app\n    tags: [v1]\n  - source: {s}/team/tool\n    target: {f}/mirror/tool\n    tags: [v3]\n",
+            s = src.host(),
+            f = far.host()
+        ),
+    )
+    .unwrap();
+    let b = dir.path().join("b");
+    let out = mirror_async(&[
+        "sync",
+        "-f",
+        &yaml.display().to_string(),
+        "--bundle",
+        &b.display().to_string(),
+        "--pack",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        !far.tag_exists("mirror/app", "v1"),
+        "nothing reaches the far side"
+    );
+    let m = bundle_json(&b);
+    let targets: Vec<&str> = m["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            format!("{}/mirror/app:v1", far.host()),
+            format!("{}/mirror/tool:v3", far.host())
+        ]
+    );
+    assert_eq!(m["volumes"].as_array().unwrap().len(), 1);
+    let out = mirror_async(&["bundle", "apply", &b.display().to_string()]).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        far.tag_target("mirror/app", "v1").as_deref(),
+        Some(img.index.digest.as_str())
+    );
+    assert_eq!(
+        far.tag_target("mirror/tool", "v3").as_deref(),
+        Some(single.index.digest.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_far_registry_the_inventory_found_refusing_sparse_indexes_is_decided_on_the_near_side() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let inv = dir.path().join("inventory.json");
+    let s = |p: &Path| p.display().to_string();
+    let out = mirror_async(&[
+        "inventory",
+        &format!("{}/team/app", far.host()),
+        "--probe-sparse",
+        "--output",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    std::fs::write(&inv, &out.stdout).unwrap();
+    let source = format!("{}/team/app:v1", src.host());
+    let target = format!("{}/team/app:v1", far.host());
+    // Default --on-reject fail: refused now, before the trip, with the inventory named.
+    let b = dir.path().join("refused");
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &target,
+        "-p",
+        "linux/amd64",
+        "--bundle",
+        &s(&b),
+        "--inventory",
+        &s(&inv),
+    ])
+    .await;
+    assert_eq!(out.code, 4, "{out}");
+    assert!(out.stderr.contains(&s(&inv)), "names the inventory: {out}");
+    assert!(!b.join("bundle.json").exists());
+    // --on-reject full: the bundle carries every platform and the far side keeps the digest.
+    let b = dir.path().join("full");
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &target,
+        "-p",
+        "linux/amd64",
+        "--on-reject",
+        "full",
+        "--bundle",
+        &s(&b),
+        "--inventory",
+        &s(&inv),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        bundle_json(&b)["totals"]["blobs"],
+        img.all_blobs().len() as u64
+    );
+    let out = mirror_async(&["bundle", "apply", &s(&b)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        far.tag_target("team/app", "v1").as_deref(),
+        Some(img.index.digest.as_str())
+    );
+    // --on-reject filter: the bundle holds the filtered index, which the far side takes.
+    let b = dir.path().join("filter");
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &format!("{}/team/app:f1", far.host()),
+        "-p",
+        "linux/amd64",
+        "--on-reject",
+        "filter",
+        "--bundle",
+        &s(&b),
+        "--inventory",
+        &s(&inv),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let filtered = bundle_json(&b)["images"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(filtered, img.index.digest);
+    let out = mirror_async(&["bundle", "apply", &s(&b)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(far.tag_target("team/app", "f1"), Some(filtered));
+}
