@@ -221,6 +221,8 @@ pub struct World {
     pub near: Registry,
     /// The disconnected registry.
     pub far: Far,
+    /// Which one it is.
+    pub kind: FarKind,
     /// Setup and checks.
     pub http: Http,
     /// Where YAML files, inventories, the ledger and bundles live.
@@ -241,6 +243,7 @@ impl World {
         World {
             near: Registry::start(),
             far,
+            kind,
             http: Http::new(),
             dir: tempfile::tempdir().unwrap(),
             published: vec![],
