@@ -70,6 +70,11 @@ async fn a_second_bundle_of_the_same_image_carries_manifests_only_and_mounts_acr
     assert_eq!(m["totals"]["left_out"], all_blobs);
     assert!(!m["volumes"].as_array().unwrap().is_empty());
     assert!(!b2.join("layout").exists(), "packed layouts are removed");
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["bundle.json", "layout.tar.001"] {
+        let mode = std::fs::metadata(b2.join(f)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{f} is readable by whoever applies it");
+    }
     assert_eq!(m["left_out"][0]["claimed_by"]["kind"], "ledger");
     let out = mirror_async(&["bundle", "check", &s(&b2)]).await;
     assert_eq!(out.code, 0, "{out}");
