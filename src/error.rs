@@ -195,7 +195,8 @@ pub enum Error {
         sparse_layout: bool,
     },
     /// The target refused the sparse index.
-    #[error("{} rejects sparse indexes: it refused index {} because {}{} child manifest(s) that this copy leaves out would be missing{}{}", .0.target, .0.index,
+    #[error("{} rejects sparse indexes: it {} index {} because {}{} child manifest(s) that this copy leaves out would be missing{}{}", .0.target,
+        if .0.recorded_by.is_some() { "would refuse" } else { "refused" }, .0.index,
         if .0.probe.is_some() { "at least " } else { "" }, .0.missing.len().max(1),
         if .0.missing_platforms.is_empty() { String::new() } else { format!(" ({})", .0.missing_platforms.join(", ")) },
         if .0.before_any_copy { "; no data was moved" } else { "" })]

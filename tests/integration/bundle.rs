@@ -70,6 +70,11 @@ async fn a_second_bundle_of_the_same_image_carries_manifests_only_and_mounts_acr
     assert_eq!(m["totals"]["left_out"], all_blobs);
     assert!(!m["volumes"].as_array().unwrap().is_empty());
     assert!(!b2.join("layout").exists(), "packed layouts are removed");
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["bundle.json", "layout.tar.001"] {
+        let mode = std::fs::metadata(b2.join(f)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{f} is readable by whoever applies it");
+    }
     assert_eq!(m["left_out"][0]["claimed_by"]["kind"], "ledger");
     let out = mirror_async(&["bundle", "check", &s(&b2)]).await;
     assert_eq!(out.code, 0, "{out}");
@@ -359,4 +364,71 @@ async fn a_far_registry_the_inventory_found_refusing_sparse_indexes_is_decided_o
     let out = mirror_async(&["bundle", "apply", &s(&b)]).await;
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(far.tag_target("team/app", "f1"), Some(filtered));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signatures_and_referrers_travel_whole_in_a_delta_bundle() {
+    use crate::supply_chain::{fallback_digests, fallback_tag, sorted, Chain};
+    let chain = Chain::new();
+    let http = crate::harness::Http::new();
+    let src = Registry::start();
+    chain.push(&http, &src.host(), "team/app", true).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.json");
+    let s = |p: &Path| p.display().to_string();
+    let source = format!("{}/team/app:v1", src.host());
+    let mut bundles = vec![];
+    for (n, tag) in ["v1", "v2"].iter().enumerate() {
+        let b = dir.path().join(format!("b{n}"));
+        let out = mirror_async(&[
+            "copy",
+            &source,
+            &format!("{}/team/app:{tag}", far.host()),
+            "--referrers",
+            "--digest-tags",
+            "--bundle",
+            &s(&b),
+            "--ledger",
+            &s(&ledger),
+        ])
+        .await;
+        assert_eq!(out.code, 0, "{out}");
+        bundles.push(b);
+    }
+    // The second bundle leaves the image's blobs out but still carries the artifacts.
+    assert_eq!(
+        bundle_json(&bundles[1])["totals"]["left_out"],
+        chain.img.all_blobs().len() as u64
+    );
+    for b in &bundles {
+        let out = mirror_async(&["bundle", "apply", &s(b)]).await;
+        assert_eq!(out.code, 0, "{out}");
+    }
+    let fh = far.host();
+    let mut listed = fallback_digests(&http, &fh, "team/app", &chain.img.index.digest).await;
+    listed.sort();
+    assert_eq!(
+        listed,
+        sorted(&[&chain.sbom, &chain.index_sig]),
+        "the index's referrers are listed on the far side"
+    );
+    for a in &chain.cosign {
+        let tag = a.tag.as_deref().unwrap();
+        assert_eq!(
+            far.tag_target("team/app", tag).as_deref(),
+            Some(a.manifest.digest.as_str()),
+            "cosign tag {tag}"
+        );
+    }
+    assert!(far.tag_exists("team/app", &fallback_tag(&chain.img.index.digest)));
+    let out = mirror_async(&[
+        "verify",
+        &source,
+        &format!("{fh}/team/app:v2"),
+        "--referrers",
+        "--digest-tags",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
 }

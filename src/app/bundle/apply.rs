@@ -269,10 +269,11 @@ impl Env<'_> {
             on_reject: self.args.on_reject.into(),
             jobs: self.transfer.jobs,
             retry: self.transfer.retry,
+            // Whatever referrers and digest tags the near side put into the bundle.
             artifacts: ArtifactOptions {
-                referrers: false,
+                referrers: true,
                 types: Default::default(),
-                digest_tags: false,
+                digest_tags: true,
                 attestations: true,
                 include_foreign: true,
                 jobs: self.transfer.jobs,

@@ -93,6 +93,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp =
         tempfile::NamedTempFile::new_in(dir).map_err(|e| io("creating a temp file for", e))?;
     tmp.write_all(bytes).map_err(|e| io("writing", e))?;
+    // Readable by whoever carries and applies it (the temp file is 0600).
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(|e| io("setting the mode of", e))?;
     tmp.as_file().sync_all().map_err(|e| io("syncing", e))?;
     tmp.persist(path)
         .map_err(|e| io("renaming into", e.error))?;

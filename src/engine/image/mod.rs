@@ -390,12 +390,18 @@ async fn write<E: Storage>(
         .then(|| out.source_digest.clone());
     out.copy = Some(copied);
     if job.artifacts.enabled() {
+        // A delta bundle carries referrers and digest tags whole: they are small, and the
+        // apply finds them only by walking what the bundle holds.
+        let whole = CopyOptions {
+            delta: None,
+            ..opts.clone()
+        };
         let a = artifacts::copy(
             src,
             dst,
             &out.artifact_plan,
             replaced.as_ref(),
-            opts,
+            &whole,
             reporter,
         )
         .await?;
