@@ -13,6 +13,7 @@ mod failures;
 mod walkthrough;
 mod world;
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
 use world::{
@@ -116,20 +117,47 @@ async fn three_trips(kind: FarKind) {
     );
     assert!(b2.totals.left_out_bytes > 0);
     // app-debug is a new repository: its base layers are mounted from app.
-    for l in b2
+    let debug_base: BTreeSet<String> = b2
         .left_out
         .iter()
-        .filter(|l| l.repository.ends_with("/app-debug"))
-    {
-        assert_eq!(
-            l.mount_from.as_deref(),
-            Some(format!("{far}/app").as_str()),
-            "{l:?}"
-        );
-    }
+        .filter(|l| l.repository == format!("{far}/app-debug"))
+        .map(|l| {
+            assert_eq!(
+                l.mount_from.as_deref(),
+                Some(format!("{far}/app").as_str()),
+                "{l:?}"
+            );
+            l.digest.to_string()
+        })
+        .collect();
+    assert_eq!(
+        debug_base,
+        minus(
+            &blobs_for(new[1..].iter().copied(), shipped(kind, &TWO)),
+            &want2
+        )
+        .into_keys()
+        .collect(),
+        "app-debug's base layers are left out, to be mounted"
+    );
 
+    let mark = w.far.mark();
     let out = w.apply("trip-2", &[]).await;
     assert_eq!(out.code, 0, "apply trip 2: {out}");
+    // On the wire: exactly the carried blobs are uploaded; app-debug's base layers are mounted.
+    let mut pushed = BTreeSet::new();
+    for repo in ["app", "app-debug", "tools"] {
+        let (p, m) = w.far.blob_writes_since(mark, repo);
+        pushed.extend(p);
+        if repo == "app-debug" {
+            assert_eq!(m, debug_base, "mounted into app-debug");
+        }
+    }
+    assert_eq!(
+        pushed,
+        carried2.keys().cloned().collect::<BTreeSet<_>>(),
+        "blobs uploaded to the far side in trip 2"
+    );
     w.assert_far_complete(&TRIP2, &TWO, "after trip 2").await;
 
     // ---------------------------------------------------------------- trip 3: + linux/s390x
@@ -159,8 +187,18 @@ async fn three_trips(kind: FarKind) {
         );
         assert_eq!(b3.totals.blobs, 0);
     }
+    let mark = w.far.mark();
     let out = w.apply("trip-3", &[]).await;
     assert_eq!(out.code, 0, "apply trip 3: {out}");
+    let mut pushed = BTreeSet::new();
+    for repo in ["app", "app-debug", "tools"] {
+        pushed.extend(w.far.blob_writes_since(mark, repo).0);
+    }
+    assert_eq!(
+        pushed,
+        carried3.keys().cloned().collect::<BTreeSet<_>>(),
+        "blobs uploaded to the far side in trip 3"
+    );
     w.assert_far_complete(&TRIP2, &PLATFORMS, "after trip 3")
         .await;
     let l = ledger(w.path("ledger.json").as_path());

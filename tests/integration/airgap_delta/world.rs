@@ -198,17 +198,60 @@ impl Far {
         }
     }
 
-    /// Requests other than GET and HEAD since `mark`, as `METHOD path -> status`.
-    pub fn writes_since(&self, mark: usize) -> Vec<String> {
-        let all: Vec<(String, String, u16)> = match self {
+    /// Requests since `mark`: (method, path with query, status).
+    pub fn requests_since(&self, mark: usize) -> Vec<(String, String, u16)> {
+        match self {
             Far::Real(r) => r
                 .requests_since(mark)
                 .into_iter()
-                .map(|q| (q.method, q.path, q.status))
+                .map(|q| {
+                    let path = match q.query.is_empty() {
+                        true => q.path,
+                        false => format!("{}?{}", q.path, q.query),
+                    };
+                    (q.method, path, q.status)
+                })
                 .collect(),
             Far::Fake(f) => f.requests().into_iter().skip(mark).collect(),
+        }
+    }
+
+    /// Blobs pushed into `repo` since `mark` (the `digest=` of each completed upload), and blobs
+    /// mounted into it from another repository (`mount=` of each 201 mount whose `from=` is not
+    /// `repo`: the engine sometimes also "mounts" a blob from the repository itself, which moves
+    /// nothing).
+    pub fn blob_writes_since(
+        &self,
+        mark: usize,
+        repo: &str,
+    ) -> (BTreeSet<String>, BTreeSet<String>) {
+        let prefix = format!("/v2/{repo}/blobs/uploads/");
+        let param = |path: &str, key: &str| {
+            let q = path.split_once('?')?.1;
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                .map(|v| v.replace("%3A", ":").replace("%3a", ":"))
         };
-        all.into_iter()
+        let (mut pushed, mut mounted) = (BTreeSet::new(), BTreeSet::new());
+        for (m, path, status) in self.requests_since(mark) {
+            if !path.starts_with(&prefix) || status != 201 {
+                continue;
+            }
+            match m.as_str() {
+                "PUT" => pushed.extend(param(&path, "digest")),
+                "POST" if param(&path, "from").is_some_and(|f| f != repo) => {
+                    mounted.extend(param(&path, "mount"))
+                }
+                _ => {}
+            }
+        }
+        (pushed, mounted)
+    }
+
+    /// Requests other than GET and HEAD since `mark`, as `METHOD path -> status`.
+    pub fn writes_since(&self, mark: usize) -> Vec<String> {
+        self.requests_since(mark)
+            .into_iter()
             .filter(|(m, _, _)| m != "GET" && m != "HEAD")
             .map(|(m, p, s)| format!("{m} {p} -> {s}"))
             .collect()
