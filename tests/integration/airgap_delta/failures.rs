@@ -103,8 +103,13 @@ async fn a_damaged_or_missing_volume_is_named_and_nothing_is_pushed() {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_inventory_that_lies_fails_only_the_images_that_need_the_blob() {
+const FIRST: [(&str, &[&str]); 2] = [("app", &["v1"]), ("tools", &["v1"])];
+const NEXT: [(&str, &[&str]); 2] = [("app", &["v2"]), ("tools", &["v2"])];
+
+/// app:v1 and tools:v1 on the far side (bundle "first", with `first_args`); app:v2 and tools:v2
+/// published; the sync file for them. Returns the world, that file and app's linux/amd64 base
+/// layer (needed by app:v1 and app:v2, not by tools).
+async fn far_side_with_first_images(first_args: &[&str]) -> (World, String, String) {
     let mut w = World::start(FarKind::Distribution28).await;
     for (repo, tag) in [
         ("app", "v1"),
@@ -114,25 +119,35 @@ async fn an_inventory_that_lies_fails_only_the_images_that_need_the_blob() {
     ] {
         w.publish(repo, repo, tag).await;
     }
-    let first: [(&str, &[&str]); 2] = [("app", &["v1"]), ("tools", &["v1"])];
-    let next: [(&str, &[&str]); 2] = [("app", &["v2"]), ("tools", &["v2"])];
-    let y1 = w.yaml("first.yaml", &first, &ALL);
-    w.bundle(&y1, "first", &[]).await;
+    let y1 = w.yaml("first.yaml", &FIRST, &ALL);
+    w.bundle(&y1, "first", first_args).await;
     let out = w.apply("first", &[]).await;
     assert_eq!(out.code, 0, "{out}");
-
-    let y2 = w.yaml("next.yaml", &next, &ALL);
-    let (inv, _) = w.inventory(&y2, "inventory.json").await;
-    // After the inventory was taken, app's linux/amd64 base layer goes (DELETE: the harness's
-    // 2.8 has storage.delete.enabled).
+    let y2 = w.yaml("next.yaml", &NEXT, &ALL);
     let lost = w.built("app", "v1").image.child("linux/amd64").layers()[0]
         .digest
         .clone();
+    (w, y2, lost)
+}
+
+/// DELETE the blob from the far side's app repository (the harness's 2.8 has
+/// storage.delete.enabled), as a clean-up or garbage collection would.
+async fn lose(w: &World, digest: &str) {
     let far = w.far.host();
-    let url = format!("http://{far}/v2/app/blobs/{lost}");
+    let url = format!("http://{far}/v2/app/blobs/{digest}");
     let status = w.http.client.delete(&url).send().await.unwrap().status();
     assert_eq!(status.as_u16(), 202, "DELETE {url}");
-    assert_eq!(w.http.head_blob(&far, "app", &lost).await, 404);
+    assert_eq!(w.http.head_blob(&far, "app", digest).await, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inventory_that_lies_fails_only_the_images_that_need_the_blob() {
+    let (w, y2, lost) = far_side_with_first_images(&[]).await;
+    let far = w.far.host();
+    let (first, next) = (FIRST, NEXT);
+    let (inv, _) = w.inventory(&y2, "inventory.json").await;
+    // After the inventory was taken, app's linux/amd64 base layer goes.
+    lose(&w, &lost).await;
 
     let b = w.bundle(&y2, "delta", &["--inventory", &inv]).await;
     assert!(
@@ -180,5 +195,53 @@ async fn an_inventory_that_lies_fails_only_the_images_that_need_the_blob() {
     w.assert_far_complete(&next, &ALL, "after the fresh inventory")
         .await;
     w.assert_far_complete(&first, &ALL, "after the fresh inventory")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ledger_claim_that_no_longer_holds_is_named_and_the_same_bundle_completes_later() {
+    let ledger = "ledger.json";
+    let (w, y2, lost) = far_side_with_first_images(&["--ledger", ledger]).await;
+    let far = w.far.host();
+    let first_id = super::world::bundle_manifest(&w.path("first")).id;
+    lose(&w, &lost).await;
+
+    let b = w.bundle(&y2, "delta", &["--ledger", ledger]).await;
+    let claim = b
+        .left_out
+        .iter()
+        .find(|l| l.repository == format!("{far}/app") && l.digest.to_string() == lost)
+        .unwrap_or_else(|| {
+            panic!(
+                "the ledger lists {lost}, so it is left out: {:?}",
+                b.left_out
+            )
+        });
+    assert_eq!(claim.claimed_by.kind, "ledger");
+    assert_eq!(claim.claimed_by.bundle.as_deref(), Some(first_id.as_str()));
+    let out = w.apply("delta", &[]).await;
+    assert_eq!(out.code, 6, "{out}");
+    for needle in [lost.as_str(), &format!("{far}/app:v2"), ledger, &first_id] {
+        assert!(
+            out.stderr.contains(needle),
+            "the error does not name {needle}: {out}"
+        );
+    }
+    assert_eq!(
+        w.far_tags("app").await,
+        vec!["v1".to_string()],
+        "app:v2 tagged"
+    );
+    w.assert_far_complete(&[("tools", &["v2"])], &ALL, "tools:v2 despite app:v2")
+        .await;
+
+    // The blob is put back on the far side (from a backup): the same bundle now completes.
+    let bytes = &w.built("app", "v1").image.child("linux/amd64").layers()[0].bytes;
+    assert_eq!(w.http.push_blob(&far, "app", bytes).await, lost);
+    let out = w.apply("delta", &[]).await;
+    assert_eq!(out.code, 0, "{out}");
+    w.assert_far_complete(&NEXT, &ALL, "after the blob came back")
+        .await;
+    w.assert_far_complete(&FIRST, &ALL, "after the blob came back")
         .await;
 }
