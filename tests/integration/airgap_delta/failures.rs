@@ -1,6 +1,7 @@
 //! What goes wrong between the two sides: a volume damaged or lost on the way (named, nothing
-//! pushed), and an inventory that no longer tells the truth (the images that need the missing
-//! blob fail with no tag, the others complete, a fresh inventory completes the rest).
+//! pushed), and an inventory or ledger that no longer tells the truth (the images that need the
+//! missing blob fail with no tag, the others complete; a fresh inventory, or the blob put back,
+//! completes the rest).
 
 use super::world::{left_out, FarKind, World};
 use super::TRIP1;
