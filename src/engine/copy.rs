@@ -185,16 +185,9 @@ pub(crate) fn descriptor_of(m: &RawManifest) -> Descriptor {
     }
 }
 
-/// Execute `plan` from `src` to `dst`.
-pub async fn execute<E: Storage>(
-    src: Arc<E>,
-    dst: Arc<E>,
-    plan: Plan,
-    opts: &CopyOptions,
-    reporter: Arc<dyn Reporter>,
-) -> Result<CopyOutcome> {
-    let started = Instant::now();
-    let mut out = CopyOutcome {
+/// The outcome of a copy that has not done anything yet.
+fn fresh(plan: Plan) -> CopyOutcome {
+    CopyOutcome {
         pushed_digest: plan.root.digest.clone(),
         plan,
         up_to_date: false,
@@ -206,7 +199,41 @@ pub async fn execute<E: Storage>(
         manifests_existing: 0,
         seconds: 0.0,
         confirmed: Confirmed::default(),
+    }
+}
+
+/// A dry run into a delta bundle whose far registry is known to refuse sparse indexes: the
+/// plan the write would carry out (every child under `full`, the filtered index under
+/// `filter`), or the refusal itself under `fail`. Any other plan is returned as it is.
+pub(crate) async fn plan_as_written<E: Storage>(
+    src: &Arc<E>,
+    plan: Plan,
+    opts: &CopyOptions,
+    reporter: &Arc<dyn Reporter>,
+) -> Result<Plan> {
+    let known = opts
+        .delta
+        .as_ref()
+        .and_then(|d| d.refuses_sparse.as_deref());
+    let (Some(by), true) = (known, plan.sparse) else {
+        return Ok(plan);
     };
+    let mut out = fresh(plan);
+    let rej = known_rejection(&out.plan, &opts.target_ref, by);
+    apply_reject(src, &mut out, opts, reporter, rej).await?;
+    Ok(out.plan)
+}
+
+/// Execute `plan` from `src` to `dst`.
+pub async fn execute<E: Storage>(
+    src: Arc<E>,
+    dst: Arc<E>,
+    plan: Plan,
+    opts: &CopyOptions,
+    reporter: Arc<dyn Reporter>,
+) -> Result<CopyOutcome> {
+    let started = Instant::now();
+    let mut out = fresh(plan);
     let target_reference = opts
         .tag
         .clone()

@@ -350,7 +350,10 @@ impl VolumeWriter<'_> {
         // Readable by whoever carries and applies the bundle (the temp file is 0600).
         tmp.as_file()
             .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .map_err(io_err(format!("setting the mode of volume {}", path.display())))?;
+            .map_err(io_err(format!(
+                "setting the mode of volume {}",
+                path.display()
+            )))?;
         tmp.as_file()
             .sync_all()
             .map_err(io_err(format!("syncing volume {}", path.display())))?;

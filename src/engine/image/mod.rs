@@ -291,7 +291,24 @@ pub async fn mirror_image<E: Storage>(
             artifacts::discover(src.as_ref(), &out.plan, &job.artifacts, reporter).await?;
     }
 
+    let opts = CopyOptions {
+        tag: job.target_tag.clone(),
+        jobs: job.jobs,
+        on_reject: job.on_reject,
+        retry: job.retry,
+        source_ref: job.source_text.clone(),
+        target_ref: job.target_text.clone(),
+        include_foreign: job.selector.include_foreign,
+        defer_finish: true,
+        known_present: reading.present.clone(),
+        target_current: Some(reading.state.resolves_to().cloned()),
+        cancel: job.cancel.clone(),
+        delta: job.delta.clone(),
+    };
     if job.mode == Mode::DryRun {
+        if !done {
+            out.plan = copy::plan_as_written(src, out.plan, &opts, reporter).await?;
+        }
         verify::dry_run(job, src, dst.as_ref(), &reading, &mut out).await;
         out.seconds = started.elapsed().as_secs_f64();
         return Ok(out);
@@ -306,20 +323,6 @@ pub async fn mirror_image<E: Storage>(
         (Some(d), _) => d,
         (None, Some(open)) => open().await?,
         (None, None) => return Err(Error::Internal("no target to write to".into())),
-    };
-    let opts = CopyOptions {
-        tag: job.target_tag.clone(),
-        jobs: job.jobs,
-        on_reject: job.on_reject,
-        retry: job.retry,
-        source_ref: job.source_text.clone(),
-        target_ref: job.target_text.clone(),
-        include_foreign: job.selector.include_foreign,
-        defer_finish: true,
-        known_present: reading.present.clone(),
-        target_current: Some(reading.state.resolves_to().cloned()),
-        cancel: job.cancel.clone(),
-        delta: job.delta.clone(),
     };
     let written = write(job, src, &dst, &reading, done, &opts, reporter, &mut out).await;
     // The image is complete either way when only an artifact failed: commit it (a layout writes
