@@ -432,3 +432,57 @@ async fn signatures_and_referrers_travel_whole_in_a_delta_bundle() {
     .await;
     assert_eq!(out.code, 0, "{out}");
 }
+
+/// An apply interrupted while a layer is being uploaded exits 130 without a tag; the same
+/// command again finishes it (the volumes are unpacked again, what arrived is skipped).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_apply_leaves_no_tag_and_the_same_command_finishes_it() {
+    use crate::fault_proxy::{FaultConfig, FaultProxy, Seen};
+    let img = fixtures::single_manifest(8 * 1024 * 1024);
+    let src = Registry::start();
+    fixtures::push_image(&crate::harness::Http::new(), &src.host(), "big", "v1", &img).await;
+    let far = Registry::start();
+    let proxy = FaultProxy::start(
+        &far.host(),
+        FaultConfig {
+            throttle: Some(2 * 1024 * 1024),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b");
+    let out = mirror_async(&[
+        "copy",
+        &format!("{}/big:v1", src.host()),
+        &format!("{}/big:v1", proxy.host()),
+        "--bundle",
+        &b.display().to_string(),
+        "--max-volume-size",
+        "3M",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let layer = img.index.layers()[0].digest.clone();
+    let uploading = |seen: &[Seen]| {
+        seen.iter()
+            .any(|s| s.method == "PUT" && s.target.ends_with(&format!("digest={layer}")))
+    };
+    let args = vec![
+        "bundle".to_string(),
+        "apply".into(),
+        b.display().to_string(),
+    ];
+    let (code, stderr) = crate::sigint::interrupt_when(&args, &proxy, uploading, "INT").await;
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        !far.tag_exists("big", "v1"),
+        "no tag on an interrupted apply"
+    );
+    let out = mirror_async(&["bundle", "apply", &b.display().to_string()]).await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(
+        far.tag_target("big", "v1").as_deref(),
+        Some(img.index.digest.as_str())
+    );
+}

@@ -13,7 +13,7 @@ const BIG: usize = 16 * 1024 * 1024;
 
 /// Start `mirror ARGS`, wait until `ready` holds for the proxy's requests, then send `signal`;
 /// returns (exit code, stderr).
-async fn interrupt_when(
+pub(crate) async fn interrupt_when(
     args: &[String],
     proxy: &FaultProxy,
     ready: impl Fn(&[Seen]) -> bool,
