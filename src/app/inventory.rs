@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::app::cli::{InventoryArgs, OutputFormat};
 use crate::app::flags::AccessArgs;
 use crate::app::printer::{CliReporter, Printer};
+use crate::app::run::interruptible;
 use crate::app::settings::{AccessSettings, Side, TransferSettings};
 use crate::app::sync::config::{self, RegistryConfig};
 use crate::engine::inventory::{self, Scope};
@@ -281,16 +282,5 @@ fn empty(key: &str) -> crate::model::delta::Repository {
         tags: vec![],
         manifests: vec![],
         blobs: vec![],
-    }
-}
-
-/// Run `f` unless an interrupt arrives first (inventory writes nothing to clean up).
-async fn interruptible<T>(
-    cancel: &CancelToken,
-    f: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    tokio::select! {
-        r = f => r,
-        _ = cancel.cancelled() => Err(Error::Interrupted),
     }
 }

@@ -228,8 +228,8 @@ pub async fn finish_bundle(
     Ok(())
 }
 
-/// Run `f` unless an interrupt arrives first (nothing is open on the target yet).
-async fn interruptible<T>(
+/// Run `f` unless an interrupt arrives first (for steps that leave nothing open to clean up).
+pub(crate) async fn interruptible<T>(
     cancel: &CancelToken,
     f: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
