@@ -102,7 +102,12 @@ pub(super) async fn run_item(
                 .write_locks
                 .lock()
                 .expect("not poisoned")
-                .entry(source_name(&img.target.reference))
+                // A bundle holds every image in one layout: one writer per far repository
+                // (the layout takes concurrent writers; index.json is updated under its lock).
+                .entry(match &ctx.bundle {
+                    Some((_, fars)) => source_name(&fars[item.image]),
+                    None => source_name(&img.target.reference),
+                })
                 .or_default()
                 .clone(),
             mode: match mode {
