@@ -256,6 +256,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
         }
         'mirror;bundle;apply' {
             [CompletionResult]::new('--on-reject', '--on-reject', [CompletionResultType]::ParameterName, 'When the target refuses a sparse index: fail (exit 6 for that image), or push a filtered index (new digest). `full` cannot help here: the bundle holds only the selected platforms')
+            [CompletionResult]::new('--parallel', '--parallel', [CompletionResultType]::ParameterName, 'Repositories applied at the same time (the images of one repository go one after another)')
             [CompletionResult]::new('--work-dir', '--work-dir', [CompletionResultType]::ParameterName, 'Where volumes are unpacked (default: the system temp directory)')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')

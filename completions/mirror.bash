@@ -153,7 +153,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__bundle__subcmd__apply)
-            opts="-j -o -q -v -h -V --dry-run --on-reject --work-dir --jobs --retries --timeout --lock-timeout --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
+            opts="-j -o -q -v -h -V --dry-run --on-reject --parallel --work-dir --jobs --retries --timeout --lock-timeout --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,6 +161,10 @@ _mirror() {
             case "${prev}" in
                 --on-reject)
                     COMPREPLY=($(compgen -W "fail filter full" -- "${cur}"))
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --work-dir)

@@ -245,6 +245,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
         }
         &'mirror;bundle;apply'= {
             cand --on-reject 'When the target refuses a sparse index: fail (exit 6 for that image), or push a filtered index (new digest). `full` cannot help here: the bundle holds only the selected platforms'
+            cand --parallel 'Repositories applied at the same time (the images of one repository go one after another)'
             cand --work-dir 'Where volumes are unpacked (default: the system temp directory)'
             cand -j 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
             cand --jobs 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'

@@ -223,6 +223,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_see
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l on-reject -d 'When the target refuses a sparse index: fail (exit 6 for that image), or push a filtered index (new digest). `full` cannot help here: the bundle holds only the selected platforms' -r -f -a "fail\t'Stop with exit code 4; nothing is tagged'
 filter\t'Push a new index listing only the copied entries (new digest)'
 full\t'Copy the remaining children too and push the original index'"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l parallel -d 'Repositories applied at the same time (the images of one repository go one after another)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l work-dir -d 'Where volumes are unpacked (default: the system temp directory)' -r -f -a "(__fish_complete_directories)"
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r

@@ -99,6 +99,11 @@ pub struct BundleApplyArgs {
     #[arg(long, value_enum, default_value_t = OnRejectArg::Fail, value_name = "POLICY")]
     pub on_reject: OnRejectArg,
 
+    /// Repositories applied at the same time (the images of one repository go one after
+    /// another).
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+
     /// Where volumes are unpacked (default: the system temp directory).
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub work_dir: Option<PathBuf>,

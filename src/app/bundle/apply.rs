@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::app::cli::BundleApplyArgs;
@@ -393,30 +394,63 @@ pub async fn apply_command(
         duration_seconds: 0.0,
         exit_code: exit::OK,
     };
-    for img in &m.images {
-        cancel.check()?;
-        let mut out = AppliedImage {
-            target: img.target.clone(),
-            digest: img.digest.to_string(),
-            action: String::new(),
-            state_before: None,
-            left_out: BTreeMap::new(),
-            blobs_copied: 0,
-            bytes_copied: 0,
-            bytes_planned: None,
-            error: None,
-        };
-        match env.image(img, &src, printer, &mut out).await {
-            Ok(()) => report.applied += 1,
-            Err(Error::Interrupted) => return Err(Error::Interrupted),
-            Err(e) => {
-                report.failed += 1;
-                out.action = "failed".into();
-                printer.error(&e);
-                out.error = Some(e.to_string());
-            }
+    // Repositories in parallel (--parallel), the images of one repository one after another:
+    // distribution 2.8 answers concurrent pushes of one blob into one repository with spurious
+    // errors (as sync's one writer per target repository).
+    let mut groups: Vec<Vec<(usize, &BundleImage)>> = vec![];
+    for (k, img) in m.images.iter().enumerate() {
+        match groups.iter_mut().find(|g| g[0].1.repository == img.repository) {
+            Some(g) => g.push((k, img)),
+            None => groups.push(vec![(k, img)]),
         }
-        super::print_applied(printer, &out);
+    }
+    let results: Vec<Vec<(usize, AppliedImage, bool)>> = futures_util::stream::iter(groups)
+        .map(|group| {
+            let (env, src) = (&env, &src);
+            async move {
+                let mut done = vec![];
+                for (k, img) in group {
+                    if cancel.is_cancelled() {
+                        break;
+                    }
+                    let mut out = AppliedImage {
+                        target: img.target.clone(),
+                        digest: img.digest.to_string(),
+                        action: String::new(),
+                        state_before: None,
+                        left_out: BTreeMap::new(),
+                        blobs_copied: 0,
+                        bytes_copied: 0,
+                        bytes_planned: None,
+                        error: None,
+                    };
+                    let ok = match env.image(img, src, printer, &mut out).await {
+                        Ok(()) => true,
+                        Err(Error::Interrupted) => break,
+                        Err(e) => {
+                            out.action = "failed".into();
+                            printer.error(&e);
+                            out.error = Some(e.to_string());
+                            false
+                        }
+                    };
+                    super::print_applied(printer, &out);
+                    done.push((k, out, ok));
+                }
+                done
+            }
+        })
+        .buffer_unordered(usize::from(args.parallel))
+        .collect()
+        .await;
+    cancel.check()?;
+    let mut results: Vec<(usize, AppliedImage, bool)> = results.into_iter().flatten().collect();
+    results.sort_by_key(|(k, _, _)| *k);
+    for (_, out, ok) in results {
+        match ok {
+            true => report.applied += 1,
+            false => report.failed += 1,
+        }
         report.images.push(out);
     }
     report.duration_seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
