@@ -399,7 +399,10 @@ pub async fn apply_command(
     // errors (as sync's one writer per target repository).
     let mut groups: Vec<Vec<(usize, &BundleImage)>> = vec![];
     for (k, img) in m.images.iter().enumerate() {
-        match groups.iter_mut().find(|g| g[0].1.repository == img.repository) {
+        match groups
+            .iter_mut()
+            .find(|g| g[0].1.repository == img.repository)
+        {
             Some(g) => g.push((k, img)),
             None => groups.push(vec![(k, img)]),
         }
