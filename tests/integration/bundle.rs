@@ -486,3 +486,48 @@ async fn an_interrupted_apply_leaves_no_tag_and_the_same_command_finishes_it() {
         Some(img.index.digest.as_str())
     );
 }
+
+/// The far side may be an OCI layout too (a disk the far registry is loaded from later): its
+/// inventory lists the layout's blobs, the bundle leaves them out, the apply writes the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_far_side_layout_takes_delta_bundles_as_well() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let dir = tempfile::tempdir().unwrap();
+    let far = dir.path().join("far");
+    let s = |p: &Path| p.display().to_string();
+    let source = format!("{}/team/app:v1", src.host());
+    let b1 = dir.path().join("b1");
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &format!("oci:{}:v1", s(&far)),
+        "--bundle",
+        &s(&b1),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["bundle", "apply", &s(&b1)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["inventory", &format!("oci:{}", s(&far)), "--output", "json"]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let inv = dir.path().join("inventory.json");
+    std::fs::write(&inv, &out.stdout).unwrap();
+    let b2 = dir.path().join("b2");
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &format!("oci:{}:v2", s(&far)),
+        "--bundle",
+        &s(&b2),
+        "--inventory",
+        &s(&inv),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(bundle_json(&b2)["totals"]["blobs"], 0);
+    let out = mirror_async(&["bundle", "apply", &s(&b2)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["verify", &source, &format!("oci:{}:v2", s(&far))]).await;
+    assert_eq!(out.code, 0, "{out}");
+}
