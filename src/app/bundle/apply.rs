@@ -11,7 +11,7 @@
 //! 4. The image goes through the use case (`engine::image::mirror_image`), layout → target,
 //!    tag last, like any copy: a rerun skips what is there, so an interrupted apply resumes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,6 +34,7 @@ use crate::interrupt::CancelToken;
 use crate::model::delta::{
     BundleImage, BundleManifest, Checksummed, LeftOut, BUNDLE_FILE, BUNDLE_FORMAT,
 };
+use crate::model::digest::Digest;
 use crate::model::manifest::Descriptor;
 use crate::model::reference::ImageRef;
 use crate::transport::layout::Layout;
@@ -89,6 +90,14 @@ pub enum LeftOutState {
     Mountable,
     /// Nowhere to be found.
     Missing,
+}
+
+/// The kebab-case name of a state, as the report counts it.
+fn state_name(s: LeftOutState) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// One image's result.
@@ -167,15 +176,17 @@ impl Env<'_> {
             .collect()
     }
 
-    /// Check (and mount) the blobs the bundle left out for `img`.
+    /// Check (and mount) the blobs the bundle left out for `img`: HEADs `--jobs` at a time, one
+    /// endpoint per mount source, and nothing asked twice for one repository (`present` holds
+    /// what earlier images of it confirmed).
     async fn left_out(
         &self,
         img: &BundleImage,
         dst: &Endpoint,
         states: &mut BTreeMap<String, usize>,
+        present: &mut HashSet<Digest>,
     ) -> Result<()> {
-        let dry = self.args.dry_run;
-        let mut first_missing: Option<Error> = None;
+        let mut todo: Vec<(&LeftOut, Descriptor)> = vec![];
         for d in &img.left_out {
             let Some(left) = self
                 .manifest
@@ -188,6 +199,10 @@ impl Env<'_> {
                     img.target
                 )));
             };
+            if present.contains(d) {
+                *states.entry(state_name(LeftOutState::Present)).or_default() += 1;
+                continue;
+            }
             let desc = Descriptor {
                 media_type: "application/octet-stream".into(),
                 digest: d.clone(),
@@ -197,43 +212,71 @@ impl Env<'_> {
                 annotations: Default::default(),
                 urls: vec![],
             };
-            let ctx = |e: Error, place: &str| e.context(format!("checking blob {d} on {place}"));
-            let mut state = if dst.has_blob(&desc).await.map_err(|e| ctx(e, &img.target))? {
-                LeftOutState::Present
-            } else {
-                LeftOutState::Missing
+            todo.push((left, desc));
+        }
+        let jobs = self.transfer.jobs.max(1);
+        let ctx =
+            |e: Error, d: &Digest, place: &str| e.context(format!("checking blob {d} on {place}"));
+        let heads: Vec<Result<bool>> = futures_util::stream::iter(&todo)
+            .map(|(_, desc)| async move {
+                dst.has_blob(desc)
+                    .await
+                    .map_err(|e| ctx(e, &desc.digest, &img.target))
+            })
+            .buffered(jobs)
+            .collect()
+            .await;
+        let mut results: Vec<LeftOutState> = vec![];
+        let mut sources: BTreeMap<&str, Endpoint> = BTreeMap::new();
+        for ((left, desc), head) in todo.iter().zip(heads) {
+            let mut state = match head? {
+                true => LeftOutState::Present,
+                false => LeftOutState::Missing,
             };
             if let (LeftOutState::Missing, Some(from)) = (state, &left.mount_from) {
-                let from_ref: ImageRef = from
-                    .parse()
-                    .map_err(|e| Error::Internal(format!("mount source {from}: {e}")))?;
-                let src = self.open(from_ref, false).await?;
-                state = if dry {
-                    match src.has_blob(&desc).await.map_err(|e| ctx(e, from))? {
-                        true => LeftOutState::Mountable,
-                        false => LeftOutState::Missing,
-                    }
+                if !sources.contains_key(from.as_str()) {
+                    let from_ref: ImageRef = from
+                        .parse()
+                        .map_err(|e| Error::Internal(format!("mount source {from}: {e}")))?;
+                    sources.insert(from, self.open(from_ref, false).await?);
+                }
+                let src = &sources[from.as_str()];
+                let found = if self.args.dry_run {
+                    src.has_blob(desc).await
                 } else {
-                    match dst.try_mount(&desc, &src).await.map_err(|e| ctx(e, from))? {
-                        true => LeftOutState::Mounted,
-                        false => LeftOutState::Missing,
-                    }
+                    dst.try_mount(desc, src).await
+                };
+                state = match (
+                    found.map_err(|e| ctx(e, &desc.digest, from))?,
+                    self.args.dry_run,
+                ) {
+                    (true, true) => LeftOutState::Mountable,
+                    (true, false) => LeftOutState::Mounted,
+                    (false, _) => LeftOutState::Missing,
                 };
             }
-            let key = serde_json::to_value(state)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            *states.entry(key).or_default() += 1;
-            if state == LeftOutState::Missing && first_missing.is_none() {
-                first_missing = Some(Error::LeftOutMissing(Box::new(LeftOutMissing {
-                    target: img.target.clone(),
-                    digest: d.clone(),
-                    size: left.size,
-                    claim: left.claimed_by.to_string(),
-                    mount_from: left.mount_from.clone(),
-                    needed_by: self.needed_by(left),
-                })));
+            results.push(state);
+        }
+        let mut first_missing: Option<Error> = None;
+        for ((left, desc), state) in todo.iter().zip(results) {
+            *states.entry(state_name(state)).or_default() += 1;
+            match state {
+                LeftOutState::Present | LeftOutState::Mounted => {
+                    present.insert(desc.digest.clone());
+                }
+                LeftOutState::Mountable => {}
+                LeftOutState::Missing => {
+                    first_missing.get_or_insert_with(|| {
+                        Error::LeftOutMissing(Box::new(LeftOutMissing {
+                            target: img.target.clone(),
+                            digest: desc.digest.clone(),
+                            size: left.size,
+                            claim: left.claimed_by.to_string(),
+                            mount_from: left.mount_from.clone(),
+                            needed_by: self.needed_by(left),
+                        }))
+                    });
+                }
             }
         }
         match first_missing {
@@ -249,6 +292,7 @@ impl Env<'_> {
         src: &Arc<Endpoint>,
         printer: Printer,
         out: &mut AppliedImage,
+        present: &mut HashSet<Digest>,
     ) -> Result<()> {
         let far: ImageRef = img.target.parse().map_err(|e| {
             Error::usage(format!(
@@ -257,7 +301,7 @@ impl Env<'_> {
             ))
         })?;
         let dst = Arc::new(self.open(far.clone(), !self.args.dry_run).await?);
-        self.left_out(img, &dst, &mut out.left_out).await?;
+        self.left_out(img, &dst, &mut out.left_out, present).await?;
         let reporter = Arc::new(CliReporter::for_item(printer, &img.target));
         let mut selector = Selector::all();
         selector.include_foreign = true;
@@ -412,6 +456,8 @@ pub async fn apply_command(
             let (env, src) = (&env, &src);
             async move {
                 let mut done = vec![];
+                // Left-out blobs the repository was found to hold, for its later images.
+                let mut present = HashSet::new();
                 for (k, img) in group {
                     if cancel.is_cancelled() {
                         break;
@@ -427,7 +473,7 @@ pub async fn apply_command(
                         bytes_planned: None,
                         error: None,
                     };
-                    let ok = match env.image(img, src, printer, &mut out).await {
+                    let ok = match env.image(img, src, printer, &mut out, &mut present).await {
                         Ok(()) => true,
                         Err(Error::Interrupted) => break,
                         Err(e) => {
