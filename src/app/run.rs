@@ -181,6 +181,7 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
         selector: s.selector,
         signatures: s.signatures.clone(),
         delta: bundled.as_ref().map(|(n, far, _)| n.delta(far)),
+        known_blobs: Default::default(),
     };
     let _writing = (!s.dry_run).then(|| cancel.writing());
     let r: Arc<dyn Reporter> = reporter.clone();

@@ -76,6 +76,8 @@ pub struct CopyOptions {
     pub cancel: crate::interrupt::CancelToken,
     /// The target is a delta bundle (docs/air-gap.md): what the far side already holds.
     pub delta: Option<Arc<Delta>>,
+    /// Blobs the caller has just found on the target: counted as existing without a request.
+    pub known_blobs: Arc<HashSet<Digest>>,
 }
 
 /// A delta bundle's view of the far side, for a copy into the bundle.

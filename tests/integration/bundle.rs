@@ -531,3 +531,83 @@ async fn a_far_side_layout_takes_delta_bundles_as_well() {
     let out = mirror_async(&["verify", &source, &format!("oci:{}:v2", s(&far))]).await;
     assert_eq!(out.code, 0, "{out}");
 }
+
+/// Two tags of one image in one bundle: each left-out blob is asked for once on the far side,
+/// and nothing is uploaded.
+#[tokio::test(flavor = "multi_thread")]
+async fn left_out_blobs_are_checked_once_per_repository() {
+    use crate::fault_proxy::{FaultConfig, FaultProxy};
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, http) = seeded(&img).await;
+    fixtures::push_image(&http, &src.host(), "team/app", "v2", &img).await;
+    let far = Registry::start();
+    let proxy = FaultProxy::start(&far.host(), FaultConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger.json");
+    let s = |p: &Path| p.display().to_string();
+    let (b1, b2) = (dir.path().join("b1"), dir.path().join("b2"));
+    let yaml = dir.path().join("near.yaml");
+    let write_yaml = |tags: &str| {
+        std::fs::write(
+            &yaml,
+            format!(
+                "images:\n  - source: {}/team/app\n    target: {}/mirror/app\n    tags: [{tags}]\n",
+                src.host(),
+                proxy.host()
+            ),
+        )
+        .unwrap()
+    };
+    write_yaml("v1");
+    let out = mirror_async(&[
+        "sync",
+        "-f",
+        &s(&yaml),
+        "--bundle",
+        &s(&b1),
+        "--ledger",
+        &s(&ledger),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["bundle", "apply", &s(&b1)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    write_yaml("v1, v2");
+    let out = mirror_async(&[
+        "sync",
+        "-f",
+        &s(&yaml),
+        "--bundle",
+        &s(&b2),
+        "--ledger",
+        &s(&ledger),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let m = bundle_json(&b2);
+    assert_eq!(m["totals"]["blobs"], 0, "{m}");
+    let before = proxy.seen().len();
+    let out = mirror_async(&["bundle", "apply", &s(&b2)]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let seen = proxy.seen();
+    let blob_heads: Vec<&str> = seen[before..]
+        .iter()
+        .filter(|r| r.method == "HEAD" && r.target.contains("/blobs/"))
+        .map(|r| r.target.as_str())
+        .collect();
+    let mut distinct = blob_heads.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        blob_heads.len(),
+        distinct.len(),
+        "a blob HEADed twice: {blob_heads:#?}"
+    );
+    assert_eq!(distinct.len(), img.all_blobs().len());
+    assert!(
+        !seen[before..]
+            .iter()
+            .any(|r| r.method == "PATCH" || (r.method == "PUT" && r.target.contains("/blobs/"))),
+        "nothing uploaded"
+    );
+}

@@ -336,6 +336,7 @@ impl Env<'_> {
             cancel: self.cancel.clone(),
             signatures: Default::default(),
             delta: None,
+            known_blobs: Arc::new(present.clone()),
         };
         let r: Arc<dyn Reporter> = reporter.clone();
         let o = mirror_image(&job, src, TargetSlot::Open(dst), &r).await;

@@ -67,6 +67,7 @@ pub async fn verify_command(
             cancel: cancel.clone(),
             signatures: s.signatures.clone(),
             delta: None,
+            known_blobs: Default::default(),
         };
         let events: Arc<dyn Reporter> = reporter.clone();
         let o = mirror_image(&job, &src, target, &events).await?;

@@ -93,6 +93,7 @@ pub(crate) async fn copy_blobs<E: Storage>(
     let failed = Arc::new(AtomicBool::new(false));
     let mut set = JoinSet::new();
     for d in blobs.iter().cloned() {
+        let known = opts.known_blobs.contains(&d.digest);
         let (src, dst, sem, large, failed, reporter, retry) = (
             src.clone(),
             dst.clone(),
@@ -121,7 +122,7 @@ pub(crate) async fn copy_blobs<E: Storage>(
             if failed.load(Ordering::SeqCst) {
                 return Ok(None);
             }
-            let r = copy_blob(&src, &dst, &d, probe, &reporter, retry).await;
+            let r = copy_blob(&src, &dst, &d, (probe, known), &reporter, retry).await;
             if r.is_err() {
                 failed.store(true, Ordering::SeqCst);
             }
@@ -187,14 +188,15 @@ async fn copy_blob<E: Storage>(
     src: &Arc<E>,
     dst: &Arc<E>,
     d: &Descriptor,
-    probe: Probe,
+    (probe, known): (Probe, bool),
     reporter: &Arc<dyn Reporter>,
     retry: RetryPolicy,
 ) -> Result<BlobOutcome> {
-    let present = match probe {
-        Probe::Head => dst.has_blob(d).await?,
-        Probe::Upload => dst.has_blob_before_push(d).await?,
-    };
+    let present = known
+        || match probe {
+            Probe::Head => dst.has_blob(d).await?,
+            Probe::Upload => dst.has_blob_before_push(d).await?,
+        };
     if present {
         return Ok(BlobOutcome::Existing);
     }
@@ -323,7 +325,7 @@ mod tests {
             &src,
             &dst,
             &d,
-            Probe::Head,
+            (Probe::Head, false),
             &reporter,
             RetryPolicy::default(),
         )

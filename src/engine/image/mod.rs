@@ -23,6 +23,7 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -100,6 +101,9 @@ pub struct ImageJob {
     /// The target is a delta bundle: blobs the far side holds are left out, and a far registry
     /// known to refuse sparse indexes gets `on_reject` now (docs/air-gap.md).
     pub delta: Option<Arc<Delta>>,
+    /// Blobs the caller has just found on the target (`mirror bundle apply` checks the blobs a
+    /// bundle left out before it starts): counted as present without asking again.
+    pub known_blobs: Arc<HashSet<Digest>>,
 }
 
 /// Opens a target that does not exist yet (an OCI layout), once a write is due.
@@ -304,6 +308,7 @@ pub async fn mirror_image<E: Storage>(
         target_current: Some(reading.state.resolves_to().cloned()),
         cancel: job.cancel.clone(),
         delta: job.delta.clone(),
+        known_blobs: job.known_blobs.clone(),
     };
     if job.mode == Mode::DryRun {
         if !done {

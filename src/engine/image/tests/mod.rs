@@ -387,6 +387,7 @@ fn job(mode: Mode, platforms: &[&str]) -> ImageJob {
         cancel: crate::interrupt::CancelToken::new(),
         signatures: Default::default(),
         delta: None,
+        known_blobs: Default::default(),
     }
 }
 
