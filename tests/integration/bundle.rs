@@ -611,3 +611,38 @@ async fn left_out_blobs_are_checked_once_per_repository() {
         "nothing uploaded"
     );
 }
+
+/// A digest pin travels too: its entry in the bundle is named `host/repo@digest`, and the
+/// apply pushes it by digest, untagged.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_digest_pin_is_bundled_and_applied_by_digest() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b");
+    let d = &img.index.digest;
+    let out = mirror_async(&[
+        "copy",
+        &format!("{}/team/app@{d}", src.host()),
+        &format!("{}/pinned/app@{d}", far.host()),
+        "--bundle",
+        &b.display().to_string(),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let m = bundle_json(&b);
+    assert_eq!(
+        m["images"][0]["layout_ref"],
+        format!("{}/pinned/app@{d}", far.host())
+    );
+    let out = mirror_async(&["bundle", "apply", &b.display().to_string()]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&[
+        "verify",
+        &format!("{}/team/app@{d}", src.host()),
+        &format!("{}/pinned/app@{d}", far.host()),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+}
