@@ -197,7 +197,8 @@ async fn copy_command(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -
     );
     emit(&report, printer, s.dry_run);
     if let Some((near, far, lref)) = &bundled {
-        near.record((&source_text, far, &target_text), lref, &outcome);
+        let delta = job.delta.clone().unwrap_or_else(|| near.delta(far));
+        near.record((&source_text, far, &target_text), lref, &outcome, delta);
         finish_bundle(near, s.dry_run, printer, cancel).await?;
     }
     Ok(exit::OK)

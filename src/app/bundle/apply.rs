@@ -11,7 +11,7 @@
 //! 4. The image goes through the use case (`engine::image::mirror_image`), layout → target,
 //!    tag last, like any copy: a rerun skips what is there, so an interrupted apply resumes.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -79,8 +79,7 @@ pub async fn check(dir: &Path) -> Result<BundleManifest> {
 }
 
 /// How one left-out blob stands on the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LeftOutState {
     /// Already in the target repository.
     Present,
@@ -94,10 +93,13 @@ pub enum LeftOutState {
 
 /// The kebab-case name of a state, as the report counts it.
 fn state_name(s: LeftOutState) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
+    match s {
+        LeftOutState::Present => "present",
+        LeftOutState::Mounted => "mounted",
+        LeftOutState::Mountable => "mountable",
+        LeftOutState::Missing => "missing",
+    }
+    .to_string()
 }
 
 /// One image's result.
@@ -151,6 +153,8 @@ struct Env<'a> {
     transfer: TransferSettings,
     cancel: &'a CancelToken,
     manifest: &'a BundleManifest,
+    /// `manifest.left_out` by (target repository, digest).
+    claims: HashMap<(&'a str, &'a Digest), &'a LeftOut>,
 }
 
 impl Env<'_> {
@@ -188,12 +192,7 @@ impl Env<'_> {
     ) -> Result<()> {
         let mut todo: Vec<(&LeftOut, Descriptor)> = vec![];
         for d in &img.left_out {
-            let Some(left) = self
-                .manifest
-                .left_out
-                .iter()
-                .find(|l| &l.digest == d && l.repository == img.repository)
-            else {
+            let Some(&left) = self.claims.get(&(img.repository.as_str(), d)) else {
                 return Err(Error::Internal(format!(
                     "bundle.json lists {d} as left out for {} without saying who claimed it",
                     img.target
@@ -426,6 +425,11 @@ pub async fn apply_command(
         transfer: TransferSettings::from_args(&args.transfer),
         cancel,
         manifest: &m,
+        claims: m
+            .left_out
+            .iter()
+            .map(|l| ((l.repository.as_str(), &l.digest), l))
+            .collect(),
     };
     let _writing = (!args.dry_run).then(|| cancel.writing());
     let mut report = ApplyReport {

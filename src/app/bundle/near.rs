@@ -56,16 +56,12 @@ pub struct Near {
     recorded: Mutex<Vec<Recorded>>,
 }
 
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::Io {
-        what: format!("reading the {what} {}", path.display()),
-        source: e,
-    })
-}
-
 /// Load an inventory or ledger file, checking its format and checksum.
 pub fn load_inventory(path: &Path, formats: &[&'static str]) -> Result<Inventory> {
-    let bytes = read_file(path, "inventory")?;
+    let bytes = std::fs::read(path).map_err(|e| Error::Io {
+        what: format!("reading the inventory {}", path.display()),
+        source: e,
+    })?;
     Inventory::open(&bytes, path, formats).map_err(|e| {
         Error::usage_hint(
             e.to_string(),
@@ -168,14 +164,14 @@ impl Near {
     }
 
     /// Record what `outcome` put into the bundle for `target` (a reference into `far`, the far
-    /// repository).
+    /// repository); `delta` is the one the image was written with ([`Near::delta`]).
     pub fn record(
         &self,
         (source, far, target): (&str, &ImageRef, &str),
         layout_ref: &str,
         outcome: &ImageOutcome,
+        delta: Arc<Delta>,
     ) {
-        let delta = self.delta(far);
         let plan = outcome.copy.as_ref().map_or(&outcome.plan, |c| &c.plan);
         let mut manifests = vec![(plan.root.digest.clone(), plan.root.bytes.len() as u64)];
         manifests.extend(

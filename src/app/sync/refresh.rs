@@ -141,11 +141,12 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
         })),
     };
     let o = mirror_image(&job, &env.src, target, &env.reporter).await;
-    if let (Some(b), Ok(o)) = (&env.bundle, &o) {
+    if let (Some(b), Some(delta), Ok(o)) = (&env.bundle, &job.delta, &o) {
         b.near.record(
             (&item.source_text, &b.far, &item.target_text),
             &item.target_reference,
             o,
+            delta.clone(),
         );
     }
     out.rate_limit_pauses = pauses.load(std::sync::atomic::Ordering::Relaxed);
