@@ -76,9 +76,27 @@ async fn a_second_bundle_of_the_same_image_carries_manifests_only_and_mounts_acr
         assert_eq!(mode & 0o777, 0o644, "{f} is readable by whoever applies it");
     }
     assert_eq!(m["left_out"][0]["claimed_by"]["kind"], "ledger");
-    let out = mirror_async(&["bundle", "check", &s(&b2)]).await;
+    let out = mirror_async(&["bundle", "check", &s(&b2), "-o", "json"]).await;
     assert_eq!(out.code, 0, "{out}");
-    let out = mirror_async(&["bundle", "apply", &s(&b2), "--output", "json"]).await;
+    let checked: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(checked, m, "check prints bundle.json once verified");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let out = mirror_async(&[
+        "bundle",
+        "apply",
+        &s(&b2),
+        "--output",
+        "json",
+        "--work-dir",
+        &s(&work),
+    ])
+    .await;
+    assert_eq!(
+        std::fs::read_dir(&work).unwrap().count(),
+        0,
+        "the unpacked layout is removed from --work-dir"
+    );
     assert_eq!(out.code, 0, "{out}");
     let r: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(r["images"][0]["left_out"]["present"], all_blobs, "{r}");
@@ -153,7 +171,7 @@ async fn a_left_out_blob_the_far_side_lost_is_named_with_its_claim_and_nothing_i
     for needle in [
         lost.as_str(),
         &format!("{}/team/app:v2", far.host()),
-        "ledger",
+        &s(&ledger),
         &bundle1,
         "mirror inventory",
     ] {
@@ -642,6 +660,59 @@ async fn a_digest_pin_is_bundled_and_applied_by_digest() {
         "verify",
         &format!("{}/team/app@{d}", src.host()),
         &format!("{}/pinned/app@{d}", far.host()),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+}
+
+/// A sparse bundle (no inventory said how the far side treats them) meets distribution 2.8,
+/// which refuses sparse indexes: the default fails that image untagged; `--on-reject filter`
+/// pushes the filtered index, complete for the selection.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sparse_bundle_meets_a_refusing_far_side_with_the_apply_policy() {
+    let img = fixtures::multi_arch_oci(LAYER);
+    let (src, _http) = seeded(&img).await;
+    let far = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b");
+    let source = format!("{}/team/app:v1", src.host());
+    let target = format!("{}/team/app:v1", far.host());
+    let out = mirror_async(&[
+        "copy",
+        &source,
+        &target,
+        "-p",
+        "linux/amd64",
+        "--bundle",
+        &b.display().to_string(),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["bundle", "apply", &b.display().to_string()]).await;
+    assert_eq!(out.code, 6, "{out}");
+    assert!(out.stderr.contains("rejects sparse indexes"), "{out}");
+    assert!(!far.tag_exists("team/app", "v1"));
+    let out = mirror_async(&[
+        "bundle",
+        "apply",
+        &b.display().to_string(),
+        "--on-reject",
+        "filter",
+        "-o",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let at = far.tag_target("team/app", "v1").unwrap();
+    assert_ne!(at, img.index.digest, "a filtered index, not the source's");
+    let out = mirror_async(&[
+        "verify",
+        &source,
+        &target,
+        "-p",
+        "linux/amd64",
+        "--on-reject",
+        "filter",
     ])
     .await;
     assert_eq!(out.code, 0, "{out}");
