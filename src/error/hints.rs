@@ -65,7 +65,7 @@ impl Error {
                 h.push("to accept sparse indexes: distribution v3 `validation.manifests.indexes.platforms: none`; Quay ≥ 3.17 `FEATURE_SPARSE_INDEX: true`".into());
             }
             Error::LeftOutMissing(_) => {
-                h.push("the inventory or ledger was wrong, or the blob was deleted since: take a fresh inventory on this side (`mirror inventory -f FILE --output json`), write a new bundle against it on the near side, and apply that".into());
+                h.push("the inventory or ledger was wrong, or the blob was deleted since: take a fresh inventory on this side (`mirror inventory -f mirror.yaml --probe-sparse --output json > inventory.json`), write a new bundle against it on the near side, and apply that".into());
                 h.push("the other images of the bundle were applied; a rerun of the apply after the blob is back completes this one".into());
             }
             Error::NothingSelected { .. } => {

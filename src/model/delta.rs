@@ -279,6 +279,8 @@ impl Inventory {
             e.blobs.extend(r.blobs);
         }
         for r in repos.values_mut() {
+            // A tag names what the newest entry says (a ledger appends each bundle's tags).
+            r.tags.reverse();
             r.tags.sort_by(|a, b| a.tag.cmp(&b.tag));
             r.tags.dedup_by(|a, b| a.tag == b.tag);
             for v in [&mut r.manifests, &mut r.blobs] {

@@ -462,6 +462,34 @@ fn volume_path(dir: &Path, v: &Volume) -> Result<PathBuf> {
 /// Check every volume in `dir`: present, the listed size, the listed SHA-256. Presence and size
 /// of all volumes are checked before any is hashed. Reads each volume once, 1 MiB at a time.
 pub fn check(dir: &Path, volumes: &[Volume]) -> Result<()> {
+    let paths = check_present(dir, volumes)?;
+    let mut problems = vec![];
+    for ((which, path), v) in paths.iter().zip(volumes) {
+        let f = File::open(path).map_err(io_err(format!("opening {which}")))?;
+        let mut reader = HashingReader {
+            inner: io::BufReader::with_capacity(BUF, f),
+            hasher: Hasher::new(v.sha256.algorithm()),
+        };
+        io::copy(&mut reader, &mut io::sink()).map_err(io_err(format!("reading {which}")))?;
+        let actual = reader.hasher.finish();
+        if actual != v.sha256 {
+            problems.push(format!(
+                "{which} is damaged: it hashes to {actual}, bundle.json says {}",
+                v.sha256
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(bad_volumes(dir, problems));
+    }
+    Ok(())
+}
+
+/// The cheap half of [`check`]: every volume present, a regular file of the listed size,
+/// without reading any (a missing or truncated volume is named at once). [`unpack`] hashes each
+/// volume as it reads it, so an apply reads the volumes once. Returns each volume's label and
+/// path.
+pub fn check_present(dir: &Path, volumes: &[Volume]) -> Result<Vec<(String, PathBuf)>> {
     let total = volumes.len();
     let mut problems = vec![];
     let mut paths = vec![];
@@ -496,25 +524,7 @@ pub fn check(dir: &Path, volumes: &[Volume]) -> Result<()> {
     if !problems.is_empty() {
         return Err(bad_volumes(dir, problems));
     }
-    for ((which, path), v) in paths.iter().zip(volumes) {
-        let f = File::open(path).map_err(io_err(format!("opening {which}")))?;
-        let mut reader = HashingReader {
-            inner: io::BufReader::with_capacity(BUF, f),
-            hasher: Hasher::new(v.sha256.algorithm()),
-        };
-        io::copy(&mut reader, &mut io::sink()).map_err(io_err(format!("reading {which}")))?;
-        let actual = reader.hasher.finish();
-        if actual != v.sha256 {
-            problems.push(format!(
-                "{which} is damaged: it hashes to {actual}, bundle.json says {}",
-                v.sha256
-            ));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(bad_volumes(dir, problems));
-    }
-    Ok(())
+    Ok(paths)
 }
 
 /// Unpack the volumes in `dir`, in order, as one tar into `dest` (regular files and directories
@@ -632,7 +642,7 @@ impl Read for VolumeChain<'_> {
             let actual: Digest = hasher.finish();
             if size != v.size || actual != v.sha256 {
                 let problem = format!(
-                    "{} changed after the check or while being unpacked: it is {size} bytes hashing to {actual}, bundle.json says {} bytes, {}",
+                    "{} is damaged (or changed while being unpacked): it is {size} bytes hashing to {actual}, bundle.json says {} bytes, {}",
                     self.which(self.next),
                     v.size,
                     v.sha256

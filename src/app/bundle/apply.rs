@@ -28,7 +28,7 @@ use crate::engine::copy::OnReject;
 use crate::engine::image::{mirror_image, ImageAction, ImageJob, Mode, TargetSlot};
 use crate::engine::progress::Reporter;
 use crate::engine::select::Selector;
-use crate::error::{Error, LeftOutMissing, Result};
+use crate::error::{Error, ErrorKind, LeftOutMissing, Result};
 use crate::exit;
 use crate::interrupt::CancelToken;
 use crate::model::delta::{
@@ -38,6 +38,7 @@ use crate::model::digest::Digest;
 use crate::model::manifest::Descriptor;
 use crate::model::reference::ImageRef;
 use crate::transport::layout::Layout;
+use crate::transport::registry::{RegistryClient, RegistryRepo};
 use crate::transport::{Endpoint, Storage};
 
 /// Open `DIR/bundle.json`, checking its format and checksum.
@@ -55,8 +56,10 @@ pub fn open_manifest(dir: &Path) -> Result<BundleManifest> {
     })
 }
 
-/// Check the manifest and every volume; nothing is unpacked.
-pub async fn check(dir: &Path) -> Result<BundleManifest> {
+/// Check the manifest and every volume; nothing is unpacked. `hash`: also each volume's
+/// SHA-256 (`bundle check`); the apply checks presence and sizes only, and the unpack hashes
+/// each volume as it reads it, before anything is pushed, so the volumes are read once.
+pub async fn check(dir: &Path, hash: bool) -> Result<BundleManifest> {
     let m = open_manifest(dir)?;
     match &m.layout {
         Some(l) => {
@@ -70,9 +73,12 @@ pub async fn check(dir: &Path) -> Result<BundleManifest> {
         }
         None => {
             let (d, v) = (dir.to_path_buf(), m.volumes.clone());
-            tokio::task::spawn_blocking(move || crate::transport::volumes::check(&d, &v))
-                .await
-                .map_err(|e| Error::Internal(format!("checking volumes: {e}")))??;
+            tokio::task::spawn_blocking(move || match hash {
+                true => crate::transport::volumes::check(&d, &v),
+                false => crate::transport::volumes::check_present(&d, &v).map(drop),
+            })
+            .await
+            .map_err(|e| Error::Internal(format!("checking volumes: {e}")))??;
         }
     }
     Ok(m)
@@ -153,21 +159,63 @@ struct Env<'a> {
     transfer: TransferSettings,
     cancel: &'a CancelToken,
     manifest: &'a BundleManifest,
+    /// One client per registry host ([`Env::open`]).
+    clients: std::sync::Mutex<HashMap<String, Arc<RegistryClient>>>,
     /// `manifest.left_out` by (target repository, digest).
     claims: HashMap<(&'a str, &'a Digest), &'a LeftOut>,
 }
 
 impl Env<'_> {
+    /// A target (or mount source): one client per registry host for the whole apply, so
+    /// credentials are resolved (and a password asked or read from stdin) once per host, and the
+    /// connection pool and tokens are shared.
     async fn open(&self, r: ImageRef, push: bool) -> Result<Endpoint> {
-        let s = EndpointSettings::new(
-            r,
-            Side::Target,
-            &self.args.dest.view(),
-            &self.args.access,
-            &self.transfer,
-            self.cancel,
-        )?;
-        open_endpoint(&s, push, self.transfer.lock_timeout).await
+        let ImageRef::Registry(rr) = &r else {
+            let s = EndpointSettings::new(
+                r,
+                Side::Target,
+                &self.args.dest.view(),
+                &self.args.access,
+                &self.transfer,
+                self.cancel,
+            )?;
+            return open_endpoint(&s, push, self.transfer.lock_timeout).await;
+        };
+        let known = self
+            .clients
+            .lock()
+            .expect("not poisoned")
+            .get(&rr.registry)
+            .cloned();
+        let client = match known {
+            Some(c) => c,
+            None => {
+                let s = EndpointSettings::new(
+                    r.clone(),
+                    Side::Target,
+                    &self.args.dest.view(),
+                    &self.args.access,
+                    &self.transfer,
+                    self.cancel,
+                )?;
+                let c = Arc::new(RegistryClient::new(rr.api_host(), s.auth, s.client)?);
+                RegistryRepo::new(c.clone(), &rr.repository, push)
+                    .ping()
+                    .await
+                    .map_err(|e| e.context(format!("connecting to {}", rr.registry)))?;
+                self.clients
+                    .lock()
+                    .expect("not poisoned")
+                    .entry(rr.registry.clone())
+                    .or_insert(c)
+                    .clone()
+            }
+        };
+        Ok(Endpoint::Registry(RegistryRepo::new(
+            client,
+            &rr.repository,
+            push,
+        )))
     }
 
     /// Every image of the bundle that needs `left`.
@@ -366,7 +414,7 @@ impl Env<'_> {
 
 /// `mirror bundle check DIR`.
 pub async fn check_command(dir: &Path, printer: Printer) -> Result<u8> {
-    let m = check(dir).await?;
+    let m = check(dir, true).await?;
     printer.info_line(&format!(
         "bundle {} ({}): bundle.json and {} verified; {} image(s), {} blob(s) carried ({} bytes), {} left out",
         m.id,
@@ -393,7 +441,7 @@ pub async fn apply_command(
     cancel: &CancelToken,
 ) -> Result<u8> {
     let started = Instant::now();
-    let m = check(&args.dir).await?;
+    let m = check(&args.dir, false).await?;
     let (layout_dir, _unpacked): (PathBuf, Option<tempfile::TempDir>) = match &m.layout {
         Some(l) => (args.dir.join(l), None),
         None => {
@@ -425,6 +473,7 @@ pub async fn apply_command(
         transfer: TransferSettings::from_args(&args.transfer),
         cancel,
         manifest: &m,
+        clients: Default::default(),
         claims: m
             .left_out
             .iter()
@@ -480,11 +529,11 @@ pub async fn apply_command(
                     };
                     let ok = match env.image(img, src, printer, &mut out, &mut present).await {
                         Ok(()) => true,
-                        Err(Error::Interrupted) => break,
+                        Err(e) if e.kind() == ErrorKind::Interrupted => break,
                         Err(e) => {
                             out.action = "failed".into();
                             printer.error(&e);
-                            out.error = Some(e.to_string());
+                            out.error = Some(crate::app::sync::output::error_text(&e));
                             false
                         }
                     };

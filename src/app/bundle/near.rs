@@ -3,7 +3,7 @@
 //! holds ([`Near::delta`]), and what each image put there is recorded for the seal
 //! (`seal.rs`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -54,6 +54,8 @@ pub struct Near {
     /// Pack into volumes: `None` keeps the directory; `Some(max)` packs (`None` max: one volume).
     pub volumes: Option<Option<u64>>,
     recorded: Mutex<Vec<Recorded>>,
+    /// [`Near::delta`] by repository key: built once, shared by every image of a repository.
+    deltas: Mutex<HashMap<String, Arc<Delta>>>,
 }
 
 /// Load an inventory or ledger file, checking its format and checksum.
@@ -117,6 +119,7 @@ impl Near {
             ledger,
             volumes,
             recorded: Mutex::default(),
+            deltas: Mutex::default(),
         })))
     }
 
@@ -139,6 +142,9 @@ impl Near {
     /// and whether the far registry is known to refuse sparse indexes.
     pub fn delta(&self, far: &ImageRef) -> Arc<Delta> {
         let key = repository_key(far);
+        if let Some(d) = self.deltas.lock().expect("not poisoned").get(&key) {
+            return d.clone();
+        }
         let refuses_sparse = registry_of(&key)
             .filter(|reg| self.far.sparse_index(reg) == SparseIndex::Rejected)
             .map(|reg| {
@@ -153,14 +159,19 @@ impl Near {
                     files.join(", ")
                 )
             });
-        Arc::new(Delta {
+        let d = Arc::new(Delta {
             left_out: self
                 .far
                 .digests_for(&key)
                 .into_iter()
                 .collect::<HashSet<_>>(),
             refuses_sparse,
-        })
+        });
+        self.deltas
+            .lock()
+            .expect("not poisoned")
+            .insert(key, d.clone());
+        d
     }
 
     /// Record what `outcome` put into the bundle for `target` (a reference into `far`, the far

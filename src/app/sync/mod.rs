@@ -22,7 +22,7 @@ pub mod tags;
 mod discover;
 mod endpoints;
 mod item;
-mod output;
+pub(crate) mod output;
 mod verify;
 
 pub use self::verify::verify_command;

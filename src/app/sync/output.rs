@@ -9,7 +9,7 @@ use crate::error::Error;
 use super::report::{self, Action, ItemReport, Line, Summary};
 
 /// The error with its causes and hints, one per line.
-pub(super) fn error_text(e: &Error) -> String {
+pub(crate) fn error_text(e: &Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {

@@ -95,3 +95,50 @@ fn layouts_have_no_registry() {
     assert_eq!(registry_of("oci:/x/y"), None);
     assert_eq!(registry_of("127.0.0.1:5000/a/b"), Some("127.0.0.1:5000"));
 }
+
+#[test]
+fn merging_keeps_the_oldest_claim_the_newest_tag_and_the_first_known_sparse_verdict() {
+    let mut l = inv(LEDGER_FORMAT, &[("r.example/a", &[1])]);
+    l.repositories[0].tags.push(TagEntry {
+        tag: "v1".into(),
+        digest: d(10),
+    });
+    let mut later = inv(LEDGER_FORMAT, &[("r.example/a", &[1, 2])]);
+    for b in &mut later.repositories[0].blobs {
+        b.bundle = Some("b2".into());
+    }
+    later.repositories[0].tags.push(TagEntry {
+        tag: "v1".into(),
+        digest: d(11),
+    });
+    l.repositories.extend(later.repositories);
+    l.normalise();
+    let repo = &l.repositories[0];
+    assert_eq!(repo.tags.len(), 1);
+    assert_eq!(
+        repo.tags[0].digest,
+        d(11),
+        "the tag moved: the newest entry wins"
+    );
+    assert_eq!(repo.blobs.len(), 2);
+    assert_eq!(
+        repo.blobs[0].bundle.as_deref(),
+        Some("b1"),
+        "the oldest shipment"
+    );
+
+    let verdict = |v| {
+        let mut i = inv(INVENTORY_FORMAT, &[]);
+        i.registries.push(RegistryFacts {
+            registry: "r.example".into(),
+            sparse_index: v,
+        });
+        i
+    };
+    let mut far = FarSide::default();
+    far.add(&verdict(SparseIndex::Unknown), "old.json");
+    far.add(&verdict(SparseIndex::Rejected), "new.json");
+    far.add(&verdict(SparseIndex::Accepted), "newer.json");
+    assert_eq!(far.sparse_index("r.example"), SparseIndex::Rejected);
+    assert_eq!(far.basis.len(), 3);
+}

@@ -330,7 +330,7 @@ fn unpack_names_a_volume_changed_after_check() {
     assert_eq!(e.kind(), ErrorKind::Failure);
     assert!(
         text.contains("volume layout.tar.002 (2 of")
-            && text.contains("changed after the check or while being unpacked")
+            && text.contains("is damaged (or changed while being unpacked)")
             && text.contains(&sha2_of(&bytes)),
         "{text}"
     );

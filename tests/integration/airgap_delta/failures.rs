@@ -48,7 +48,7 @@ async fn a_damaged_or_missing_volume_is_named_and_nothing_is_pushed() {
     bad[mid] ^= 0x01;
     std::fs::write(&damaged, &bad).unwrap();
     let check = w.mirror(&["bundle", "check", &w.arg("bundle")]).await;
-    assert_ne!(check.code, 0, "a damaged volume passed the check: {check}");
+    assert_eq!(check.code, 1, "a damaged volume passed the check: {check}");
     assert!(
         check.stderr.contains(&b.volumes[1].name),
         "the check names the volume: {check}"
@@ -75,7 +75,7 @@ async fn a_damaged_or_missing_volume_is_named_and_nothing_is_pushed() {
     let away = w.path("elsewhere");
     std::fs::rename(w.path("bundle").join(&last), &away).unwrap();
     let check = w.mirror(&["bundle", "check", &w.arg("bundle")]).await;
-    assert_ne!(check.code, 0, "a missing volume passed the check: {check}");
+    assert_eq!(check.code, 1, "a missing volume passed the check: {check}");
     assert!(
         check.stderr.contains(&last),
         "the check names the volume: {check}"
