@@ -70,8 +70,8 @@ pub struct CopyOptions {
     pub defer_finish: bool,
     /// Manifests already known to be on the target (read from it while planning): not HEADed.
     pub known_present: HashSet<Digest>,
-    /// What the target tag names, when the caller already asked (saves a HEAD).
-    pub target_current: Option<Option<Digest>>,
+    /// What the target tag names (the use case read it with the target state).
+    pub target_current: Option<Digest>,
     /// Cancellation (SIGINT/SIGTERM): checked before each step, awaited while blobs move.
     pub cancel: crate::interrupt::CancelToken,
     /// The target is a delta bundle (docs/air-gap.md): what the far side already holds.
@@ -243,16 +243,7 @@ pub async fn execute<E: Storage>(
 
     // 1. No-op check.
     reporter.event(Event::Stage("checking target"));
-    let current = match &opts.target_current {
-        Some(known) => known.clone(),
-        None => dst.resolve(&target_reference).await.map_err(|e| {
-            e.context(format!(
-                "checking {} on {}",
-                target_reference,
-                dst.describe()
-            ))
-        })?,
-    };
+    let current = opts.target_current.clone();
     // A target that already holds this plan's `--on-reject filter` index is up to date too.
     if current.is_some()
         && current.as_ref() != Some(&out.plan.root.digest)

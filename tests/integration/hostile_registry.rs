@@ -88,8 +88,12 @@ async fn hostile_registry_corpus() {
         }
         match &c.expect {
             Expect::Copied => {
-                if out.code != 0 || !dst.tag_exists(&repo, "v1") {
-                    problems.push("expected a complete copy".into());
+                let at = dst.tag_target(&repo, "v1");
+                if out.code != 0 || at.as_deref() != Some(img.index.digest.as_str()) {
+                    problems.push(format!(
+                        "expected a complete copy of {}, the tag names {at:?}",
+                        img.index.digest
+                    ));
                 }
             }
             Expect::Fail(code, needles) => {

@@ -305,7 +305,7 @@ pub async fn mirror_image<E: Storage>(
         include_foreign: job.selector.include_foreign,
         defer_finish: true,
         known_present: reading.present.clone(),
-        target_current: Some(reading.state.resolves_to().cloned()),
+        target_current: reading.state.resolves_to().cloned(),
         cancel: job.cancel.clone(),
         delta: job.delta.clone(),
         known_blobs: job.known_blobs.clone(),

@@ -223,12 +223,17 @@ pub async fn gate<S: Storage>(
     }
     if policy.children {
         for c in children {
-            // Bytes only for a message-signature bundle; fetched lazily by digest.
+            // The bytes, for a message-signature bundle. A failed read is reported as itself
+            // (method, URL, status), not as a signature that does not verify.
             let bytes = storage
                 .fetch_manifest(c.as_str(), None)
                 .await
-                .ok()
-                .map(|m| m.bytes);
+                .map_err(|e| {
+                    e.context(format!(
+                        "reading child manifest {c} of {image} to check its signature"
+                    ))
+                })
+                .map(|m| Some(m.bytes))?;
             match check_digest(storage, c, bytes.as_deref(), &policy.keys).await? {
                 Ok(v) => verdict.verified.push(v),
                 Err(failed) => {
