@@ -25,7 +25,8 @@ use crate::model::media;
 use crate::transport::{BlobBody, Pushed, Storage};
 
 mod files;
-use files::{io_err, write_atomic, BatchWriter};
+pub use files::write_atomic;
+use files::{io_err, BatchWriter, SHARED_MODE};
 
 /// The annotation holding a tag in `index.json`.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -281,6 +282,12 @@ impl Layout {
             .tempfile_in(dir)
             .map_err(io_err(format!("creating a temp file in {}", dir.display())))?;
         let (std_file, tmp_path) = tmp.into_parts();
+        std_file
+            .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(SHARED_MODE))
+            .map_err(io_err(format!(
+                "setting the mode of {}",
+                tmp_path.display()
+            )))?;
         // `stream` is a VerifyingStream (copy.rs) or bytes hashed just now (manifests): it ends
         // cleanly only when size and digest are right, so the rename below commits only
         // verified content. The size is re-checked here as a cheap second guard.

@@ -46,6 +46,20 @@ async fn a_second_bundle_of_the_same_image_carries_manifests_only_and_mounts_acr
     assert_eq!(m["totals"]["left_out"], 0);
     assert!(out.stderr.contains("sealed as"), "{out}");
     assert!(ledger.is_file());
+    {
+        // The far side applies as another user: what the bundle holds is readable by all.
+        use std::os::unix::fs::PermissionsExt;
+        let blob = crate::fixtures::layout_blob(&b1.join("layout"), &img.index.digest);
+        for f in [
+            b1.join("bundle.json"),
+            b1.join("layout/index.json"),
+            blob,
+            ledger.clone(),
+        ] {
+            let mode = std::fs::metadata(&f).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o644, "{}", f.display());
+        }
+    }
     let out = mirror_async(&["bundle", "apply", &s(&b1)]).await;
     assert_eq!(out.code, 0, "{out}");
     let out = mirror_async(&["verify", &source, &format!("{}/team/app:v1", far.host())]).await;

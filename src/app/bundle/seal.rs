@@ -7,7 +7,6 @@
 //! is described exactly as a fresh one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use super::near::{Near, Recorded, LAYOUT_DIR};
 use crate::error::{Error, Result};
@@ -17,7 +16,7 @@ use crate::model::delta::{
 };
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, ManifestView};
-use crate::transport::layout::Layout;
+use crate::transport::layout::{write_atomic, Layout};
 use crate::transport::Storage;
 
 /// Per target repository, for the ledger: tags, manifests and blobs.
@@ -79,28 +78,6 @@ fn bundle_id(created: &str, images: &[BundleImage]) -> String {
         created.replace([':', '-'], "").trim_end_matches('Z'),
         &h.hex()[..8]
     )
-}
-
-/// Write `bytes` to `path` through a temp file in the same directory, fsynced, then renamed.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = dir.unwrap_or(Path::new("."));
-    let io = |what: &str, e| Error::Io {
-        what: format!("{what} {}", path.display()),
-        source: e,
-    };
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).map_err(|e| io("creating a temp file for", e))?;
-    tmp.write_all(bytes).map_err(|e| io("writing", e))?;
-    // Readable by whoever carries and applies it (the temp file is 0600).
-    tmp.as_file()
-        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(|e| io("setting the mode of", e))?;
-    tmp.as_file().sync_all().map_err(|e| io("syncing", e))?;
-    tmp.persist(path)
-        .map_err(|e| io("renaming into", e.error))?;
-    Ok(())
 }
 
 /// Seal the bundle: describe it, pack it, write `bundle.json`, update the ledger. `None` when
@@ -204,7 +181,7 @@ pub async fn seal(
         }
     }
     let bytes = m.seal();
-    write_atomically(&near.dir.join(BUNDLE_FILE), &bytes)?;
+    write_atomic(&near.dir.join(BUNDLE_FILE), &bytes)?;
     if m.layout.is_none() {
         std::fs::remove_dir_all(near.layout_dir()).map_err(|e| Error::Io {
             what: format!("removing {} after packing it", near.layout_dir().display()),
@@ -230,7 +207,7 @@ pub async fn seal(
             });
         }
         l.normalise();
-        write_atomically(path, &l.seal())?;
+        write_atomic(path, &l.seal())?;
     }
     Ok(Some(m))
 }

@@ -88,8 +88,13 @@ impl BatchWriter {
     }
 }
 
-/// Write a small file atomically: temp file in the same directory, fsync, rename.
-pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Readable by everyone, like a tar's entries: layouts and bundles are carried across and read
+/// by other users (tempfile creates files 0600).
+pub(crate) const SHARED_MODE: u32 = 0o644;
+
+/// Write a small file atomically: temp file in the same directory, mode [`SHARED_MODE`], fsync,
+/// rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -97,6 +102,9 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(io_err(format!("creating a temp file in {}", dir.display())))?;
     tmp.write_all(bytes)
         .map_err(io_err(format!("writing {}", path.display())))?;
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(SHARED_MODE))
+        .map_err(io_err(format!("setting the mode of {}", path.display())))?;
     tmp.as_file()
         .sync_all()
         .map_err(io_err(format!("syncing {}", path.display())))?;
