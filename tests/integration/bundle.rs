@@ -273,9 +273,22 @@ async fn sync_writes_one_bundle_for_every_image_and_apply_pushes_each_to_its_tar
         "--bundle",
         &b.display().to_string(),
         "--pack",
+        "-o",
+        "json",
     ])
     .await;
     assert_eq!(out.code, 0, "{out}");
+    // The last JSON line is the sealed bundle's summary, as bundle.json says.
+    let line: serde_json::Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+    let sealed = bundle_json(&b);
+    let summary = &line["bundle"];
+    assert_eq!(summary["id"], sealed["id"], "{line}");
+    assert_eq!(summary["totals"], sealed["totals"], "{line}");
+    assert_eq!(summary["volumes"], sealed["volumes"], "{line}");
+    assert_eq!(summary["images"], 2, "{line}");
+    let t = &sealed["totals"];
+    let carried = t["manifest_bytes"].as_u64().unwrap() + t["blob_bytes"].as_u64().unwrap();
+    assert_eq!(summary["delta_bytes"], carried, "{line}");
     assert!(
         !far.tag_exists("mirror/app", "v1"),
         "nothing reaches the far side"
