@@ -9,9 +9,6 @@ use sparse_mirror::app::run;
 use sparse_mirror::exit;
 use sparse_mirror::interrupt::CancelToken;
 
-/// How long cleanup after SIGINT/SIGTERM may take before the process exits anyway.
-const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
-
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
@@ -41,23 +38,13 @@ fn main() -> ExitCode {
             eprintln!("error: interrupted again; exiting without cleanup");
             std::process::exit(exit::INTERRUPTED.into());
         });
-        tokio::select! {
-            biased;
-            r = run::run(&cli, printer, &cancel) => match r {
-                Ok(code) => code,
-                Err(e) => {
-                    printer.error(&e);
-                    e.exit_code()
-                }
-            },
-            // Commands that write hold a guard until they have cleaned up (bounded, in case a
-            // registry does not answer the DELETE); the others exit at once.
-            _ = async {
-                cancel.cancelled().await;
-                let _ = tokio::time::timeout(CLEANUP_GRACE, cancel.writers_done()).await;
-            } => {
-                printer.error_text("interrupted", &[]);
-                exit::INTERRUPTED
+        // `run` ends the command after an interrupt (bounded cleanup) and still writes the
+        // metrics file; the exit code is then 130.
+        match run::run(&cli, printer, &cancel).await {
+            Ok(code) => code,
+            Err(e) => {
+                printer.error(&e);
+                e.exit_code()
             }
         }
     });

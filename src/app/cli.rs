@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::app::flags::{
-    BundleArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
+    BundleArgs, ColorChoice, CopyHookArgs, GlobalArgs, HookPolicyArgs, MetricsArgs, OnRejectArg,
+    OutputFormat, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
     SourceAccessArgs, TargetAccessArgs, TransferArgs,
 };
 
@@ -18,17 +19,13 @@ pub use crate::app::flags::{
 /// `mirror copy` copies the selected children of a multi-arch index and then pushes the
 /// UNMODIFIED index bytes, so the target holds a sparse index with the source's digest: digest
 /// pins and signatures over the index stay valid.
-///
-/// Examples:
-///   mirror copy docker.io/library/alpine:3.20 registry.local/alpine:3.20 --platform linux/amd64,linux/arm64
-///   mirror copy --dry-run quay.io/org/app:v1 oci:/mnt/usb/layout:v1 --platform 'linux/*'
-///   mirror copy SRC DST --platform linux/amd64 --on-reject full --output json
 #[derive(Debug, Parser)]
 #[command(
     name = "mirror",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = MIRROR_EXAMPLES
 )]
 pub struct Cli {
     /// Options shared by every command.
@@ -39,29 +36,15 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Output and logging options.
-#[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report.
-    #[arg(short, long, value_enum, default_value_t = OutputFormat::Human, global = true, env = "MIRROR_OUTPUT")]
-    pub output: OutputFormat,
+/// `mirror --help`: one command per line (a doc comment would be reflowed into a paragraph).
+const MIRROR_EXAMPLES: &str = "Examples:
+  mirror copy docker.io/library/alpine:3.20 registry.local/alpine:3.20 -p linux/amd64,linux/arm64
+  mirror copy --dry-run quay.io/org/app:v1 oci:/mnt/usb/layout:v1 --platform 'linux/*'
+  mirror copy SRC DST --platform linux/amd64 --on-reject full --output json
+  mirror sync -f mirror.yaml
+  mirror verify quay.io/org/app:v1 registry.local/org/app:v1 --platform linux/amd64
 
-    /// Print only errors on stderr: no warnings, no summary, no progress.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
-    pub quiet: u8,
-
-    /// More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
-
-    /// Never draw progress bars (they are drawn only when stderr is a terminal anyway).
-    #[arg(long, global = true)]
-    pub no_progress: bool,
-
-    /// When to use colour on stderr. NO_COLOR is honoured by `auto`.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
-    pub color: ColorChoice,
-}
+Each command's --help has its own examples.";
 
 const BUNDLE_EXAMPLES: &str = "Examples:
   mirror bundle check /media/usb/trip-42
@@ -119,26 +102,6 @@ pub struct BundleApplyArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub access: SharedAccessArgs,
-}
-
-/// `--output` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// `TARGET@DIGEST` on stdout, a summary on stderr.
-    Human,
-    /// The JSON report on stdout (see docs/json-output.md).
-    Json,
-}
-
-/// `--color` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when stderr is a terminal and NO_COLOR is unset.
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
 }
 
 /// Commands.
@@ -257,8 +220,8 @@ const INVENTORY_EXAMPLES: &str = "Examples:
   # on the far side: what the disconnected registry holds, for every target of the sync file
   mirror inventory -f mirror.yaml --output json > inventory.json
 
-  # some repositories, one tag, and a layout; and whether the registry takes sparse indexes
-  mirror inventory registry.airgap/org/app registry.airgap/org/db:v2 oci:/srv/mirror --probe-sparse
+  # some repositories and one tag; and whether the registry takes sparse indexes
+  mirror inventory registry.airgap/org/app registry.airgap/org/db:v2 --probe-sparse
 
   # then, on the near side: ship only what inventory.json does not list
   mirror sync -f mirror.yaml --bundle /mnt/usb/bundle --inventory inventory.json";
@@ -300,7 +263,7 @@ pub struct InventoryArgs {
 }
 
 const VERIFY_EXAMPLES: &str = "Examples:
-  mirror verify docker.io/library/nginx:1.27 registry.local/nginx:1.27 --platform linux/amd64,linux/arm64
+  mirror verify docker.io/library/nginx:1.27 registry.local/nginx:1.27 -p linux/amd64,linux/arm64
   mirror verify quay.io/org/app:v1 oci:/mnt/usb/mirror:v1 --output json";
 
 /// Options of `mirror sync`.
@@ -368,7 +331,7 @@ pub struct SyncArgs {
 
     /// Hook timeout and exit-code policy (the hooks themselves are in the file).
     #[command(flatten)]
-    pub hooks: crate::app::hooks::HookPolicyArgs,
+    pub hooks: HookPolicyArgs,
 
     /// Air-gap delta bundle.
     #[command(flatten)]
@@ -376,7 +339,7 @@ pub struct SyncArgs {
 
     /// Monitoring.
     #[command(flatten)]
-    pub metrics: crate::app::metrics::MetricsArgs,
+    pub metrics: MetricsArgs,
 }
 
 /// Options of `mirror verify`.
@@ -416,15 +379,15 @@ pub struct VerifyArgs {
 
     /// Monitoring.
     #[command(flatten)]
-    pub metrics: crate::app::metrics::MetricsArgs,
+    pub metrics: MetricsArgs,
 }
 
 const COPY_EXAMPLES: &str = "Examples:
   # amd64 and arm64 only, plus their BuildKit attestations; the index keeps its digest
-  mirror copy docker.io/library/nginx:1.27 registry.local/nginx:1.27 --platform linux/amd64,linux/arm64
+  mirror copy docker.io/library/nginx:1.27 registry.local/nginx:1.27 -p linux/amd64,linux/arm64
 
   # to an OCI layout directory (air gap), then from it to the disconnected registry
-  mirror copy quay.io/org/app:v1 oci:/mnt/usb/mirror:v1 --platform 'linux/*' --platform '!linux/s390x'
+  mirror copy quay.io/org/app:v1 oci:/mnt/usb/mirror:v1 -p 'linux/*' -p '!linux/s390x'
   mirror copy oci:/mnt/usb/mirror:v1 registry.airgap/org/app:v1
 
   # see what would be copied, with sizes, without writing anything
@@ -500,7 +463,7 @@ pub struct CopyArgs {
 
     /// Hooks.
     #[command(flatten)]
-    pub hooks: crate::app::hooks::CopyHookArgs,
+    pub hooks: CopyHookArgs,
 
     /// Air-gap delta bundle.
     #[command(flatten)]
@@ -508,7 +471,7 @@ pub struct CopyArgs {
 
     /// Monitoring.
     #[command(flatten)]
-    pub metrics: crate::app::metrics::MetricsArgs,
+    pub metrics: MetricsArgs,
 }
 
 /// `--layout-ref-name` values.

@@ -397,3 +397,93 @@ pub struct BundleArgs {
     #[arg(long, requires = "bundle", help_heading = "Air-gap bundle")]
     pub pack: bool,
 }
+
+/// Output and logging options.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report.
+    #[arg(short, long, value_enum, default_value_t = OutputFormat::Human, global = true, env = "MIRROR_OUTPUT")]
+    pub output: OutputFormat,
+
+    /// Print only errors on stderr: no warnings, no summary, no progress.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
+
+    /// More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Never draw progress bars (they are drawn only when stderr is a terminal anyway).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+
+    /// When to use colour on stderr. NO_COLOR is honoured by `auto`.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+/// `--output` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// `TARGET@DIGEST` on stdout, a summary on stderr.
+    Human,
+    /// The JSON report on stdout (see docs/json-output.md).
+    Json,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stderr is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Options shared by `copy` and `sync`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HookPolicyArgs {
+    /// Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400), help_heading = "Hooks")]
+    pub hook_timeout: Option<u64>,
+
+    /// A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0.
+    #[arg(long, help_heading = "Hooks")]
+    pub hook_failure_exit: bool,
+}
+
+/// `mirror copy`'s hooks.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CopyHookArgs {
+    /// Run CMD after the copy wrote something (not for an up-to-date target or a dry run).
+    ///
+    /// CMD is split into words at spaces ('…' and "…" group words) and run without a shell
+    /// (write `sh -c '…'` for one). It gets the JSON report on stdin and MIRROR_SOURCE,
+    /// MIRROR_TARGET, MIRROR_DIGEST in its environment, which is otherwise cleared but for
+    /// PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR and --hook-env names.
+    #[arg(long, value_name = "CMD", help_heading = "Hooks")]
+    pub on_change: Option<String>,
+
+    /// Run CMD after the copy failed (stdin: `{"source","target","error","exit_code"}`).
+    #[arg(long, value_name = "CMD", help_heading = "Hooks")]
+    pub on_failure: Option<String>,
+
+    /// Pass this environment variable to hooks (repeatable; MIRROR_*, REGISTRY_AUTH_FILE and DOCKER_CONFIG are refused).
+    #[arg(long, value_name = "NAME", help_heading = "Hooks")]
+    pub hook_env: Vec<String>,
+
+    /// Timeout and exit-code policy.
+    #[command(flatten)]
+    pub policy: HookPolicyArgs,
+}
+
+/// `--metrics-file`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MetricsArgs {
+    /// Write Prometheus metrics (text format) to PATH when the run ends, replacing the file
+    /// atomically: for node_exporter's textfile collector (name it `*.prom`). See docs/sync.md.
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath, help_heading = "Monitoring")]
+    pub metrics_file: Option<PathBuf>,
+}

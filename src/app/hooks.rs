@@ -14,11 +14,11 @@
 //! - A failure (non-zero exit, a signal, the timeout, a program that does not start) is
 //!   reported and counted; it changes the exit code only with `--hook-failure-exit`.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::app::flags::{CopyHookArgs, HookPolicyArgs};
 use crate::app::printer::Printer;
 use crate::app::sync::report::{Action, HookReport, ItemReport};
 
@@ -33,43 +33,6 @@ const ALLOWED_ENV: &[&str] = &[
 /// Whether a variable name may never be passed to a hook (it carries `mirror`'s credentials).
 pub fn is_secret_name(name: &str) -> bool {
     name.starts_with("MIRROR_") || name == "REGISTRY_AUTH_FILE" || name == "DOCKER_CONFIG"
-}
-
-/// Options shared by `copy` and `sync`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct HookPolicyArgs {
-    /// Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file].
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400), help_heading = "Hooks")]
-    pub hook_timeout: Option<u64>,
-
-    /// A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0.
-    #[arg(long, help_heading = "Hooks")]
-    pub hook_failure_exit: bool,
-}
-
-/// `mirror copy`'s hooks.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct CopyHookArgs {
-    /// Run CMD after the copy wrote something (not for an up-to-date target or a dry run).
-    ///
-    /// CMD is split into words at spaces ('…' and "…" group words) and run without a shell
-    /// (write `sh -c '…'` for one). It gets the JSON report on stdin and MIRROR_SOURCE,
-    /// MIRROR_TARGET, MIRROR_DIGEST in its environment, which is otherwise cleared but for
-    /// PATH, HOME, USER, LANG, LC_*, TZ, TMPDIR and --hook-env names.
-    #[arg(long, value_name = "CMD", help_heading = "Hooks")]
-    pub on_change: Option<String>,
-
-    /// Run CMD after the copy failed (stdin: `{"source","target","error","exit_code"}`).
-    #[arg(long, value_name = "CMD", help_heading = "Hooks")]
-    pub on_failure: Option<String>,
-
-    /// Pass this environment variable to hooks (repeatable; MIRROR_*, REGISTRY_AUTH_FILE and DOCKER_CONFIG are refused).
-    #[arg(long, value_name = "NAME", help_heading = "Hooks")]
-    pub hook_env: Vec<String>,
-
-    /// Timeout and exit-code policy.
-    #[command(flatten)]
-    pub policy: HookPolicyArgs,
 }
 
 /// `hooks:` in a sync file.
@@ -385,73 +348,6 @@ pub async fn after_item(hooks: &Hooks, r: &mut ItemReport, printer: Printer) {
         printer.warn(&format!("{event} hook for {}: {e}", r.source));
     }
     r.hooks.push(h);
-}
-
-/// What `mirror copy` reported, for its hooks: (JSON, changed, digest).
-static COPY_REPORT: Mutex<Option<(Vec<u8>, bool, String)>> = Mutex::new(None);
-
-/// Keep the copy's report for its hooks (called where the report is emitted).
-pub fn note_copy_report(r: &crate::engine::report::Report) {
-    let unchanged = r.up_to_date && r.repaired.is_empty();
-    let changed = !(r.dry_run || unchanged);
-    let json = serde_json::to_vec(r).unwrap_or_default();
-    *COPY_REPORT.lock().expect("not poisoned") = Some((json, changed, r.source_digest.to_string()));
-}
-
-/// After `mirror copy`: run `--on-change` / `--on-failure`, count a failure in the metrics,
-/// and with `--hook-failure-exit` turn a 0 exit code into 1.
-pub async fn after_copy(
-    args: &crate::app::cli::CopyArgs,
-    hooks: &Hooks,
-    result: crate::error::Result<u8>,
-    printer: Printer,
-) -> crate::error::Result<u8> {
-    let a = &args.hooks;
-    if !hooks.any() {
-        return result;
-    }
-    let noted = COPY_REPORT.lock().expect("not poisoned").take();
-    let (event, argv, stdin, digest) = match (&result, noted) {
-        (Ok(_), Some((json, true, digest))) => ("on-change", &hooks.on_change, json, Some(digest)),
-        (Err(e), _) => {
-            let json = serde_json::json!({
-                "source": args.source,
-                "target": args.target,
-                "error": e.to_string(),
-                "exit_code": e.exit_code(),
-            });
-            (
-                "on-failure",
-                &hooks.on_failure,
-                json.to_string().into_bytes(),
-                None,
-            )
-        }
-        _ => return result,
-    };
-    let Some(argv) = argv else { return result };
-    let outcome = if result.is_ok() { "copied" } else { "failed" };
-    let h = run_hook(
-        argv,
-        hooks,
-        HookInput {
-            event,
-            outcome,
-            source: &args.source,
-            target: &args.target,
-            digest,
-            stdin,
-        },
-    )
-    .await;
-    let Some(e) = &h.error else { return result };
-    printer.warn(&format!("{event} hook: {e}"));
-    let failed_item = result.is_err();
-    crate::app::metrics::note_hook_failure(failed_item);
-    match result {
-        Ok(crate::exit::OK) if a.policy.hook_failure_exit => Ok(crate::exit::FAILURE),
-        r => r,
-    }
 }
 
 /// `sync`'s exit code after hooks: with `--hook-failure-exit`, a failed hook turns 0 into 6.

@@ -23,15 +23,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::app::sync::report::{Action, ItemReport};
 use crate::engine::report::Report;
 
-/// `--metrics-file`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct MetricsArgs {
-    /// Write Prometheus metrics (text format) to PATH when the run ends, replacing the file
-    /// atomically: for node_exporter's textfile collector (name it `*.prom`). See docs/sync.md.
-    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath, help_heading = "Monitoring")]
-    pub metrics_file: Option<PathBuf>,
-}
-
 /// One item's result, as metrics see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemResult {
@@ -170,42 +161,6 @@ pub fn finish(
         exit_code,
     );
     write_atomically(path, text.as_bytes())
-}
-
-/// After a command: write the metrics file when `--metrics-file` was given (a failure to write
-/// it is a warning; the exit code stays the command's).
-pub fn after_command(
-    command: &crate::app::cli::Command,
-    started: Instant,
-    result: &crate::error::Result<u8>,
-    printer: crate::app::printer::Printer,
-) {
-    use crate::app::cli::Command;
-    let (name, path, item) = match command {
-        Command::Copy(a) => (
-            "copy",
-            &a.metrics.metrics_file,
-            Some((a.source.as_str(), a.target.as_str())),
-        ),
-        Command::Verify(a) => (
-            "verify",
-            &a.metrics.metrics_file,
-            Some((a.source.as_str(), a.target.as_str())),
-        ),
-        Command::Sync(a) => ("sync", &a.metrics.metrics_file, None),
-        _ => return,
-    };
-    let Some(path) = path else { return };
-    let code = match result {
-        Ok(c) => *c,
-        Err(e) => e.exit_code(),
-    };
-    if let Err(e) = finish(path, name, started, code, item) {
-        printer.warn(&format!(
-            "cannot write the metrics file {}: {e}",
-            path.display()
-        ));
-    }
 }
 
 /// The previous file's last-success timestamps, by (image, target).

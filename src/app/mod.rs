@@ -3,9 +3,10 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod commands;
+pub mod endpoint;
 pub mod flags;
 pub mod hooks;
-pub mod inventory;
 pub mod metrics;
 pub mod printer;
 pub mod run;

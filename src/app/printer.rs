@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::app::cli::{ColorChoice, GlobalArgs, OutputFormat};
+use crate::app::flags::{ColorChoice, GlobalArgs, OutputFormat};
 use crate::engine::progress::{BlobOutcome, Event, Reporter};
 
 /// What the run decided about output, once, from the flags and the terminal.

@@ -53,6 +53,59 @@ fn usage_errors_exit_2_and_name_the_part() {
     assert_eq!(out.code, 2, "{out}");
 }
 
+/// The example lines of a help text or man page (after the `Examples:` / `EXAMPLES` heading) that
+/// are neither comments, the sync YAML sample, nor prose: each must be one whole command.
+fn example_lines(text: &str, heading: &str) -> Vec<String> {
+    let Some(start) = text.find(heading) else {
+        return vec![];
+    };
+    text[start + heading.len()..]
+        .lines()
+        .map(str::trim_end)
+        .take_while(|l| !l.starts_with("A minimal mirror.yaml") && !l.starts_with("Each command"))
+        .take_while(|l| !l.starts_with(".fi") && !l.starts_with(".SH"))
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn examples_show_one_command_per_line_in_help_and_man_pages() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pages: &[(&[&str], &str)] = &[
+        (&["--help"], "mirror.1"),
+        (&["copy", "--help"], "mirror-copy.1"),
+        (&["sync", "--help"], "mirror-sync.1"),
+        (&["inventory", "--help"], "mirror-inventory.1"),
+        (&["verify", "--help"], "mirror-verify.1"),
+        (&["bundle", "--help"], "mirror-bundle.1"),
+    ];
+    for (args, man) in pages {
+        let out = mirror(args);
+        assert_eq!(out.code, 0, "{out}");
+        let lines = example_lines(&out.stdout, "Examples:\n");
+        assert!(lines.len() >= 2, "mirror {args:?}: no examples\n{out}");
+        for l in &lines {
+            // A wrapped command continues on a line that does not start a command.
+            assert!(
+                l.starts_with("  mirror ") || l.starts_with("  JOB_COMPLETION_INDEX="),
+                "mirror {args:?}: example line {l:?} is not a whole command\n{}",
+                out.stdout
+            );
+        }
+        // The man page: the same lines, verbatim (no-fill), under EXAMPLES.
+        let page = std::fs::read_to_string(root.join("docs/man").join(man)).unwrap();
+        assert!(page.contains(".SH EXAMPLES\n.nf\n"), "{man}: {page}");
+        let in_man = example_lines(&page, ".SH EXAMPLES\n.nf\n");
+        let unescape = |s: &str| s.replace("\\-", "-").replace("\\*(Aq", "'");
+        assert_eq!(
+            in_man.iter().map(|l| unescape(l)).collect::<Vec<_>>(),
+            lines,
+            "{man}"
+        );
+    }
+}
+
 #[test]
 fn help_teaches_with_examples() {
     let out = mirror(&["copy", "--help"]);

@@ -20,8 +20,8 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::app::cli::BundleApplyArgs;
+use crate::app::endpoint::open_endpoint;
 use crate::app::printer::{CliReporter, Printer};
-use crate::app::run::open_endpoint;
 use crate::app::settings::{EndpointSettings, Side, TransferSettings};
 use crate::engine::artifacts::ArtifactOptions;
 use crate::engine::copy::OnReject;
@@ -412,34 +412,13 @@ impl Env<'_> {
     }
 }
 
-/// `mirror bundle check DIR`.
-pub async fn check_command(dir: &Path, printer: Printer) -> Result<u8> {
-    let m = check(dir, true).await?;
-    printer.info_line(&format!(
-        "bundle {} ({}): bundle.json and {} verified; {} image(s), {} blob(s) carried ({} bytes), {} left out",
-        m.id,
-        dir.display(),
-        match m.volumes.len() {
-            0 => "the layout directory".to_string(),
-            n => format!("{n} volume(s)"),
-        },
-        m.images.len(),
-        m.totals.blobs,
-        m.totals.blob_bytes,
-        m.totals.left_out
-    ));
-    if printer.json() {
-        printer.out_json(&m);
-    }
-    Ok(exit::OK)
-}
-
-/// `mirror bundle apply DIR`.
-pub async fn apply_command(
+/// `mirror bundle apply DIR`: every image of the bundle, repositories in parallel; a line per
+/// image as it ends (human output). The caller prints the report.
+pub async fn apply(
     args: &BundleApplyArgs,
     printer: Printer,
     cancel: &CancelToken,
-) -> Result<u8> {
+) -> Result<ApplyReport> {
     let started = Instant::now();
     let m = check(&args.dir, false).await?;
     let (layout_dir, _unpacked): (PathBuf, Option<tempfile::TempDir>) = match &m.layout {
@@ -537,7 +516,7 @@ pub async fn apply_command(
                             false
                         }
                     };
-                    super::print_applied(printer, &out);
+                    print_applied(printer, &out);
                     done.push((k, out, ok));
                 }
                 done
@@ -562,6 +541,22 @@ pub async fn apply_command(
     } else {
         exit::OK
     };
-    super::print_apply_report(printer, &report);
-    Ok(report.exit_code)
+    Ok(report)
+}
+
+/// One applied image, as a line (human output).
+fn print_applied(printer: Printer, a: &AppliedImage) {
+    if printer.json() {
+        return;
+    }
+    let left: Vec<String> = a.left_out.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let left = if left.is_empty() {
+        String::new()
+    } else {
+        format!("; left-out blobs: {}", left.join(", "))
+    };
+    printer.out_line(&format!(
+        "{:<12} {}@{}  {} blob(s) pushed, {} bytes{left}",
+        a.action, a.target, a.digest, a.blobs_copied, a.bytes_copied
+    ));
 }

@@ -101,7 +101,11 @@ impl Near {
             }
             Some(p) => Some((
                 p.clone(),
-                Inventory::new(LEDGER_FORMAT, String::new(), super::tool()),
+                Inventory::new(
+                    LEDGER_FORMAT,
+                    String::new(),
+                    crate::app::bundle::stamp::tool(),
+                ),
             )),
             None => None,
         };

@@ -158,7 +158,7 @@ pub async fn seal(
         format: BUNDLE_FORMAT.into(),
         id: String::new(),
         created: created.clone(),
-        tool: super::tool(),
+        tool: crate::app::bundle::stamp::tool(),
         computed_against: near.far.basis.clone(),
         images,
         left_out: left_out.into_values().collect(),
@@ -191,7 +191,7 @@ pub async fn seal(
     if let Some((path, ledger)) = &near.ledger {
         let mut l = ledger.clone();
         l.created = created;
-        l.tool = super::tool();
+        l.tool = crate::app::bundle::stamp::tool();
         l.bundles.push(m.id.clone());
         for (name, (tags, manifests, blobs)) in shipped {
             let obj = |(d, n): (Digest, u64)| Object {

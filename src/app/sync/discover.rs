@@ -11,9 +11,9 @@ use crate::app::printer::Printer;
 use crate::error::{Error, Result};
 use crate::transport::registry::Catalog;
 
-use super::config::{Config, ConfigError, ImageConfig};
-use super::endpoints::Endpoints;
-use super::report::DiscoveryReport;
+use crate::app::sync::config::{Config, ConfigError, ImageConfig};
+use crate::app::sync::endpoints::Endpoints;
+use crate::app::sync::report::DiscoveryReport;
 
 /// The `n` asked per catalog page (`MIRROR_CATALOG_PAGE_SIZE` overrides it, for tests and
 /// tuning; registries may clamp it).
@@ -28,7 +28,7 @@ fn page_size() -> usize {
 }
 
 /// Resolve every `source-registry:` entry of `cfg` into image entries (in file order).
-pub(super) async fn resolve(
+pub(crate) async fn resolve(
     cfg: &mut Config,
     eps: &Endpoints,
     file: &Path,
@@ -97,7 +97,7 @@ pub(super) async fn resolve(
 }
 
 /// Say what discovery found (human output; JSON has it in the summary).
-pub(super) fn show(printer: Printer, reports: &[DiscoveryReport]) {
+pub(crate) fn show(printer: Printer, reports: &[DiscoveryReport]) {
     if printer.json() {
         return;
     }

@@ -12,21 +12,21 @@ use crate::model::reference::{ImageRef, RegistryRef};
 use crate::transport::layout::Layout;
 use crate::transport::registry::RegistryClient;
 
-use super::config::RegistryConfig;
-use super::store::{Gated, Shared};
+use crate::app::sync::config::RegistryConfig;
+use crate::app::sync::store::{Gated, Shared};
 
 /// Opens endpoints for a run: one HTTP client per registry host (connection pool and token
 /// cache shared by every image), layouts created once.
-pub(super) struct Endpoints {
-    pub(super) registries: BTreeMap<String, RegistryConfig>,
+pub(crate) struct Endpoints {
+    pub(crate) registries: BTreeMap<String, RegistryConfig>,
     /// Access already resolved from command-line flags (`mirror verify`), by registry host.
-    pub(super) preset: HashMap<String, AccessSettings>,
-    pub(super) access: SharedAccessArgs,
-    pub(super) transfer: TransferSettings,
-    pub(super) cancel: CancelToken,
-    pub(super) shared: Shared,
-    pub(super) clients: Mutex<HashMap<String, HostClient>>,
-    pub(super) layouts: Mutex<HashSet<PathBuf>>,
+    pub(crate) preset: HashMap<String, AccessSettings>,
+    pub(crate) access: SharedAccessArgs,
+    pub(crate) transfer: TransferSettings,
+    pub(crate) cancel: CancelToken,
+    pub(crate) shared: Shared,
+    pub(crate) clients: Mutex<HashMap<String, HostClient>>,
+    pub(crate) layouts: Mutex<HashSet<PathBuf>>,
 }
 
 /// One registry host's client and the outcome of its first `GET /v2/`, made once per run: it
@@ -73,7 +73,7 @@ fn replay(e: &Error, host: &str) -> Error {
 }
 
 impl Endpoints {
-    pub(super) async fn client(&self, r: &RegistryRef) -> Result<Arc<RegistryClient>> {
+    pub(crate) async fn client(&self, r: &RegistryRef) -> Result<Arc<RegistryClient>> {
         let (client, ready) = {
             let mut clients = self.clients.lock().expect("not poisoned");
             match clients.get(&r.registry) {
@@ -131,7 +131,7 @@ impl Endpoints {
         }
     }
 
-    pub(super) async fn source(&self, r: &ImageRef) -> Result<Gated> {
+    pub(crate) async fn source(&self, r: &ImageRef) -> Result<Gated> {
         match r {
             ImageRef::Registry(rr) => {
                 let g = Gated::registry(
@@ -160,7 +160,7 @@ impl Endpoints {
 
     /// `None`: a dry run whose layout target does not exist yet. Dry runs and verification
     /// ask for pull access only, so read-only credentials suffice.
-    pub(super) async fn target(&self, r: &ImageRef, dry_run: bool) -> Result<Option<Gated>> {
+    pub(crate) async fn target(&self, r: &ImageRef, dry_run: bool) -> Result<Option<Gated>> {
         match r {
             ImageRef::Registry(rr) => Ok(Some(Gated::registry(
                 self.client(rr).await?,

@@ -14,13 +14,13 @@ use crate::error::Result;
 use crate::interrupt::CancelToken;
 use crate::transport::retry::RetryPolicy;
 
-use super::config::{Config, ImageSettings};
-use super::endpoints::Endpoints;
-use super::output::error_text;
-use super::refresh::{self, ItemEnv, WorkItem};
-use super::report::{Action, ItemReport};
-use super::source_name;
-use super::store::ManifestCache;
+use crate::app::sync::config::{Config, ImageSettings};
+use crate::app::sync::endpoints::Endpoints;
+use crate::app::sync::expand::source_name;
+use crate::app::sync::output::error_text;
+use crate::app::sync::refresh::{self, ItemEnv, WorkItem};
+use crate::app::sync::report::{Action, ItemReport};
+use crate::app::sync::store::ManifestCache;
 
 fn selector(s: &ImageSettings) -> Selector {
     Selector {
@@ -44,30 +44,30 @@ fn artifact_options(s: &ImageSettings) -> ArtifactOptions {
 }
 
 /// Everything an item run needs besides the item.
-pub(super) struct RunCtx {
-    pub(super) eps: Endpoints,
-    pub(super) cache: Option<Arc<ManifestCache>>,
-    pub(super) min_rate_remaining: u64,
-    pub(super) rate_gate: Arc<tokio::sync::Mutex<()>>,
-    pub(super) write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    pub(super) retry: RetryPolicy,
-    pub(super) dry_run: bool,
-    pub(super) printer: Printer,
-    pub(super) cancel: CancelToken,
+pub(crate) struct RunCtx {
+    pub(crate) eps: Endpoints,
+    pub(crate) cache: Option<Arc<ManifestCache>>,
+    pub(crate) min_rate_remaining: u64,
+    pub(crate) rate_gate: Arc<tokio::sync::Mutex<()>>,
+    pub(crate) write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) dry_run: bool,
+    pub(crate) printer: Printer,
+    pub(crate) cancel: CancelToken,
     /// `--bundle`: the bundle and each image's far-side target.
-    pub(super) bundle: Option<(
-        Arc<crate::app::bundle::Near>,
+    pub(crate) bundle: Option<(
+        Arc<crate::app::bundle::near::Near>,
         Vec<crate::model::reference::ImageRef>,
     )>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+pub(crate) enum Mode {
     Sync,
     Verify,
 }
 
-pub(super) async fn run_item(
+pub(crate) async fn run_item(
     ctx: &RunCtx,
     cfg: &Config,
     item: &WorkItem,

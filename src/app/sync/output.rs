@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use crate::app::printer::Printer;
 use crate::error::Error;
 
-use super::report::{self, Action, ItemReport, Line, Summary};
+use crate::app::sync::report::{self, Action, ItemReport, Line, Summary};
 
 /// The error with its causes and hints, one per line.
 pub(crate) fn error_text(e: &Error) -> String {
@@ -23,16 +23,16 @@ pub(crate) fn error_text(e: &Error) -> String {
 }
 
 /// Prints items as they finish, in the chosen format.
-pub(super) struct Output {
-    pub(super) printer: Printer,
+pub(crate) struct Output {
+    pub(crate) printer: Printer,
     /// Per-item status lines on stderr (human output).
-    pub(super) status: bool,
-    pub(super) total: usize,
-    pub(super) done: AtomicUsize,
+    pub(crate) status: bool,
+    pub(crate) total: usize,
+    pub(crate) done: AtomicUsize,
 }
 
 impl Output {
-    pub(super) fn item(&self, r: &ItemReport) {
+    pub(crate) fn item(&self, r: &ItemReport) {
         if self.printer.json() {
             self.printer.out_json_line(&Line::Item(r.clone()));
         } else if self.status {
@@ -57,7 +57,7 @@ impl Output {
         }
     }
 
-    pub(super) fn finish(&self, items: &[ItemReport], summary: &Summary) {
+    pub(crate) fn finish(&self, items: &[ItemReport], summary: &Summary) {
         if self.printer.json() {
             self.printer.out_json_line(&Line::Summary(summary.clone()));
         } else {

@@ -89,7 +89,7 @@ pub struct ItemEnv {
 /// A `--bundle` item: the bundle, and the far-side target its image is for.
 pub struct BundleSlot {
     /// The bundle being written.
-    pub near: Arc<crate::app::bundle::Near>,
+    pub near: Arc<crate::app::bundle::near::Near>,
     /// The image's far-side target (without tag).
     pub far: crate::model::reference::ImageRef,
 }

@@ -13,10 +13,10 @@
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+use super::image::{ImageConfig, ImageSettings};
 use super::prefix::TargetPrefix;
 use super::tag_rules::Patterns;
 use super::values::{Expanded, Source};
-use super::{ImageConfig, ImageSettings};
 use crate::app::sync::tags::TagRules;
 use crate::model::reference::{parse_registry_path, ImageRef, RegistryPathError, RegistryRef};
 
@@ -118,7 +118,7 @@ impl RepoFilter {
 pub struct Discovery {
     /// The `images:` index of the entry in the file.
     pub entry: usize,
-    /// How many concrete images precede it in [`super::Config::images`]: the discovered
+    /// How many concrete images precede it in `Config::images`: the discovered
     /// repositories are inserted there, so the run keeps file order.
     pub position: usize,
     /// Where to look.

@@ -24,6 +24,7 @@
 //! ```
 
 mod discovery;
+mod image;
 mod prefix;
 mod schema;
 mod tag_rules;
@@ -35,15 +36,10 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::app::sync::tags::TagRules;
-use crate::engine::copy::OnReject;
-use crate::engine::referrers::ArtifactTypeFilter;
-use crate::engine::rules::Rules;
-use crate::engine::select::PlatformlessPolicy;
-use crate::model::platform::PlatformFilter;
 use crate::model::reference::ImageRef;
 
 pub use self::discovery::{Discovery, RepoFilter, SourceRegistry};
+pub use self::image::{ImageConfig, ImageSettings};
 pub use self::prefix::TargetPrefix;
 pub use self::schema::RegistryConfig;
 pub use self::values::{expand, Credentials, LayoutRefName, Platforms, Source, Target, TypeList};
@@ -127,63 +123,6 @@ pub struct Config {
     pub discoveries: Vec<Discovery>,
     /// `hooks:`.
     pub hooks: crate::app::hooks::HooksConfig,
-}
-
-/// One `images:` entry with `defaults:` merged in.
-#[derive(Debug, Clone)]
-pub struct ImageConfig {
-    /// `REGISTRY/REPO` or `oci:DIR`, without a tag: tags go under `tags:`.
-    pub source: Source,
-    /// `REGISTRY/REPO` or `oci:DIR`, without a tag: the source tags are kept.
-    pub target: Target,
-    /// Which tags (and digests) to mirror.
-    pub tags: TagRules,
-    /// The effective settings.
-    pub settings: ImageSettings,
-    /// The 1-based line where the entry starts, for errors found later (`None` when the entry
-    /// does not come from a file).
-    pub line: Option<usize>,
-}
-
-/// The effective settings of one image (defaults merged with its overrides), compiled.
-#[derive(Debug, Clone)]
-pub struct ImageSettings {
-    /// Platform patterns (none: all).
-    pub platforms: Platforms,
-    /// Copy attestations of selected platforms.
-    pub attestations: bool,
-    /// Entries without a platform.
-    pub platformless: PlatformlessPolicy,
-    /// Sparse rejection policy.
-    pub on_reject: OnReject,
-    /// Per-image blob concurrency.
-    pub jobs: usize,
-    /// `always-copy` / `never-copy` rules.
-    pub rules: Rules,
-    /// Copy referrers (given, or implied by `referrers-artifact-types`).
-    pub referrers: bool,
-    /// Referrer artifact-type globs.
-    pub artifact_types: TypeList,
-    /// Copy digest tags.
-    pub digest_tags: bool,
-    /// Copy foreign layers.
-    pub include_foreign: bool,
-    /// Layout ref-name form.
-    pub layout_ref_name: LayoutRefName,
-    /// `require-signature` / `require-signature-children` (empty keys: no gate).
-    pub signatures: crate::engine::signature::Policy,
-}
-
-impl ImageSettings {
-    /// The compiled platform filter.
-    pub fn platform_filter(&self) -> &PlatformFilter {
-        &self.platforms.filter
-    }
-
-    /// The compiled artifact-type filter.
-    pub fn artifact_filter(&self) -> &ArtifactTypeFilter {
-        &self.artifact_types.filter
-    }
 }
 
 impl Config {

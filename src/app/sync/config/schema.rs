@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::discovery::{RepoFilter, SourceRegistry};
+use super::image::ImageSettings;
 use super::prefix::TargetPrefix;
 use super::values::{
     Credentials, Jobs, KeyList, LayoutRefName, Platforms, RuleList, Source, Target, TypeList,
 };
-use super::ImageSettings;
 use crate::app::sync::tags::TagRules;
 use crate::engine::copy::OnReject;
 use crate::engine::rules::Rules;

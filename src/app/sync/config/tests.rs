@@ -1,6 +1,8 @@
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::engine::copy::OnReject;
+use crate::engine::select::PlatformlessPolicy;
 use crate::model::platform::Platform;
 
 fn err(yaml: &str) -> ConfigError {

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::app::cli::{InventoryArgs, OutputFormat};
+use crate::app::endpoint::interruptible;
 use crate::app::flags::AccessArgs;
 use crate::app::printer::{CliReporter, Printer};
-use crate::app::run::interruptible;
 use crate::app::settings::{AccessSettings, Side, TransferSettings};
 use crate::app::sync::config::{self, RegistryConfig};
 use crate::engine::inventory::{self, Scope};
@@ -183,7 +183,7 @@ pub async fn inventory_command(
         cancel,
         by_host: HashMap::new(),
     };
-    let created = crate::app::bundle::now_utc();
+    let created = crate::app::bundle::stamp::now_utc();
     let mut inv = Inventory::new(
         INVENTORY_FORMAT,
         created.clone(),

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::app::cli::VerifyArgs;
+use crate::app::endpoint::open_endpoint;
 use crate::app::printer::{CliReporter, Printer};
-use crate::app::run::open_endpoint;
 use crate::app::settings::VerifySettings;
 use crate::engine::image::{mirror_image, ImageJob, Mode, TargetSlot};
 use crate::engine::progress::Reporter;
@@ -16,9 +16,9 @@ use crate::exit;
 use crate::interrupt::CancelToken;
 use crate::model::reference::ImageRef;
 
-use super::output::{error_text, Output};
-use super::refresh;
-use super::report::{Action, ItemReport, Summary};
+use crate::app::sync::output::{error_text, Output};
+use crate::app::sync::refresh;
+use crate::app::sync::report::{Action, ItemReport, Summary};
 
 /// `mirror verify SRC DST`.
 pub async fn verify_command(
