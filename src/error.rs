@@ -15,7 +15,8 @@ use crate::exit;
 use crate::model::digest::{Digest, VerifyError};
 use crate::model::manifest::ManifestError;
 
-mod hints;
+pub mod hints;
+
 mod http;
 
 pub use self::http::{redact_url, OciError, RegistryError};

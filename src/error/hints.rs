@@ -3,18 +3,45 @@
 use super::Error;
 use crate::model::manifest::ManifestError;
 
+/// Who reads a hint: someone who ran a command with flags, or someone who wrote a sync file.
+/// The advice is the same; its words are the ones the reader can act on (`--on-reject full`
+/// or `on-reject: full`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HintStyle {
+    /// Command-line flags (`mirror copy`, `verify`, `inspect`, `bundle apply`).
+    Flags,
+    /// Keys of the sync file (`mirror sync`).
+    SyncFile,
+}
+
+impl HintStyle {
+    /// `flag` on the command line, `key` in a sync file.
+    fn say<'a>(self, flag: &'a str, key: &'a str) -> &'a str {
+        match self {
+            HintStyle::Flags => flag,
+            HintStyle::SyncFile => key,
+        }
+    }
+}
+
 impl Error {
-    /// Advice for the user, found by looking at the root cause.
+    /// Advice for the user of a command line, found by looking at the root cause.
     pub fn hints(&self) -> Vec<String> {
+        self.hints_for(HintStyle::Flags)
+    }
+
+    /// Advice in the words of `style`'s reader.
+    pub fn hints_for(&self, style: HintStyle) -> Vec<String> {
         let mut h = vec![];
         match self.root() {
             Error::Usage { hint: Some(hint), .. } => h.push(hint.clone()),
             Error::Config(_) => {
                 h.push("nothing was run; the file format is in docs/sync.md".into())
             }
-            Error::Network { https_to_http: true, .. } => h.push(
-                "the registry seems to speak plain HTTP: pass --src-plain-http or --dest-plain-http".into(),
-            ),
+            Error::Network { https_to_http: true, .. } => h.push(format!(
+                "the registry seems to speak plain HTTP: {}",
+                style.say("pass --src-plain-http or --dest-plain-http", "set `plain-http: true` for its host under `registries:`")
+            )),
             Error::Network { message, .. } if tls_hint(message).is_some() => {
                 h.push(tls_hint(message).unwrap_or_default().into())
             }
@@ -28,24 +55,24 @@ impl Error {
                 }
             }
             Error::Registry(r) if r.status == 400 && r.body.as_deref().is_some_and(|b| b.contains("HTTP request to an HTTPS server")) => h.push(
-                "the registry speaks HTTPS: drop --src-plain-http/--dest-plain-http".into(),
+                format!("the registry speaks HTTPS: {}", style.say("drop --src-plain-http/--dest-plain-http", "remove `plain-http: true` for its host under `registries:`")),
             ),
             Error::Auth { credential_source, status, registry, .. } => {
                 h.push(format!("credentials tried: {credential_source}"));
                 if *status == Some(403) {
                     h.push("the account is known but lacks pull or push rights on that repository".into());
                 } else {
-                    h.push(format!("log in with `docker login {registry}` (or podman login), or pass --src-creds/--dest-creds"));
+                    h.push(format!("log in with `docker login {registry}` (or podman login), or {}", style.say("pass --src-creds/--dest-creds", "set `credentials:` for its host under `registries:`")));
                 }
             }
             Error::Registry(r) if r.status == 401 => h.push(
-                "the registry wants credentials: run `docker login`, or pass --src-creds/--dest-creds".into(),
+                format!("the registry wants credentials: run `docker login`, or {}", style.say("pass --src-creds/--dest-creds", "set `credentials:` for its host under `registries:`")),
             ),
             Error::Registry(r) if r.status == 403 => h.push(
                 "the account lacks pull or push rights on that repository".into(),
             ),
             Error::Registry(r) if r.status == 429 => h.push(
-                "the registry is rate limiting: lower --jobs, authenticate, or retry later".into(),
+                format!("the registry is rate limiting: {}, authenticate, or retry later", style.say("lower --jobs", "lower --jobs or `jobs:`")),
             ),
             Error::Registry(r) if r.status == 404 && (r.has_code("MANIFEST_UNKNOWN") || r.has_code("NAME_UNKNOWN")) => {
                 h.push("check the repository name and tag; `mirror inspect` shows what a reference resolves to".into())
@@ -60,8 +87,14 @@ impl Error {
                 if let Some(p) = &s.probe {
                     h.push(format!("conclusive: the registry first named only selected children (it may stop at the first missing child), then also refused probe index {p}, which lists only the children this copy leaves out (pushed by digest, untagged)"));
                 }
-                h.push("copy every platform instead (no --platform), or pass --on-reject full to copy the missing children too".into());
-                h.push("--on-reject filter pushes a new, smaller index instead (new digest: signatures over the original index will not verify)".into());
+                h.push(match style {
+                    HintStyle::Flags => "copy every platform instead (no --platform), or pass --on-reject full to copy the missing children too".into(),
+                    HintStyle::SyncFile => "copy every platform instead (no `platforms:` for the entry or its defaults), or set `on-reject: full` to copy the missing children too".into(),
+                });
+                h.push(format!(
+                    "{} pushes a new, smaller index instead (new digest: signatures over the original index will not verify)",
+                    style.say("--on-reject filter", "`on-reject: filter`")
+                ));
                 h.push("to accept sparse indexes: distribution v3 `validation.manifests.indexes.platforms: none`; Quay ≥ 3.17 `FEATURE_SPARSE_INDEX: true`".into());
             }
             Error::LeftOutMissing(_) => {
@@ -73,7 +106,7 @@ impl Error {
             }
             Error::ForeignUrlsRejected { .. } => {
                 h.push("allow the URLs on the target: distribution `validation.manifests.urls.allow: ['^https?://([^/]+\\.)*example\\.com/']` (or `validation.disabled: true`); by default distribution allows none".into());
-                h.push("--include-foreign-layers copies the layer data too, but the manifest keeps its URLs: removing them would change its digest and the index's".into());
+                h.push(format!("{} copies the layer data too, but the manifest keeps its URLs: removing them would change its digest and the index's", style.say("--include-foreign-layers", "`include-foreign-layers: true`")));
             }
             Error::Interrupted => h.push(
                 "run the same command again to finish: what is already on the target is not copied again".into(),

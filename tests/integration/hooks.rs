@@ -80,6 +80,8 @@ async fn an_on_change_hook_reads_the_item_json_and_its_environment() {
             "sh -c 'cat > \"$HOOK_OUT/copy.json\"; echo \"$MIRROR_DIGEST\" > \"$HOOK_OUT/copy.digest\"'",
             "--hook-env",
             "HOOK_OUT",
+            "-o",
+            "json",
         ],
         &env,
     )
@@ -88,6 +90,13 @@ async fn an_on_change_hook_reads_the_item_json_and_its_environment() {
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("copy.json")).unwrap()).unwrap();
     assert_eq!(report["source_digest"], digest.as_str());
+    // The copy's own JSON report names the hook run, as sync's item reports do.
+    let printed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(printed["source_digest"], digest.as_str());
+    assert_eq!(printed["hooks"][0]["on"], "on-change", "{out}");
+    assert_eq!(printed["hooks"][0]["program"], "sh", "{out}");
+    assert_eq!(printed["hooks"][0]["ok"], true, "{out}");
+    assert_eq!(printed["hooks"][0]["exit_code"], 0, "{out}");
     assert_eq!(
         std::fs::read_to_string(out_dir.join("copy.digest"))
             .unwrap()

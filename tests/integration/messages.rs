@@ -113,6 +113,41 @@ async fn common_failures() {
             ],
         ),
     ];
+    // The same refusal met by `mirror sync`: its hints name the file's keys, not copy's flags.
+    let sync_file = tmp.path().join("sparse.yaml");
+    std::fs::write(
+        &sync_file,
+        format!(
+            "images:\n  - source: {}/team/app\n    target: {}/m2\n    tags: [v1]\n    platforms: [linux/amd64]\n",
+            src.host(),
+            dst.host()
+        ),
+    )
+    .unwrap();
+    // A whole registry given as `source:` (its port is not a tag).
+    let registry_file = tmp.path().join("registry.yaml");
+    std::fs::write(
+        &registry_file,
+        "images:\n  - source: registry.example.com:5000\n    target: mirror.local/all\n    tags: [v1]\n  - source: quay.io/org/app\n    target: mirror.local:5000\n    tags: [v1]\n",
+    )
+    .unwrap();
+    let cases: Vec<(&str, Vec<String>)> = cases
+        .into_iter()
+        .chain([
+            (
+                "sync-sparse-rejected",
+                vec!["sync".into(), "-f".into(), sync_file.display().to_string()],
+            ),
+            (
+                "sync-registry-as-repository",
+                vec![
+                    "sync".into(),
+                    "-f".into(),
+                    registry_file.display().to_string(),
+                ],
+            ),
+        ])
+        .collect();
     for (name, args) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = mirror_async(&args).await;

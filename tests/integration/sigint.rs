@@ -253,10 +253,14 @@ async fn sigterm_during_a_large_download_to_a_layout_leaves_no_temp_files() {
         .iter()
         .map(|b| b.digest.clone())
         .collect();
+    let metrics = tempfile::tempdir().unwrap();
+    let metrics_file = metrics.path().join("mirror.prom");
     let args = vec![
         "copy".to_string(),
         format!("{}/big:v1", sp.host()),
         format!("oci:{}:v1", dir.path().display()),
+        "--metrics-file".to_string(),
+        metrics_file.display().to_string(),
     ];
     // Ready once the big layer is being written to its temp file in the layout.
     let downloading = |seen: &[Seen]| {
@@ -266,6 +270,14 @@ async fn sigterm_during_a_large_download_to_a_layout_leaves_no_temp_files() {
     };
     let (code, stderr) = interrupt_when(&args, &sp, downloading, "TERM").await;
     assert_eq!(code, Some(130), "{stderr}");
+    // A cron job's monitoring sees the interrupted run: the metrics file names its exit code.
+    let prom = std::fs::read_to_string(&metrics_file)
+        .unwrap_or_else(|e| panic!("no metrics file after the interrupt ({e}): {stderr}"));
+    assert!(
+        prom.lines()
+            .any(|l| l.starts_with("mirror_run_exit_code{") && l.ends_with(" 130")),
+        "{prom}"
+    );
     let temps = files_named(dir.path(), ".tmp-");
     assert!(temps.is_empty(), "temp files left: {temps:?}");
     let index: serde_json::Value =

@@ -512,7 +512,10 @@ pub async fn apply(
                         Err(e) => {
                             out.action = "failed".into();
                             printer.error(&e);
-                            out.error = Some(crate::app::sync::output::error_text(&e));
+                            out.error = Some(crate::app::sync::output::error_text(
+                                &e,
+                                crate::error::hints::HintStyle::Flags,
+                            ));
                             false
                         }
                     };

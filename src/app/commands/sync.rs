@@ -154,7 +154,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
                 let img = &cfg.images[i];
                 let name = source_name(&img.source.reference);
                 let mut rep = ItemReport::new(i, &format!("{name}:*"), &img.target.text);
-                rep.error = Some(error_text(&e));
+                rep.error = Some(error_text(&e, crate::error::hints::HintStyle::SyncFile));
                 rep.exit_code = Some(e.exit_code());
                 listing_failures.push((format!("{name}:*"), rep));
             }

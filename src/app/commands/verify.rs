@@ -77,7 +77,7 @@ pub async fn verify_command(
     .await;
     if let Err(e) = checked {
         r.action = Action::Incomplete;
-        r.error = Some(error_text(&e));
+        r.error = Some(error_text(&e, crate::error::hints::HintStyle::Flags));
         r.exit_code = Some(e.exit_code());
     }
     r.warnings = reporter.warnings();

@@ -21,6 +21,7 @@ use crate::app::sync::output::error_text;
 use crate::app::sync::refresh::{self, ItemEnv, WorkItem};
 use crate::app::sync::report::{Action, ItemReport};
 use crate::app::sync::store::ManifestCache;
+use crate::error::hints::HintStyle;
 
 fn selector(s: &ImageSettings) -> Selector {
     Selector {
@@ -133,7 +134,7 @@ pub(crate) async fn run_item(
             Mode::Sync => Action::Failed,
             Mode::Verify => Action::Incomplete,
         };
-        out.error = Some(error_text(&e));
+        out.error = Some(error_text(&e, HintStyle::SyncFile));
         out.exit_code = Some(e.exit_code());
     }
     let mut warnings = reporter.warnings();

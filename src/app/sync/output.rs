@@ -4,19 +4,20 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::app::printer::Printer;
+use crate::error::hints::HintStyle;
 use crate::error::Error;
 
 use crate::app::sync::report::{self, Action, ItemReport, Line, Summary};
 
-/// The error with its causes and hints, one per line.
-pub(crate) fn error_text(e: &Error) -> String {
+/// The error with its causes and hints (in the words of `style`'s reader), one per line.
+pub(crate) fn error_text(e: &Error, style: HintStyle) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
         s.push_str(&format!("\n  caused by: {c}"));
         src = c.source();
     }
-    for h in e.hints() {
+    for h in e.hints_for(style) {
         s.push_str(&format!("\n  hint: {h}"));
     }
     s

@@ -361,3 +361,28 @@ images:
         assert!(e.line.is_some(), "{e}");
     }
 }
+
+#[test]
+fn a_registry_given_as_source_or_target_points_to_discovery_and_prefixes() {
+    for (src, reg) in [
+        ("registry.example.com", "registry.example.com"),
+        ("registry.example.com:5000", "registry.example.com:5000"),
+        ("docker://localhost:5000/", "localhost:5000"),
+    ] {
+        let e = err(&format!(
+            "images:\n  - source: {src}\n    target: mirror.local/x\n    tags: [v1]\n"
+        ));
+        let m = e.to_string();
+        assert!(m.contains("names a registry, not a repository"), "{m}");
+        assert!(m.contains(&format!("`source-registry: {reg}`")), "{m}");
+        assert!(m.contains("target-prefix"), "{m}");
+    }
+    let e = err(
+        "images:\n  - source: quay.io/org/app\n    target: mirror.local:5000\n    tags: [v1]\n",
+    );
+    let m = e.to_string();
+    assert!(m.contains("`target-prefix: mirror.local:5000`"), "{m}");
+    // A repository with a tag is still refused as one.
+    let e = err("images:\n  - source: quay.io/org/app:v1\n    target: mirror.local/app\n");
+    assert!(e.to_string().contains("names a tag or digest"), "{e}");
+}

@@ -245,6 +245,22 @@ pub fn expand(s: &str, get: impl Fn(&str) -> Option<String>) -> Result<String, S
 
 fn repo_ref<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<(ImageRef, String), D::Error> {
     let text = Expanded::deserialize(d)?.0;
+    // `registry.example.com` or `host:5000` alone: a whole registry, not a repository (its
+    // port would otherwise read as a tag).
+    let bare = text
+        .strip_prefix("docker://")
+        .unwrap_or(&text)
+        .trim_end_matches('/');
+    if !bare.contains('/') && crate::model::reference::looks_like_host(bare) {
+        return Err(de::Error::custom(match key {
+            "source" => format!(
+                "source {text:?} names a registry, not a repository: to mirror every repository of a registry (or of one organisation), write the entry as `source-registry: {bare}` and give its targets with `target-prefix: REGISTRY[/PATH]` (docs/sync.md, \"Discovery\")"
+            ),
+            _ => format!(
+                "{key} {text:?} names a registry, not a repository: write `target-prefix: {bare}` (on the entry or under `defaults:`) to mirror each source repository under it (docs/sync.md, \"Prefix mapping\")"
+            ),
+        }));
+    }
     let r: ImageRef = text
         .parse()
         .map_err(|e| de::Error::custom(format!("{e}")))?;
