@@ -27,13 +27,13 @@ use crate::engine::plan::Plan;
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::referrers::{
     self, artifact_type_of, fallback_tag, index_entries, subject_of, Artifact, ArtifactPlan,
-    ArtifactReport, ArtifactStatus, ArtifactTypeFilter, Skipped, Via, DOCKER_ATTESTATION,
-    MAX_REFERRER_DEPTH,
+    ArtifactReport, ArtifactStatus, ArtifactTypeFilter, Skipped, Via, MAX_REFERRER_DEPTH,
 };
 use crate::engine::report::Report;
 use crate::error::{Error, Result};
 use crate::model::digest::{Digest, VerifyError};
 use crate::model::manifest::{Descriptor, ManifestView, RawManifest};
+use crate::model::media::DOCKER_ATTESTATION;
 
 mod target;
 use crate::transport::Storage;

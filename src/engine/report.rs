@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::copy::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
+use crate::engine::copy::types::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
 use crate::engine::image::{ImageOutcome, TargetState};
 use crate::engine::plan::Plan;
 use crate::engine::referrers::{ArtifactReport, FallbackUpdate, Skipped};

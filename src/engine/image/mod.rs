@@ -31,8 +31,10 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::artifacts::{self, ArtifactOptions, ArtifactOutcome};
-use crate::engine::copy::{
-    self, CopyOptions, CopyOutcome, Delta, OnReject, Preflight, RejectAction,
+use crate::engine::copy;
+use crate::engine::copy::reject::switch_to_filtered;
+use crate::engine::copy::types::{
+    CopyOptions, CopyOutcome, Delta, OnReject, Preflight, RejectAction,
 };
 use crate::engine::invariant::Confirmed;
 use crate::engine::plan::Plan;
@@ -465,7 +467,7 @@ fn unchanged(state: &TargetState, plan: &Plan) -> Result<CopyOutcome> {
         confirmed: Confirmed::default(),
     };
     if let TargetState::Filtered { .. } = state {
-        copy::switch_to_filtered(&mut c)?;
+        switch_to_filtered(&mut c)?;
         c.pushed_digest = c.plan.root.digest.clone();
     }
     Ok(c)

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use super::state::Reading;
 use super::{ImageAction, ImageJob, ImageOutcome, Missing, TargetState};
 use crate::engine::artifacts;
-use crate::engine::copy::{descriptor_of, OnReject};
+use crate::engine::copy::types::{descriptor_of, OnReject};
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::resolve;
 use crate::engine::select::Selector;
