@@ -16,7 +16,11 @@ use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
 use crate::transport::{Pushed, Storage};
 
-use super::missing;
+/// An error that means the object is not there: a registry's 404 (`is_missing`) or a layout
+/// without it.
+pub(crate) fn missing(e: &Error) -> bool {
+    e.is_missing() || matches!(e.root(), Error::Layout { .. })
+}
 
 /// How often a fallback index update is redone after a concurrent writer replaced it.
 const FALLBACK_ATTEMPTS: usize = 5;
