@@ -24,11 +24,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use super::archive::{io_err, unpack_tar, HashingReader};
 use crate::error::{Error, Result};
 use crate::interrupt::CancelToken;
 use crate::model::delta::Volume;
 use crate::model::digest::{Algorithm, Digest, Hasher};
+use crate::transport::archive::{io_err, unpack_tar, HashingReader};
 
 /// The smallest volume size [`parse_size`] accepts.
 pub const MIN_VOLUME_SIZE: u64 = 4 * 1024;
