@@ -27,16 +27,17 @@ use crate::engine::plan::Plan;
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::referrers::{
     self, artifact_type_of, fallback_tag, index_entries, subject_of, Artifact, ArtifactPlan,
-    ArtifactReport, ArtifactStatus, ArtifactTypeFilter, Skipped, Via, DOCKER_ATTESTATION,
-    MAX_REFERRER_DEPTH,
+    ArtifactTypeFilter, Skipped, Via, MAX_REFERRER_DEPTH,
 };
-use crate::engine::report::Report;
 use crate::error::{Error, Result};
 use crate::model::digest::{Digest, VerifyError};
 use crate::model::manifest::{Descriptor, ManifestView, RawManifest};
+use crate::model::media::DOCKER_ATTESTATION;
 
-mod target;
 use crate::transport::Storage;
+
+pub(crate) mod target;
+use target::missing;
 pub use target::{copy, ArtifactOutcome};
 
 /// What to discover and copy.
@@ -61,10 +62,6 @@ impl ArtifactOptions {
     pub fn enabled(&self) -> bool {
         self.referrers || self.digest_tags
     }
-}
-
-fn missing(e: &Error) -> bool {
-    e.is_missing() || matches!(e.root(), Error::Layout { .. })
 }
 
 /// Fetch a manifest by digest and check it against its descriptor's size.
@@ -378,40 +375,4 @@ pub async fn discover<S: Storage>(
         }
     }
     Ok(out)
-}
-
-impl Report {
-    /// Add what [`discover`] found and, after a copy, what [`copy()`] did.
-    pub fn add_artifacts(&mut self, ap: &ArtifactPlan, outcome: Option<&ArtifactOutcome>) {
-        match outcome {
-            Some(o) => {
-                self.artifacts = o.reports.clone();
-                self.fallback_tags = o.fallback_updates.clone();
-                let b = &mut self.blobs;
-                b.copied += o.blobs.copied;
-                b.copied_bytes += o.blobs.copied_bytes;
-                b.existing += o.blobs.existing;
-                b.existing_bytes += o.blobs.existing_bytes;
-                b.mounted += o.blobs.mounted;
-                b.mounted_bytes += o.blobs.mounted_bytes;
-                self.manifests_pushed += o.manifests_pushed;
-                if o.manifests_pushed > 0 {
-                    self.up_to_date = false;
-                }
-            }
-            None => {
-                self.artifacts = ap
-                    .artifacts
-                    .iter()
-                    .map(|a| ArtifactReport::new(a, ArtifactStatus::Planned))
-                    .collect()
-            }
-        }
-        self.artifacts_skipped = ap.skipped.clone();
-        for f in ap.artifacts.iter().flat_map(|a| &a.foreign) {
-            if !self.foreign_layers.contains(&f.digest) {
-                self.foreign_layers.push(f.digest.clone());
-            }
-        }
-    }
 }

@@ -10,13 +10,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
 
-use crate::engine::referrers::DOCKER_ATTESTATION;
 use crate::engine::rules::Verdict;
 use crate::engine::select::{Decision, PlatformlessPolicy, Reason, Selector, SkipReason};
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, ManifestView, RawManifest};
-use crate::model::media::{self, Kind};
+use crate::model::media::{self, Kind, DOCKER_ATTESTATION};
 use crate::model::platform::Platform;
 
 /// How deep nested indexes may go before the input is treated as hostile.

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use crate::engine::copy::rejection_digests;
+use crate::engine::copy::reject::rejection_digests;
 use crate::engine::plan::Plan;
 use crate::engine::progress::{Event, Reporter};
 use crate::error::{Error, Result};

@@ -23,9 +23,6 @@ use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, ManifestView, RawManifest};
 use crate::model::media;
 
-/// The artifact type of buildx attestation manifests stored as referrers (`oci-artifact=true`).
-pub const DOCKER_ATTESTATION: &str = "application/vnd.docker.attestation.manifest.v1+json";
-
 /// How deep referrers of referrers are followed (a signature on an SBOM on an image is depth 2).
 pub const MAX_REFERRER_DEPTH: usize = 8;
 

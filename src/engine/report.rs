@@ -8,10 +8,14 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::copy::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
-use crate::engine::image::{ImageOutcome, TargetState};
+use crate::engine::artifacts::target::ArtifactOutcome;
+use crate::engine::copy::types::{BlobStats, CopyOutcome, OnReject, Preflight, RejectAction};
+use crate::engine::image::job::ImageOutcome;
+use crate::engine::image::state::TargetState;
 use crate::engine::plan::Plan;
-use crate::engine::referrers::{ArtifactReport, FallbackUpdate, Skipped};
+use crate::engine::referrers::{
+    ArtifactPlan, ArtifactReport, ArtifactStatus, FallbackUpdate, Skipped,
+};
 use crate::engine::select::Decision;
 use crate::model::digest::Digest;
 
@@ -329,6 +333,43 @@ impl Report {
 }
 
 impl Report {
+    /// Add what [`discover`](crate::engine::artifacts::discover) found and, after a copy, what
+    /// [`copy()`](crate::engine::artifacts::copy) did.
+    pub fn add_artifacts(&mut self, ap: &ArtifactPlan, outcome: Option<&ArtifactOutcome>) {
+        match outcome {
+            Some(o) => {
+                self.artifacts = o.reports.clone();
+                self.fallback_tags = o.fallback_updates.clone();
+                let b = &mut self.blobs;
+                b.copied += o.blobs.copied;
+                b.copied_bytes += o.blobs.copied_bytes;
+                b.existing += o.blobs.existing;
+                b.existing_bytes += o.blobs.existing_bytes;
+                b.mounted += o.blobs.mounted;
+                b.mounted_bytes += o.blobs.mounted_bytes;
+                self.manifests_pushed += o.manifests_pushed;
+                if o.manifests_pushed > 0 {
+                    self.up_to_date = false;
+                }
+            }
+            None => {
+                self.artifacts = ap
+                    .artifacts
+                    .iter()
+                    .map(|a| ArtifactReport::new(a, ArtifactStatus::Planned))
+                    .collect()
+            }
+        }
+        self.artifacts_skipped = ap.skipped.clone();
+        for f in ap.artifacts.iter().flat_map(|a| &a.foreign) {
+            if !self.foreign_layers.contains(&f.digest) {
+                self.foreign_layers.push(f.digest.clone());
+            }
+        }
+    }
+}
+
+impl Report {
     /// Referrer and digest-tag lines for the plan table.
     fn render_artifacts(&self, s: &mut String) {
         for a in &self.artifacts {
@@ -343,7 +384,7 @@ impl Report {
                 s,
                 "  {:<4}  {:<10}  {}  {}  of {}",
                 match a.status {
-                    crate::engine::referrers::ArtifactStatus::SubjectReplaced => "skip",
+                    ArtifactStatus::SubjectReplaced => "skip",
                     _ => "copy",
                 },
                 a.kind,

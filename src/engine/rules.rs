@@ -242,10 +242,10 @@ mod plan_tests {
 
     use super::Rules;
     use crate::engine::plan::{self, Inputs, Outcome, Plan};
-    use crate::engine::referrers::DOCKER_ATTESTATION;
     use crate::engine::select::{Decision, PlatformlessPolicy, Reason, Selector, SkipReason};
     use crate::model::digest::Digest;
     use crate::model::manifest::RawManifest;
+    use crate::model::media::DOCKER_ATTESTATION;
     use crate::model::platform::PlatformFilter;
 
     const OCI_M: &str = "application/vnd.oci.image.manifest.v1+json";

@@ -16,6 +16,9 @@ pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v
 /// Docker schema1 signed manifest (unsupported).
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
+/// The artifact type of buildx attestation manifests stored as referrers (`oci-artifact=true`).
+pub const DOCKER_ATTESTATION: &str = "application/vnd.docker.attestation.manifest.v1+json";
+
 /// The `Accept` header sent on every manifest GET and HEAD: without the list types, registries
 /// answer with a single platform's manifest; without the schema2 type, distribution rewrites to
 /// schema1 (docs/registries.md §Media types).

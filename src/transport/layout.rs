@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::digest::{Digest, VerifyError};
 use crate::model::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
 use crate::model::media;
-use crate::transport::{BlobBody, Pushed, Storage};
+use crate::transport::storage::{BlobBody, Pushed, Storage};
 
 mod files;
 pub use files::write_atomic;
@@ -123,7 +123,7 @@ impl Layout {
     /// Open an `oci-archive:` tar for reading: unpacked (streamed) into a temp directory.
     pub fn open_archive(file: &Path) -> Result<Self> {
         let tmp = Self::temp_dir(file)?;
-        super::archive::unpack(file, tmp.path())?;
+        crate::transport::archive::unpack(file, tmp.path())?;
         let mut l = Self::new(tmp.path());
         l.shown = file.to_path_buf();
         l.check_layout_file()?;
@@ -136,7 +136,7 @@ impl Layout {
     pub fn create_archive(file: &Path) -> Result<Self> {
         let tmp = Self::temp_dir(file)?;
         if file.exists() {
-            super::archive::unpack(file, tmp.path())?;
+            crate::transport::archive::unpack(file, tmp.path())?;
         }
         let mut l = Self::new(tmp.path());
         l.shown = file.to_path_buf();
@@ -554,7 +554,7 @@ impl Storage for Layout {
     async fn finish(&self) -> Result<()> {
         self.commit_index()?;
         if let Some((_, Some(file))) = &self.archive {
-            super::archive::pack(&self.root, file)?;
+            crate::transport::archive::pack(&self.root, file)?;
         }
         Ok(())
     }

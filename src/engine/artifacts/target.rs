@@ -4,7 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::engine::copy::{self, BlobStats, CopyOptions};
+use crate::engine::copy::blobs::{copy_blobs, Probe};
+use crate::engine::copy::types::{descriptor_of, BlobStats, CopyOptions};
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::referrers::{
     all_listed, fallback_tag, index_entries, merge_fallback, referrer_entry, Artifact,
@@ -15,7 +16,11 @@ use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
 use crate::transport::{Pushed, Storage};
 
-use super::missing;
+/// An error that means the object is not there: a registry's 404 (`is_missing`) or a layout
+/// without it.
+pub(crate) fn missing(e: &Error) -> bool {
+    e.is_missing() || matches!(e.root(), Error::Layout { .. })
+}
 
 /// How often a fallback index update is redone after a concurrent writer replaced it.
 const FALLBACK_ATTEMPTS: usize = 5;
@@ -76,10 +81,10 @@ pub async fn copy<E: Storage>(
         .collect();
     // The image's tag invariant does not cover artifacts (they follow their subjects).
     let mut confirmed = crate::engine::invariant::Confirmed::default();
-    copy::copy_blobs(
+    copy_blobs(
         src,
         dst,
-        (&blobs, copy::Probe::Head),
+        (&blobs, Probe::Head),
         opts,
         reporter,
         &mut out.blobs,
@@ -91,7 +96,7 @@ pub async fn copy<E: Storage>(
     let mut by_subject: Vec<(Digest, Vec<serde_json::Value>, bool, bool)> = vec![];
     for a in live {
         for c in &a.children {
-            if !dst.has_manifest(&copy::descriptor_of(c)).await? {
+            if !dst.has_manifest(&descriptor_of(c)).await? {
                 push(dst, c, None, reporter).await.map_err(|e| {
                     e.context(format!(
                         "pushing {} (part of artifact {})",
@@ -122,8 +127,7 @@ pub async fn copy<E: Storage>(
                 }
             },
             None => {
-                let (indexed, lacked, status) = if dst.has_manifest(&copy::descriptor_of(m)).await?
-                {
+                let (indexed, lacked, status) = if dst.has_manifest(&descriptor_of(m)).await? {
                     (false, false, ArtifactStatus::Existing)
                 } else {
                     let p = push(dst, m, None, reporter).await.map_err(|e| {

@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{BlobStats, CopyOptions};
 use crate::engine::chunks::Pieces;
+use crate::engine::copy::types::{BlobStats, CopyOptions};
 use crate::engine::invariant::Confirmed;
 use crate::engine::progress::{BlobOutcome, Event, Reporter};
 use crate::error::{Error, Result};

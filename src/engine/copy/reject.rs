@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::{CopyOptions, CopyOutcome, OnReject, RejectAction};
+use crate::engine::copy::types::{CopyOptions, CopyOutcome, OnReject, RejectAction};
 use crate::engine::plan::{self, Plan};
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::resolve;

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::engine::copy::{descriptor_of, OnReject};
+use crate::engine::copy::types::{descriptor_of, OnReject};
 use crate::engine::image::reader::{ManifestCache, OnTarget, PullGate, Tiered};
 use crate::engine::plan::{self, Inputs, Outcome, Plan};
 use crate::engine::resolve;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use super::state::Reading;
-use super::{ImageAction, ImageJob, ImageOutcome, Missing, TargetState};
 use crate::engine::artifacts;
-use crate::engine::copy::{descriptor_of, OnReject};
+use crate::engine::copy::types::{descriptor_of, OnReject};
+use crate::engine::image::job::{ImageAction, ImageJob, ImageOutcome, Missing};
+use crate::engine::image::state::{Reading, TargetState};
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::resolve;
 use crate::engine::select::Selector;

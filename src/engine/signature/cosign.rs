@@ -5,8 +5,8 @@
 
 use base64::Engine as _;
 
-use super::keys::PublicKey;
-use super::Problem;
+use crate::engine::signature::keys::PublicKey;
+use crate::engine::signature::problem::Problem;
 use crate::model::digest::Digest;
 
 /// The payload layer's media type.

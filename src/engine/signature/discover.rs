@@ -5,10 +5,10 @@
 
 use futures_util::StreamExt;
 
-use super::bundle::BUNDLE_PREFIX;
-use super::cosign::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
-use super::Problem;
 use crate::engine::referrers::{fallback_tag, index_entries};
+use crate::engine::signature::bundle::BUNDLE_PREFIX;
+use crate::engine::signature::cosign::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
+use crate::engine::signature::problem::Problem;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};

@@ -13,48 +13,18 @@ pub mod discover;
 #[cfg(test)]
 mod fixtures;
 pub mod keys;
+pub mod problem;
 
 use std::fmt;
 
 pub use discover::Via;
 pub use keys::{KeyError, PublicKey};
+pub use problem::Problem;
 
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::RawManifest;
 use crate::transport::Storage;
-
-/// Why one signature object does not prove the digest.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Problem {
-    /// The signature does not verify with any required key. `hint_matches`: the bundle names a
-    /// key by hint, and that is (`Some(true)`: so the content was altered) or is not
-    /// (`Some(false)`: another key) one of the required keys; `None`: no hint.
-    #[error("{}", match hint_matches {
-        Some(true) => "tampered: the bundle names a required key, but the signature does not verify over its content",
-        Some(false) => "signed by another key (not one of the required keys)",
-        None => "does not verify with any required key (signed by another key, or the payload was tampered with)",
-    })]
-    NoKey {
-        /// See the variant.
-        hint_matches: Option<bool>,
-    },
-    /// The payload signs another digest (a signature replayed from another image).
-    #[error("signs another digest ({0}), not this one")]
-    OtherDigest(String),
-    /// Malformed: bad base64, not JSON, missing fields, truncated.
-    #[error("bad encoding: {0}")]
-    BadEncoding(String),
-    /// Larger than the limits.
-    #[error("too large: {0}")]
-    TooLarge(String),
-    /// Could not be read (missing, digest mismatch, transport error).
-    #[error("unreadable: {0}")]
-    Unreadable(String),
-    /// A signed object that is not a signature of the image in a format checked here.
-    #[error("not checked: {0}")]
-    NotASignature(String),
-}
 
 /// The signature format that verified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

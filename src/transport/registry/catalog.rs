@@ -7,10 +7,10 @@
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
 use reqwest::{Method, StatusCode};
 
+use super::client::RegistryClient;
 use super::errors::{read_limited, registry_error, Limited};
 use super::headers;
-use super::paging::Pager;
-use super::RegistryClient;
+use super::pager::Pager;
 use crate::error::{redact_url, Error, ErrorKind, Result};
 use crate::model::manifest::MAX_MANIFEST_BYTES;
 

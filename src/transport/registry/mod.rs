@@ -13,8 +13,8 @@
 //! dozen requests `mirror` makes, following distribution-spec v1.1 and docs/registries.md.
 //!
 //! Files: `client.rs` (connections, ping, auth handshake), `errors.rs`, `upload.rs` (POST/PUT,
-//! mounts, the upload probe, cancel), `paging.rs` and `catalog.rs` (bounded listings),
-//! `headers.rs` (Link, Location, Content-Range, same-origin check), `auth_flow.rs` (tokens).
+//! mounts, the upload probe, cancel), `paging.rs` and `catalog.rs` (listings, each bounded by
+//! `pager.rs`), `headers.rs` (Link, Location, Content-Range, same-origin check), `auth_flow.rs` (tokens).
 //!
 //! Everything here is per registry host: one connection pool, one token cache keyed by scope.
 
@@ -28,13 +28,15 @@ use crate::error::{redact_url, Error, Result};
 use crate::model::digest::{Algorithm, Digest, VerifyError};
 use crate::model::manifest::{Descriptor, ManifestError, RawManifest, MAX_MANIFEST_BYTES};
 use crate::model::media;
-use crate::transport::{resume, BlobBody, Pushed, ReferrerList, Storage};
+use crate::transport::resume;
+use crate::transport::storage::{BlobBody, Pushed, ReferrerList, Storage};
 
 mod auth_flow;
 mod catalog;
 mod client;
 mod errors;
 pub mod headers;
+mod pager;
 mod paging;
 mod upload;
 

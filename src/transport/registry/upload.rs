@@ -15,7 +15,7 @@ use super::{RegistryRepo, PROBE_CHECKING, PROBE_UNKNOWN, PROBE_UNSUPPORTED, PROB
 use crate::error::{redact_url, Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::Descriptor;
-use crate::transport::{BlobBody, Storage};
+use crate::transport::storage::{BlobBody, Storage};
 
 impl RegistryRepo {
     async fn upload_session(

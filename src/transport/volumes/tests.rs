@@ -1,9 +1,12 @@
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use sha2::Digest as _;
 
 use super::*;
 use crate::error::ErrorKind;
+use crate::model::digest::Digest;
+use crate::transport::archive::HashingReader;
 
 /// Deterministic pseudo-random bytes (so a blob does not compress to nothing or repeat blocks).
 fn noise(len: usize, seed: u32) -> Vec<u8> {

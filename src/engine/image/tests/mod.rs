@@ -9,11 +9,15 @@ use futures_util::StreamExt;
 
 use super::state::{self, ReadArgs, TargetState};
 use super::*;
+use crate::engine::copy::types::OnReject;
 use crate::engine::plan;
 use crate::engine::progress::Event;
+use crate::engine::select::Selector;
+use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
 use crate::model::platform::PlatformFilter;
 use crate::transport::layout::Layout;
+use crate::transport::retry::RetryPolicy;
 use crate::transport::BlobBody;
 
 mod fake;
