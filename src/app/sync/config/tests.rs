@@ -395,6 +395,12 @@ fn a_registry_given_as_source_or_target_points_to_discovery_and_prefixes() {
     );
     let m = e.to_string();
     assert!(m.contains("`target-prefix: mirror.local:5000`"), "{m}");
+    // A layout is not a registry, and `localhost/app` is a repository.
+    parse(
+        "m.yaml",
+        "images:\n  - source: localhost:5000/app\n    target: oci:x\n    tags: [v1]\n",
+    )
+    .unwrap();
     // A repository with a tag is still refused as one.
     let e = err("images:\n  - source: quay.io/org/app:v1\n    target: mirror.local/app\n");
     assert!(e.to_string().contains("names a tag or digest"), "{e}");

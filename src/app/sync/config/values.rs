@@ -251,7 +251,8 @@ fn repo_ref<'de, D: Deserializer<'de>>(d: D, key: &str) -> Result<(ImageRef, Str
         .strip_prefix("docker://")
         .unwrap_or(&text)
         .trim_end_matches('/');
-    if !bare.contains('/') && crate::model::reference::looks_like_host(bare) {
+    let layout = bare.starts_with("oci:") || bare.starts_with("oci-archive:");
+    if !layout && !bare.contains('/') && crate::model::reference::looks_like_host(bare) {
         return Err(de::Error::custom(match key {
             "source" => format!(
                 "source {text:?} names a registry, not a repository: to mirror every repository of a registry (or of one organisation), write the entry as `source-registry: {bare}` and give its targets with `target-prefix: REGISTRY[/PATH]` (docs/sync.md, \"Discovery\")"
