@@ -319,6 +319,21 @@ impl Layout {
         Ok(())
     }
 
+    /// Store a blob fetched as ranges: each range written at its offset, the file read back
+    /// through `verify` (the digest check) before it is renamed into place.
+    pub async fn push_blob_ranged(
+        &self,
+        d: &Descriptor,
+        blob: crate::transport::ranges::RangedBlob,
+        verify: Box<dyn FnOnce(BlobBody) -> BlobBody + Send>,
+    ) -> Result<()> {
+        let path = self.blob_path(&d.digest);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.len() == d.size => Ok(()),
+            _ => files::write_ranged(&path, blob, verify).await,
+        }
+    }
+
     /// Apply pending tag updates to `index.json` under the lock.
     fn commit_index(&self) -> Result<()> {
         let pending = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));

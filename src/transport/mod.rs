@@ -6,6 +6,8 @@
 pub mod archive;
 pub mod endpoint;
 pub mod layout;
+pub mod ranges;
+pub mod rate;
 pub mod registry;
 pub mod resume;
 pub mod retry;

@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream};
@@ -120,11 +121,42 @@ pub fn resuming(first: Body, size: u64, policy: RetryPolicy, what: String, reope
     .boxed()
 }
 
+/// Wrap `body` so that a wait of more than `limit` for its next chunk ends it with a transient
+/// error: a stalled connection (the peer stopped sending without closing) becomes a failure
+/// that [`resuming`] answers with a new request, on another connection (the stalled one is
+/// dropped with the body, so it is not reused). Only the wait for the network counts: a
+/// consumer that does not ask for more is not a stall.
+pub fn stalling(body: Body, limit: Duration, what: String) -> Body {
+    stream::unfold(Some(body), move |state| {
+        let what = what.clone();
+        async move {
+            let mut body = state?;
+            match tokio::time::timeout(limit, body.next()).await {
+                Ok(Some(item)) => Some((item, Some(body))),
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(Error::Network {
+                        method: "GET".into(),
+                        url: what,
+                        message: format!(
+                            "no byte for {} s: the transfer stalled (restarted on a new connection)",
+                            limit.as_secs_f64()
+                        ),
+                        transient: true,
+                        https_to_http: false,
+                    }),
+                    None,
+                )),
+            }
+        }
+    })
+    .boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Mutex;
-    use std::time::Duration;
 
     fn chunks(parts: Vec<Result<&'static [u8]>>) -> Body {
         stream::iter(parts.into_iter().map(|r| r.map(Bytes::from_static))).boxed()
@@ -236,5 +268,30 @@ mod tests {
             never,
         );
         assert!(matches!(collect(b).await, Err(Error::Internal(_))));
+    }
+
+    /// A body that goes quiet ends with a transient error after the limit, and `resuming`
+    /// answers it by asking for the rest.
+    #[tokio::test]
+    async fn a_stalled_body_is_restarted() {
+        let asked = Arc::new(Mutex::new(vec![]));
+        let quiet: Body = stream::iter(vec![Ok(Bytes::from_static(b"012"))])
+            .chain(stream::pending())
+            .boxed();
+        let limit = Duration::from_millis(50);
+        let stalled = stalling(quiet, limit, "blob".into());
+        let b = resuming(
+            stalled,
+            10,
+            policy(),
+            "blob".into(),
+            source(true, asked.clone()),
+        );
+        assert_eq!(collect(b).await.unwrap(), DATA);
+        assert_eq!(*asked.lock().unwrap(), vec![3]);
+        let e = collect(stalling(stream::pending().boxed(), limit, "blob".into()))
+            .await
+            .unwrap_err();
+        assert!(e.is_transient() && e.to_string().contains("stalled"), "{e}");
     }
 }

@@ -2,9 +2,17 @@
 //! atomic replacement of small files (temp file in the same directory, fsync, rename).
 
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
 
 use crate::error::{Error, Result};
+use crate::model::digest::VerifyError;
+use crate::transport::ranges::{PositionalFile, RangedBlob};
+use crate::transport::BlobBody;
 
 pub(super) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.into();
@@ -86,6 +94,94 @@ impl BatchWriter {
             .await
             .map_err(std::io::Error::other)?
     }
+}
+
+/// A blob's temp file, written at offsets by a ranged download ([`RangedBlob::positional`]) and
+/// read back for the digest check. Reads and writes run on the blocking pool.
+pub(super) struct BlobFile(Arc<std::fs::File>);
+
+impl PositionalFile for BlobFile {
+    fn write_at(&self, offset: u64, buf: Vec<u8>) -> BoxFuture<'static, std::io::Result<Vec<u8>>> {
+        let file = self.0.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || file.write_all_at(&buf, offset).map(|_| buf))
+                .await
+                .map_err(std::io::Error::other)?
+        })
+    }
+
+    fn read_at(
+        &self,
+        offset: u64,
+        len: usize,
+        mut buf: Vec<u8>,
+    ) -> BoxFuture<'static, std::io::Result<Vec<u8>>> {
+        let file = self.0.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                buf.clear();
+                buf.resize(len, 0);
+                file.read_exact_at(&mut buf, offset).map(|_| buf)
+            })
+            .await
+            .map_err(std::io::Error::other)?
+        })
+    }
+}
+
+/// Write a ranged download into a new temp file next to `final_path`, each range at its offset,
+/// and rename it into place once `verify` (the engine's digest check, wrapped around the file
+/// read back in order) has passed every byte. An error or a drop leaves no file behind.
+pub(super) async fn write_ranged(
+    final_path: &Path,
+    blob: RangedBlob,
+    verify: Box<dyn FnOnce(BlobBody) -> BlobBody + Send>,
+) -> Result<()> {
+    let size = blob.size();
+    let dir = final_path.parent().expect("blob path has a parent");
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(io_err(format!("creating {}", dir.display())))?;
+    let name = final_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".tmp-{}-", &name[..name.len().min(12)]))
+        .tempfile_in(dir)
+        .map_err(io_err(format!("creating a temp file in {}", dir.display())))?;
+    let (file, tmp_path) = tmp.into_parts();
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(SHARED_MODE))
+        .map_err(io_err(format!(
+            "setting the mode of {}",
+            tmp_path.display()
+        )))?;
+    let file = Arc::new(file);
+    let mut body = verify(blob.positional(Arc::new(BlobFile(file.clone()))));
+    let mut seen = 0u64;
+    while let Some(chunk) = body.stream.next().await {
+        seen += chunk?.len() as u64;
+    }
+    drop(body);
+    if seen != size {
+        return Err(Error::Verify {
+            what: format!("blob {}", final_path.display()),
+            source: VerifyError::Size {
+                expected: size,
+                actual: seen,
+            },
+        });
+    }
+    tokio::task::spawn_blocking(move || file.sync_all())
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(io_err(format!("syncing {}", tmp_path.display())))?;
+    tmp_path.persist(final_path).map_err(|e| Error::Io {
+        what: format!("renaming into {}", final_path.display()),
+        source: e.error,
+    })?;
+    Ok(())
 }
 
 /// Readable by everyone, like a tar's entries: layouts and bundles are carried across and read

@@ -114,6 +114,48 @@ pub struct RegistryClient {
     pub(super) token_fetch: Mutex<()>,
     /// The last Docker Hub pull budget seen on a manifest answer.
     pub(super) rate: std::sync::Mutex<Option<RateLimit>>,
+    /// The HTTP/1.1 pool for ranged blob downloads (`ranges.rs`).
+    pub(super) ranges_http: reqwest::Client,
+    /// Whether this host answers `Range` on blob GETs, as far as the run has seen.
+    pub(super) ranges: std::sync::Mutex<RangeSupport>,
+}
+
+/// What a host has shown about `Range` on blob GETs (`ranges.rs` probes it once per run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RangeSupport {
+    /// Not asked yet.
+    Unknown,
+    /// A probe was answered with the matching `206`.
+    Works,
+    /// A probe was answered otherwise (the reason): one stream per blob for the rest of the run.
+    Refused(String),
+}
+
+/// A reqwest client with the settings every connection to `host` shares, and `extra`.
+fn build_http(
+    host: &str,
+    opts: &ClientOptions,
+    extra: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder()
+        .user_agent(opts.user_agent.clone())
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(opts.timeout)
+        .pool_max_idle_per_host(32)
+        .tls_danger_accept_invalid_certs(opts.insecure_tls);
+    let builder = opts.tls.apply(extra(builder)).map_err(|e| {
+        Error::Internal(format!(
+            "TLS files for {host}{}: {e}",
+            opts.tls
+                .dir
+                .as_ref()
+                .map(|d| format!(" in {}", d.display()))
+                .unwrap_or_default()
+        ))
+    })?;
+    builder
+        .build()
+        .map_err(|e| Error::Internal(format!("building the HTTP client: {e}")))
 }
 
 /// A request body: replayable bytes (re-sent after a 401 challenge) or a one-shot stream.
@@ -134,32 +176,26 @@ impl RegistryClient {
     /// A client for `host` (as in the reference: `127.0.0.1:5000`, `registry-1.docker.io`).
     pub fn new(host: &str, auth: Auth, opts: ClientOptions) -> Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let builder = reqwest::Client::builder()
-            .user_agent(opts.user_agent.clone())
-            .connect_timeout(Duration::from_secs(15))
-            .read_timeout(opts.timeout)
-            .pool_max_idle_per_host(32)
-            .tls_danger_accept_invalid_certs(opts.insecure_tls);
         // At most MAX_REDIRECTS hops; reqwest drops `Authorization` when a redirect changes
         // the host, port or scheme (tests/integration/auth/redirect.rs and hostile_registry.rs
         // check it).
-        let builder = builder.redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS));
-        let builder = opts.tls.apply(builder).map_err(|e| {
-            Error::Internal(format!(
-                "TLS files for {host}{}: {e}",
-                opts.tls
-                    .dir
-                    .as_ref()
-                    .map(|d| format!(" in {}", d.display()))
-                    .unwrap_or_default()
-            ))
+        let http = build_http(host, &opts, |b| {
+            b.redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
         })?;
-        let http = builder
-            .build()
-            .map_err(|e| Error::Internal(format!("building the HTTP client: {e}")))?;
+        // Ranged blob downloads (ranges.rs): HTTP/1.1 only, so each range has its own
+        // connection and TCP window (HTTP/2 streams share one connection's flow control), and
+        // redirects are followed by ranges.rs itself, which keeps the redirected URL for the
+        // blob's other ranges.
+        let ranges_http = build_http(host, &opts, |b| {
+            b.http1_only()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(64)
+        })?;
         let scheme = if opts.plain_http { "http" } else { "https" };
         Ok(RegistryClient {
             http,
+            ranges_http,
+            ranges: std::sync::Mutex::new(RangeSupport::Unknown),
             base: std::sync::RwLock::new(format!("{scheme}://{host}")),
             host: host.to_string(),
             auth,
@@ -205,6 +241,22 @@ impl RegistryClient {
         body: Option<SendBody>,
         timeout: bool,
     ) -> Result<Response> {
+        self.send_on(&self.http, method, url, scope, headers, body, timeout)
+            .await
+    }
+
+    /// [`send`](Self::send) on another connection pool (`ranges_http`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn send_on(
+        &self,
+        http: &reqwest::Client,
+        method: Method,
+        url: &str,
+        scope: &str,
+        headers: HeaderMap,
+        body: Option<SendBody>,
+        timeout: bool,
+    ) -> Result<Response> {
         let mut body = body;
         // Credentials stay with their host: a server-given URL on another origin (an upload
         // `Location`, a paging `Link`) gets no `Authorization`, and its 401 is not answered
@@ -218,10 +270,7 @@ impl RegistryClient {
             );
         }
         for attempt in 0..2 {
-            let mut req = self
-                .http
-                .request(method.clone(), url)
-                .headers(headers.clone());
+            let mut req = http.request(method.clone(), url).headers(headers.clone());
             if timeout {
                 req = req.timeout(self.opts.timeout);
             }

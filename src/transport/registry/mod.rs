@@ -38,11 +38,12 @@ mod errors;
 pub mod headers;
 mod pager;
 mod paging;
+mod ranges;
 mod upload;
 
 pub use catalog::{Catalog, MAX_CATALOG_ENTRIES};
 use client::{scope, SendBody};
-pub use client::{ClientOptions, RateLimit, RegistryClient};
+pub use client::{ClientOptions, RangeSupport, RateLimit, RegistryClient};
 use errors::{network_error, read_limited, registry_error, Limited};
 
 /// A repository in a registry: the registry [`Storage`] backend.
@@ -118,6 +119,25 @@ impl RegistryRepo {
     /// is not a URL.
     fn resolve_location(&self, loc: &str) -> Option<String> {
         headers::resolve(&self.client.base(), loc)
+    }
+
+    /// Open a large blob as parallel ranges when this registry answers the probe
+    /// (`ranges.rs`), else as one stream, with the reason.
+    pub async fn fetch_blob_ranged(
+        &self,
+        d: &Descriptor,
+        budget: &Arc<crate::transport::ranges::RangeBudget>,
+    ) -> Result<crate::transport::ranges::Fetched> {
+        use crate::transport::ranges::Fetched;
+        let url = self.url(&format!("blobs/{}", d.digest));
+        let what = format!("blob {} from {}", d.digest, self.describe());
+        let (scope, retry) = (self.scope(), self.client.opts.retry);
+        match ranges::probe(&self.client, (url, scope, what), d.size, budget, retry).await? {
+            ranges::Probed::Ranged(blob) => Ok(Fetched::Ranged(blob)),
+            ranges::Probed::Refused(reason) => {
+                Ok(Fetched::Single(self.fetch_blob(d).await?, reason))
+            }
+        }
     }
 
     async fn head_manifest(&self, reference: &str) -> Result<Option<Head>> {
