@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use crate::app::flags::{
     BundleArgs, ColorChoice, CopyHookArgs, GlobalArgs, HookPolicyArgs, MetricsArgs, OnRejectArg,
     OutputFormat, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
-    SourceAccessArgs, TargetAccessArgs, TransferArgs,
+    SourceAccessArgs, TargetAccessArgs, TransferArgs, WanArgs,
 };
 
 /// Mirror container images between registries and OCI layouts, keeping only the platforms you
@@ -325,6 +325,10 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub transfer: TransferArgs,
 
+    /// Ranged downloads and the rate cap (`limit-rate` in the file too).
+    #[command(flatten)]
+    pub wan: WanArgs,
+
     /// Registry access shared by every host (per-host settings live in the file).
     #[command(flatten)]
     pub access: SharedAccessArgs,
@@ -439,6 +443,10 @@ pub struct CopyArgs {
     /// Transfer limits.
     #[command(flatten)]
     pub transfer: TransferArgs,
+
+    /// Ranged downloads and the rate cap.
+    #[command(flatten)]
+    pub wan: WanArgs,
 
     /// Source registry access.
     #[command(flatten)]

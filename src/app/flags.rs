@@ -11,6 +11,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use crate::transport::ranges::budget::DEFAULT_STREAMS;
+
 /// Which platforms and artifacts a mirror holds: the selection of `copy` and `verify`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct SelectionArgs {
@@ -166,6 +168,41 @@ impl Default for TransferArgs {
             retries: 5,
             timeout: 60,
             lock_timeout: 60,
+        }
+    }
+}
+
+/// Long paths: ranged downloads and the rate cap, for the commands that move blobs (`copy`,
+/// `sync`).
+#[derive(Debug, Clone, Args)]
+pub struct WanArgs {
+    /// Fetch each blob of 32 MiB or more as N byte ranges in parallel, each on its own HTTP/1.1
+    /// connection (N for the whole run); 1 turns ranges off.
+    ///
+    /// Over a long path one TCP stream moves about its window per round trip (about 25 MB/s at
+    /// 100 ms) however fast the link is; N ranges move up to N times that. The first range
+    /// is a probe: a source that does not answer it with the matching 206 gets one stream per
+    /// blob for the rest of the run (-v says so). Ranges enter an upload in order through a
+    /// 32 MiB reorder window, or are written at their offsets into an OCI layout; the digest is
+    /// checked over the whole blob either way. See docs/performance.md (WAN).
+    #[arg(long, default_value_t = DEFAULT_STREAMS as u16, value_name = "N", env = "MIRROR_RANGE_STREAMS", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Transfer")]
+    pub range_streams: u16,
+
+    /// Cap the run's blob traffic at RATE bytes per second: 20M (20 MB/s), 512k, 1.5G, 20Mi
+    /// (MiB/s).
+    ///
+    /// One token bucket for every transfer of the run, downloads and uploads alike; each blob
+    /// byte is charged once, so a registry-to-registry copy moves at most RATE down and RATE
+    /// up. Manifests are not counted. In `mirror sync`, overrides `limit-rate` in the file.
+    #[arg(long, value_name = "RATE", value_parser = crate::transport::rate::parse_rate, help_heading = "Transfer")]
+    pub limit_rate: Option<u64>,
+}
+
+impl Default for WanArgs {
+    fn default() -> Self {
+        WanArgs {
+            range_streams: DEFAULT_STREAMS as u16,
+            limit_rate: None,
         }
     }
 }

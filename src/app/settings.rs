@@ -8,16 +8,18 @@
 //! references, platform patterns, rules, credentials syntax. Credential lookup reads local files
 //! only. Engine types are produced here; the engine never sees a clap type.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::cli::{CopyArgs, InspectArgs, RefName, VerifyArgs};
 use crate::app::flags::{
     AccessArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
-    TransferArgs,
+    TransferArgs, WanArgs,
 };
 use crate::auth::credentials::CredentialFlags;
 use crate::auth::Auth;
 use crate::engine::artifacts::ArtifactOptions;
+use crate::engine::copy::fetch::Transfer;
 use crate::engine::copy::OnReject;
 use crate::engine::referrers::ArtifactTypeFilter;
 use crate::engine::rules::Rules;
@@ -26,6 +28,8 @@ use crate::error::{Error, Result};
 use crate::interrupt::CancelToken;
 use crate::model::platform::PlatformFilter;
 use crate::model::reference::{ImageRef, RegistryRef};
+use crate::transport::ranges::budget::{RangeBudget, DEFAULT_THRESHOLD, DEFAULT_WINDOW};
+use crate::transport::rate::RateLimit;
 use crate::transport::registry::ClientOptions;
 use crate::transport::retry::RetryPolicy;
 
@@ -92,6 +96,24 @@ impl TransferSettings {
             timeout: Duration::from_secs(a.timeout.max(1)),
             lock_timeout: Duration::from_secs(a.lock_timeout),
         }
+    }
+}
+
+/// [`WanArgs`] for a run: the ranged-download budget and the rate cap it shares. Called once
+/// per run; `file_rate` is `limit-rate` from a sync file (the flag wins).
+pub fn wan_settings(a: &WanArgs, file_rate: Option<u64>) -> Transfer {
+    Transfer {
+        ranges: (a.range_streams > 1).then(|| {
+            Arc::new(RangeBudget::new(
+                a.range_streams as usize,
+                DEFAULT_WINDOW,
+                DEFAULT_THRESHOLD,
+            ))
+        }),
+        limit: a
+            .limit_rate
+            .or(file_rate)
+            .map(|r| Arc::new(RateLimit::new(r))),
     }
 }
 
@@ -362,6 +384,8 @@ pub struct CopySettings {
     pub cancel: CancelToken,
     /// The signature gate (`--require-signature`).
     pub signatures: crate::engine::signature::Policy,
+    /// `--range-streams`, `--limit-rate`: shared by the run.
+    pub wan: Transfer,
 }
 
 /// A public key file larger than this is refused before it is read.
@@ -425,6 +449,7 @@ impl CopySettings {
             artifacts: selection.artifacts,
             cancel: cancel.clone(),
             signatures: signature_policy(&a.signatures)?,
+            wan: wan_settings(&a.wan, None),
         })
     }
 }

@@ -13,6 +13,8 @@
 //! A tag is only ever written in step 5, after everything it references is on the target.
 
 pub(crate) mod blobs;
+pub mod fetch;
+pub mod order;
 pub(crate) mod reject;
 pub mod types;
 

@@ -2,12 +2,16 @@
 //! [`ImageRef`](crate::model::reference::ImageRef), a registry repository or an OCI layout,
 //! delegating every [`Storage`] call to the one it holds.
 
+use std::sync::Arc;
+
 use crate::error::Result;
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
 use crate::transport::layout::Layout;
+use crate::transport::ranges::budget::RangeBudget;
+use crate::transport::ranges::{RangedBlob, Verify};
 use crate::transport::registry::RegistryRepo;
-use crate::transport::storage::{BlobBody, Pushed, ReferrerList, Storage};
+use crate::transport::storage::{BlobBody, Fetched, Pushed, ReferrerList, Storage};
 
 /// A storage opened from a reference.
 pub enum Endpoint {
@@ -50,6 +54,21 @@ impl Storage for Endpoint {
     }
     async fn push_blob(&self, d: &Descriptor, body: BlobBody) -> Result<()> {
         delegate!(self, e => e.push_blob(d, body).await)
+    }
+    async fn fetch_blob_ranged(
+        &self,
+        d: &Descriptor,
+        budget: &Arc<RangeBudget>,
+    ) -> Result<Fetched> {
+        delegate!(self, e => e.fetch_blob_ranged(d, budget).await)
+    }
+    async fn push_blob_ranged(
+        &self,
+        d: &Descriptor,
+        blob: RangedBlob,
+        verify: Verify,
+    ) -> Result<()> {
+        delegate!(self, e => e.push_blob_ranged(d, blob, verify).await)
     }
     async fn push_manifest(&self, m: &RawManifest, tag: Option<&str>) -> Result<Pushed> {
         delegate!(self, e => e.push_manifest(m, tag).await)

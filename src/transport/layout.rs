@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::model::digest::{Digest, VerifyError};
 use crate::model::manifest::{Descriptor, RawManifest, MAX_MANIFEST_BYTES};
 use crate::model::media;
+use crate::transport::ranges::{RangedBlob, Verify};
 use crate::transport::storage::{BlobBody, Pushed, Storage};
 
 mod files;
@@ -319,21 +320,6 @@ impl Layout {
         Ok(())
     }
 
-    /// Store a blob fetched as ranges: each range written at its offset, the file read back
-    /// through `verify` (the digest check) before it is renamed into place.
-    pub async fn push_blob_ranged(
-        &self,
-        d: &Descriptor,
-        blob: crate::transport::ranges::RangedBlob,
-        verify: Box<dyn FnOnce(BlobBody) -> BlobBody + Send>,
-    ) -> Result<()> {
-        let path = self.blob_path(&d.digest);
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) if meta.len() == d.size => Ok(()),
-            _ => files::write_ranged(&path, blob, verify).await,
-        }
-    }
-
     /// Apply pending tag updates to `index.json` under the lock.
     fn commit_index(&self) -> Result<()> {
         let pending = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
@@ -515,6 +501,21 @@ impl Storage for Layout {
 
     async fn push_blob(&self, d: &Descriptor, body: BlobBody) -> Result<()> {
         self.write_blob(&d.digest, d.size, body.stream).await
+    }
+
+    /// Each range written at its offset into the temp file, the file read back through
+    /// `verify` (the digest check) before it is renamed into place.
+    async fn push_blob_ranged(
+        &self,
+        d: &Descriptor,
+        blob: RangedBlob,
+        verify: Verify,
+    ) -> Result<()> {
+        let path = self.blob_path(&d.digest);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.len() == d.size => Ok(()),
+            _ => files::write_ranged(&path, blob, verify).await,
+        }
     }
 
     async fn push_manifest(&self, m: &RawManifest, tag: Option<&str>) -> Result<Pushed> {

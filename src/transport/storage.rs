@@ -12,6 +12,8 @@ use futures_util::stream::BoxStream;
 use crate::error::Result;
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
+use crate::transport::ranges::budget::RangeBudget;
+use crate::transport::ranges::{RangedBlob, Verify};
 
 /// A blob body: a stream of exactly `size` bytes (verification is the consumer's job).
 pub struct BlobBody {
@@ -19,6 +21,14 @@ pub struct BlobBody {
     pub size: u64,
     /// The bytes.
     pub stream: BoxStream<'static, Result<Bytes>>,
+}
+
+/// A large blob opened for reading ([`Storage::fetch_blob_ranged`]).
+pub enum Fetched {
+    /// As parallel ranges: the source answered the probe.
+    Ranged(RangedBlob),
+    /// As one stream, and why not as ranges.
+    Single(BlobBody, String),
 }
 
 /// What happened to a manifest push.
@@ -67,6 +77,37 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Store a blob. Implementations verify size and digest before committing it.
     fn push_blob(&self, d: &Descriptor, body: BlobBody) -> impl Future<Output = Result<()>> + Send;
+
+    /// Open a large blob as parallel byte ranges when this source can (a registry that answers
+    /// the probe: `transport/ranges.rs`), else as one stream, with the reason. The default is
+    /// one stream: an OCI layout is a local file.
+    fn fetch_blob_ranged(
+        &self,
+        d: &Descriptor,
+        _budget: &std::sync::Arc<RangeBudget>,
+    ) -> impl Future<Output = Result<Fetched>> + Send {
+        async move {
+            let body = self.fetch_blob(d).await?;
+            Ok(Fetched::Single(body, "the source is an OCI layout".into()))
+        }
+    }
+
+    /// Store a blob fetched as ranges. `verify` is the engine's digest check, wrapped around
+    /// the bytes in order. The default (a registry) passes the ranges in order through the
+    /// run's reorder window into [`Storage::push_blob`]; an OCI layout writes each range at its
+    /// offset and reads the file back through `verify`.
+    fn push_blob_ranged(
+        &self,
+        d: &Descriptor,
+        blob: RangedBlob,
+        verify: Verify,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            let size = blob.size();
+            let stream = verify(blob.ordered());
+            self.push_blob(d, BlobBody { size, stream }).await
+        }
+    }
 
     /// Store manifest bytes verbatim, by digest, and point `tag` at it if given.
     fn push_manifest(

@@ -180,6 +180,7 @@ async fn copy_image(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -> 
         signatures: s.signatures.clone(),
         delta: bundled.as_ref().map(|(n, far, _)| n.delta(far)),
         known_blobs: Default::default(),
+        transfer: s.wan.clone(),
     };
     let _writing = (!s.dry_run).then(|| cancel.writing());
     let r: Arc<dyn Reporter> = reporter.clone();

@@ -13,7 +13,7 @@ use crate::app::cli::SyncArgs;
 use crate::app::hooks;
 use crate::app::metrics;
 use crate::app::printer::Printer;
-use crate::app::settings::TransferSettings;
+use crate::app::settings::{wan_settings, TransferSettings};
 use crate::app::sync::config;
 use crate::app::sync::discover;
 use crate::app::sync::endpoints::Endpoints;
@@ -118,7 +118,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
             access: args.access.clone(),
             transfer,
             cancel: cancel.clone(),
-            shared: Shared::new(transfer.jobs),
+            shared: Shared::new(transfer.jobs, wan_settings(&args.wan, cfg.limit_rate)),
             clients: Mutex::default(),
             layouts: Mutex::default(),
         },

@@ -129,6 +129,7 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
         signatures: env.signatures,
         delta: env.bundle.as_ref().map(|b| b.near.delta(&b.far)),
         known_blobs: Default::default(),
+        transfer: env.src.transfer(),
     };
     let target = match env.dst {
         Some(d) => TargetSlot::Open(d),

@@ -11,14 +11,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use tokio::sync::Semaphore;
 
-use crate::error::{Error, Result};
+use crate::engine::copy::fetch::Transfer;
+use crate::engine::copy::order::{SizeOrdered, SizePermit};
+use crate::error::Result;
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
+use crate::transport::endpoint::Endpoint;
 use crate::transport::layout::Layout;
+use crate::transport::ranges::budget::RangeBudget;
+use crate::transport::ranges::{RangedBlob, Verify};
 use crate::transport::registry::{RegistryClient, RegistryRepo};
-use crate::transport::{BlobBody, Endpoint, Pushed, Storage};
+use crate::transport::storage::{BlobBody, Fetched, Pushed, Storage};
 
 /// Which repository of a registry host holds a blob (first one seen in this run).
 #[derive(Default)]
@@ -46,21 +50,25 @@ impl BlobLedger {
 /// Run-wide limits and memory shared by every [`Gated`] endpoint.
 #[derive(Clone)]
 pub struct Shared {
-    /// In-flight blob transfers across all images.
-    pub permits: Arc<Semaphore>,
-    /// In-flight transfers of large blobs across all images (`copy::large_jobs` of `jobs`).
-    pub large: Arc<Semaphore>,
+    /// In-flight blob transfers across all images, largest waiting blob first.
+    pub permits: Arc<SizeOrdered>,
+    /// In-flight transfers of large blobs across all images (`copy::large_jobs` of `jobs`),
+    /// largest waiting blob first (`engine/copy/order.rs`).
+    pub large: Arc<SizeOrdered>,
     /// Blobs seen on target registries.
     pub ledger: Arc<BlobLedger>,
+    /// `--range-streams` and `--limit-rate` / `limit-rate`: one budget for the run.
+    pub transfer: Transfer,
 }
 
 impl Shared {
-    /// `jobs` concurrent blob transfers for the whole run.
-    pub fn new(jobs: usize) -> Shared {
+    /// `jobs` concurrent blob transfers for the whole run, moving as `transfer` says.
+    pub fn new(jobs: usize, transfer: Transfer) -> Shared {
         Shared {
-            permits: Arc::new(Semaphore::new(jobs.max(1))),
-            large: Arc::new(Semaphore::new(crate::engine::copy::large_jobs(jobs))),
+            permits: SizeOrdered::new(jobs.max(1)),
+            large: SizeOrdered::new(crate::engine::copy::large_jobs(jobs)),
             ledger: Arc::default(),
+            transfer,
         }
     }
 }
@@ -108,6 +116,11 @@ impl Gated {
         }
     }
 
+    /// How the run's blobs move (ranges, rate cap).
+    pub fn transfer(&self) -> Transfer {
+        self.shared.transfer.clone()
+    }
+
     /// The wrapped endpoint.
     pub fn inner(&self) -> &Endpoint {
         &self.inner
@@ -116,6 +129,17 @@ impl Gated {
     /// The registry client, for registry endpoints.
     pub fn client(&self) -> Option<&RegistryClient> {
         self.id.as_ref().map(|i| i.client.as_ref())
+    }
+
+    /// The run-wide permits for one transfer of `d`, largest waiting blob first. A large blob
+    /// takes one of the large-blob permits first (copy::large_jobs says why).
+    async fn permits(&self, d: &Descriptor) -> Result<(Option<SizePermit>, SizePermit)> {
+        let large = if d.size >= crate::engine::copy::LARGE_BLOB {
+            Some(self.shared.large.acquire(d.size).await?)
+        } else {
+            None
+        };
+        Ok((large, self.shared.permits.acquire(d.size).await?))
     }
 
     fn note(&self, d: &Digest) {
@@ -156,41 +180,30 @@ impl Storage for Gated {
         Ok(has)
     }
     async fn fetch_blob(&self, d: &Descriptor) -> Result<BlobBody> {
-        // The permits live as long as the stream: one transfer from open to drop. A large blob
-        // takes one of the run-wide large-blob permits first (copy::large_jobs says why).
-        let large = if d.size >= crate::engine::copy::LARGE_BLOB {
-            Some(
-                self.shared
-                    .large
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| Error::Interrupted)?,
-            )
-        } else {
-            None
-        };
-        let permit = (
-            large,
-            self.shared
-                .permits
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| Error::Interrupted)?,
-        );
+        let permit = self.permits(d).await?;
         let body = self.inner.fetch_blob(d).await?;
-        let stream = body
-            .stream
-            .map(move |chunk| {
-                let _held = &permit;
-                chunk
-            })
-            .boxed();
-        Ok(BlobBody {
-            size: body.size,
-            stream,
+        Ok(holding(body, permit))
+    }
+    async fn fetch_blob_ranged(
+        &self,
+        d: &Descriptor,
+        budget: &Arc<RangeBudget>,
+    ) -> Result<Fetched> {
+        let permit = self.permits(d).await?;
+        Ok(match self.inner.fetch_blob_ranged(d, budget).await? {
+            Fetched::Ranged(blob) => Fetched::Ranged(blob.holding(Box::new(permit))),
+            Fetched::Single(body, why) => Fetched::Single(holding(body, permit), why),
         })
+    }
+    async fn push_blob_ranged(
+        &self,
+        d: &Descriptor,
+        blob: RangedBlob,
+        verify: Verify,
+    ) -> Result<()> {
+        self.inner.push_blob_ranged(d, blob, verify).await?;
+        self.note(&d.digest);
+        Ok(())
     }
     async fn push_blob(&self, d: &Descriptor, body: BlobBody) -> Result<()> {
         self.inner.push_blob(d, body).await?;
@@ -234,6 +247,21 @@ impl Storage for Gated {
     }
     async fn abort(&self) {
         self.inner.abort().await
+    }
+}
+
+/// `body`, holding `permit` as long as the stream lives: one transfer from open to drop.
+fn holding(body: BlobBody, permit: (Option<SizePermit>, SizePermit)) -> BlobBody {
+    let stream = body
+        .stream
+        .map(move |chunk| {
+            let _held = &permit;
+            chunk
+        })
+        .boxed();
+    BlobBody {
+        size: body.size,
+        stream,
     }
 }
 

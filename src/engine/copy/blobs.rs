@@ -1,24 +1,23 @@
 //! Blob transfer: deduplicated, concurrent (`--jobs`, a third of the permits for large blobs),
-//! each blob probed on the target, else mounted, else streamed with digest verification, and a
-//! failed transfer restarted from a fresh source stream. The order around it (preflight, child
-//! manifests, index, tag) is `copy.rs`'s.
+//! largest first (`order.rs`), each blob probed on the target, else mounted, else moved by
+//! `fetch.rs` (one stream or parallel ranges, verified), and a failed transfer restarted from a
+//! fresh source stream. The order around it (preflight, child manifests, index, tag) is
+//! `copy.rs`'s.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use futures_util::StreamExt;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::engine::chunks::Pieces;
+use crate::engine::copy::fetch::{self, LargeBlob, Transfer};
+use crate::engine::copy::order::SizeOrdered;
 use crate::engine::copy::types::{BlobStats, CopyOptions};
 use crate::engine::invariant::Confirmed;
 use crate::engine::progress::{BlobOutcome, Event, Reporter};
 use crate::error::{Error, Result};
-use crate::model::digest::VerifyingStream;
 use crate::model::manifest::Descriptor;
 use crate::transport::retry::RetryPolicy;
-use crate::transport::{BlobBody, Storage};
+use crate::transport::storage::Storage;
 
 /// How a blob copy asks the target whether the blob is already there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,9 +31,6 @@ pub enum Probe {
     /// answers it correctly; until then it is asked with HEAD (`transport/registry.rs`).
     Upload,
 }
-
-/// Bytes of a blob between two progress events.
-const PROGRESS_STEP: u64 = 256 * 1024;
 
 /// Blobs of this size or more count as large for [`large_jobs`].
 pub const LARGE_BLOB: u64 = 1024 * 1024;
@@ -88,41 +84,44 @@ pub(crate) async fn copy_blobs<E: Storage>(
         count: blobs.len(),
         bytes: blobs.iter().map(|b| b.size).sum(),
     });
-    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
-    let large = Arc::new(Semaphore::new(large_jobs(opts.jobs)));
+    let sem = SizeOrdered::new(opts.jobs.max(1));
+    let large = SizeOrdered::new(large_jobs(opts.jobs));
     let failed = Arc::new(AtomicBool::new(false));
     let mut set = JoinSet::new();
-    for d in blobs.iter().cloned() {
+    // Largest first: every blob takes its place in the queues now, in size order, before any
+    // transfer starts, so the first permits go to the largest blobs (order.rs).
+    let mut sorted: Vec<&Descriptor> = blobs.iter().collect();
+    sorted.sort_by_key(|b| std::cmp::Reverse(b.size));
+    for d in sorted.into_iter().cloned() {
         let known = opts.known_blobs.contains(&d.digest);
-        let (src, dst, sem, large, failed, reporter, retry) = (
+        // A large blob waits for its own permit first, so it holds no general permit that a
+        // small blob could use meanwhile.
+        let large_turn = (d.size >= LARGE_BLOB).then(|| large.enqueue(d.size));
+        let small_turn = (d.size < LARGE_BLOB).then(|| sem.enqueue(d.size));
+        let (src, dst, sem, failed, reporter, retry, how) = (
             src.clone(),
             dst.clone(),
             sem.clone(),
-            large.clone(),
             failed.clone(),
             reporter.clone(),
             opts.retry,
+            opts.transfer.clone(),
         );
         set.spawn(async move {
-            // A large blob waits for its own permit first, so it holds no general permit that a
-            // small blob could use meanwhile.
-            let _large = if d.size >= LARGE_BLOB {
-                Some(
-                    large
-                        .acquire_owned()
-                        .await
-                        .map_err(|_| Error::Interrupted)?,
-                )
-            } else {
-                None
+            let _large = match large_turn {
+                Some(t) => Some(t.wait().await?),
+                None => None,
             };
-            let _permit = sem.acquire_owned().await.map_err(|_| Error::Interrupted)?;
+            let _permit = match small_turn {
+                Some(t) => t.wait().await?,
+                None => sem.acquire(d.size).await?,
+            };
             // After a failure no new transfer starts (the failed task sets this before its
             // permit is released, so the next one in line sees it).
             if failed.load(Ordering::SeqCst) {
                 return Ok(None);
             }
-            let r = copy_blob(&src, &dst, &d, (probe, known), &reporter, retry).await;
+            let r = copy_blob(&src, &dst, &d, (probe, known), &reporter, (retry, &how)).await;
             if r.is_err() {
                 failed.store(true, Ordering::SeqCst);
             }
@@ -151,7 +150,8 @@ pub(crate) async fn copy_blobs<E: Storage>(
         let Some(joined) = joined else { break };
         match joined {
             Ok(Ok(None)) => {}
-            Ok(Ok(Some((d, outcome)))) => {
+            Ok(Ok(Some((d, (outcome, large_blob))))) => {
+                stats.large.extend(large_blob);
                 let (n, b) = match outcome {
                     BlobOutcome::Existing => (&mut stats.existing, &mut stats.existing_bytes),
                     BlobOutcome::Mounted => (&mut stats.mounted, &mut stats.mounted_bytes),
@@ -190,18 +190,18 @@ async fn copy_blob<E: Storage>(
     d: &Descriptor,
     (probe, known): (Probe, bool),
     reporter: &Arc<dyn Reporter>,
-    retry: RetryPolicy,
-) -> Result<BlobOutcome> {
+    (retry, how): (RetryPolicy, &Transfer),
+) -> Result<(BlobOutcome, Option<LargeBlob>)> {
     let present = known
         || match probe {
             Probe::Head => dst.has_blob(d).await?,
             Probe::Upload => dst.has_blob_before_push(d).await?,
         };
     if present {
-        return Ok(BlobOutcome::Existing);
+        return Ok((BlobOutcome::Existing, None));
     }
     if dst.try_mount(d, src).await? {
-        return Ok(BlobOutcome::Mounted);
+        return Ok((BlobOutcome::Mounted, None));
     }
     reporter.event(Event::BlobStarted {
         digest: d.digest.clone(),
@@ -215,71 +215,23 @@ async fn copy_blob<E: Storage>(
     } else {
         Error::is_transient
     };
-    retry
-        .run_when("copy blob", retryable, || async {
-            let (body, location) = if d.is_foreign() {
-                crate::engine::foreign::fetch(src.as_ref(), d).await?
-            } else {
-                (src.fetch_blob(d).await?, src.blob_location(&d.digest))
-            };
-            // Verify exactly once, here. The first stream error (a digest or size mismatch, or
-            // a read failure at the source) is kept so it is reported as itself rather than as
-            // the upload failure it causes.
-            let slot: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
-            let (r, digest, keep) = (reporter.clone(), d.digest.clone(), slot.clone());
-            let what = format!("content of {location} is wrong");
-            // Progress in steps of PROGRESS_STEP bytes (and the rest with the last piece), not
-            // one event per 16 KiB piece.
-            let (size, mut passed, mut unreported) = (d.size, 0u64, 0u64);
-            let verified = VerifyingStream::new(Pieces::new(body.stream), d.digest.clone(), d.size)
-                .map(move |item| match item {
-                    Ok(c) => {
-                        passed += c.len() as u64;
-                        unreported += c.len() as u64;
-                        if unreported >= PROGRESS_STEP || passed == size {
-                            r.event(Event::BlobBytes {
-                                digest: digest.clone(),
-                                n: unreported,
-                            });
-                            unreported = 0;
-                        }
-                        Ok(c)
-                    }
-                    Err(source) => {
-                        let e = Error::Verify {
-                            what: what.clone(),
-                            source,
-                        };
-                        let text = e.to_string();
-                        keep.lock().expect("not poisoned").get_or_insert(e);
-                        Err(Error::Internal(text))
-                    }
-                });
-            let pushed = dst
-                .push_blob(
-                    d,
-                    BlobBody {
-                        size: d.size,
-                        stream: verified.boxed(),
-                    },
-                )
-                .await;
-            let source_error = slot.lock().expect("not poisoned").take();
-            match (pushed, source_error) {
-                (Err(_), Some(source_error)) => Err(source_error),
-                (r, _) => r,
-            }
+    let large = retry
+        .run_when("copy blob", retryable, || {
+            fetch::transfer(src, dst, d, how, reporter)
         })
         .await?;
-    Ok(BlobOutcome::Copied)
+    Ok((BlobOutcome::Copied, large))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::copy::fetch::PROGRESS_STEP;
     use crate::model::digest::Digest;
     use crate::transport::layout::Layout;
+    use crate::transport::storage::BlobBody;
     use bytes::Bytes;
+    use futures_util::StreamExt;
 
     struct Recorder(std::sync::Mutex<Vec<u64>>);
     impl Reporter for Recorder {
@@ -321,17 +273,18 @@ mod tests {
         let dst = Arc::new(Layout::create(&dir.path().join("dst")).unwrap());
         let rec = Arc::new(Recorder(Default::default()));
         let reporter: Arc<dyn Reporter> = rec.clone();
-        let outcome = copy_blob(
+        let (outcome, large) = copy_blob(
             &src,
             &dst,
             &d,
             (Probe::Head, false),
             &reporter,
-            RetryPolicy::default(),
+            (RetryPolicy::default(), &Transfer::default()),
         )
         .await
         .unwrap();
         assert_eq!(outcome, BlobOutcome::Copied);
+        assert_eq!(large, None);
         let steps = rec.0.lock().unwrap().clone();
         assert_eq!(steps, vec![PROGRESS_STEP, PROGRESS_STEP, PROGRESS_STEP / 2]);
         let copied = std::fs::read(

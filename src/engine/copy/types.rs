@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::copy::fetch::{LargeBlob, Transfer};
 use crate::engine::invariant::Confirmed;
 use crate::engine::plan::Plan;
 use crate::model::digest::Digest;
@@ -54,6 +55,8 @@ pub struct CopyOptions {
     pub delta: Option<Arc<Delta>>,
     /// Blobs the caller has just found on the target: counted as existing without a request.
     pub known_blobs: Arc<HashSet<Digest>>,
+    /// Ranged downloads and the rate limit, shared by the run (`copy/fetch.rs`).
+    pub transfer: Transfer,
 }
 
 /// A delta bundle's view of the far side, for a copy into the bundle.
@@ -118,6 +121,10 @@ pub struct BlobStats {
     /// Their bytes.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub left_out_bytes: u64,
+    /// How each copied blob of at least the range threshold (32 MiB) was fetched: as parallel
+    /// ranges, or as one stream and why (`copy/fetch.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub large: Vec<LargeBlob>,
 }
 
 fn is_zero(n: &u64) -> bool {

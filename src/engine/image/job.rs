@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::artifacts::target::ArtifactOutcome;
 use crate::engine::artifacts::ArtifactOptions;
+use crate::engine::copy::fetch::Transfer;
 use crate::engine::copy::types::{CopyOutcome, Delta, OnReject};
 use crate::engine::image::reader::{ManifestCache, PullGate};
 use crate::engine::image::state::TargetState;
@@ -76,6 +77,8 @@ pub struct ImageJob {
     /// Blobs the caller has just found on the target (`mirror bundle apply` checks the blobs a
     /// bundle left out before it starts): counted as present without asking again.
     pub known_blobs: Arc<HashSet<Digest>>,
+    /// Ranged downloads and the rate limit, shared by the run (`copy/fetch.rs`).
+    pub transfer: Transfer,
 }
 
 /// Opens a target that does not exist yet (an OCI layout), once a write is due.

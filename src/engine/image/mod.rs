@@ -158,6 +158,7 @@ pub async fn mirror_image<E: Storage>(
         cancel: job.cancel.clone(),
         delta: job.delta.clone(),
         known_blobs: job.known_blobs.clone(),
+        transfer: job.transfer.clone(),
     };
     if job.mode == Mode::DryRun {
         if !done {

@@ -11,8 +11,8 @@ use futures_util::StreamExt;
 
 use crate::error::{Error, Result};
 use crate::model::digest::VerifyError;
-use crate::transport::ranges::{PositionalFile, RangedBlob};
-use crate::transport::BlobBody;
+use crate::transport::ranges::budget::PositionalFile;
+use crate::transport::ranges::{RangedBlob, Verify};
 
 pub(super) fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.into();
@@ -135,7 +135,7 @@ impl PositionalFile for BlobFile {
 pub(super) async fn write_ranged(
     final_path: &Path,
     blob: RangedBlob,
-    verify: Box<dyn FnOnce(BlobBody) -> BlobBody + Send>,
+    verify: Verify,
 ) -> Result<()> {
     let size = blob.size();
     let dir = final_path.parent().expect("blob path has a parent");
@@ -159,7 +159,7 @@ pub(super) async fn write_ranged(
     let file = Arc::new(file);
     let mut body = verify(blob.positional(Arc::new(BlobFile(file.clone()))));
     let mut seen = 0u64;
-    while let Some(chunk) = body.stream.next().await {
+    while let Some(chunk) = body.next().await {
         seen += chunk?.len() as u64;
     }
     drop(body);

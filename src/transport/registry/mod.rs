@@ -28,8 +28,9 @@ use crate::error::{redact_url, Error, Result};
 use crate::model::digest::{Algorithm, Digest, VerifyError};
 use crate::model::manifest::{Descriptor, ManifestError, RawManifest, MAX_MANIFEST_BYTES};
 use crate::model::media;
+use crate::transport::ranges::budget::RangeBudget;
 use crate::transport::resume;
-use crate::transport::storage::{BlobBody, Pushed, ReferrerList, Storage};
+use crate::transport::storage::{BlobBody, Fetched, Pushed, ReferrerList, Storage};
 
 mod auth_flow;
 mod catalog;
@@ -119,25 +120,6 @@ impl RegistryRepo {
     /// is not a URL.
     fn resolve_location(&self, loc: &str) -> Option<String> {
         headers::resolve(&self.client.base(), loc)
-    }
-
-    /// Open a large blob as parallel ranges when this registry answers the probe
-    /// (`ranges.rs`), else as one stream, with the reason.
-    pub async fn fetch_blob_ranged(
-        &self,
-        d: &Descriptor,
-        budget: &Arc<crate::transport::ranges::RangeBudget>,
-    ) -> Result<crate::transport::ranges::Fetched> {
-        use crate::transport::ranges::Fetched;
-        let url = self.url(&format!("blobs/{}", d.digest));
-        let what = format!("blob {} from {}", d.digest, self.describe());
-        let (scope, retry) = (self.scope(), self.client.opts.retry);
-        match ranges::probe(&self.client, (url, scope, what), d.size, budget, retry).await? {
-            ranges::Probed::Ranged(blob) => Ok(Fetched::Ranged(blob)),
-            ranges::Probed::Refused(reason) => {
-                Ok(Fetched::Single(self.fetch_blob(d).await?, reason))
-            }
-        }
     }
 
     async fn head_manifest(&self, reference: &str) -> Result<Option<Head>> {
@@ -401,6 +383,22 @@ impl Storage for RegistryRepo {
 
     async fn push_blob(&self, d: &Descriptor, body: BlobBody) -> Result<()> {
         self.upload_blob(d, body).await
+    }
+
+    async fn fetch_blob_ranged(
+        &self,
+        d: &Descriptor,
+        budget: &Arc<RangeBudget>,
+    ) -> Result<Fetched> {
+        let url = self.url(&format!("blobs/{}", d.digest));
+        let what = format!("blob {} from {}", d.digest, self.describe());
+        let (scope, retry) = (self.scope(), self.client.opts.retry);
+        match ranges::probe(&self.client, (url, scope, what), d.size, budget, retry).await? {
+            ranges::Probed::Ranged(blob) => Ok(Fetched::Ranged(blob)),
+            ranges::Probed::Refused(reason) => {
+                Ok(Fetched::Single(self.fetch_blob(d).await?, reason))
+            }
+        }
     }
 
     async fn push_manifest(&self, m: &RawManifest, tag: Option<&str>) -> Result<Pushed> {

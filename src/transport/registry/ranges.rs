@@ -26,7 +26,8 @@ use super::client::{RangeSupport, RegistryClient, MAX_REDIRECTS};
 use super::errors::{network_error, registry_error};
 use super::headers;
 use crate::error::{redact_url, Error, Result};
-use crate::transport::ranges::{RangeBudget, RangeSource, RangedBlob};
+use crate::transport::ranges::budget::{RangeBudget, RangeSource};
+use crate::transport::ranges::RangedBlob;
 use crate::transport::resume::Body;
 use crate::transport::retry::RetryPolicy;
 

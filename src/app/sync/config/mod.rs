@@ -123,6 +123,8 @@ pub struct Config {
     pub discoveries: Vec<Discovery>,
     /// `hooks:`.
     pub hooks: crate::app::hooks::HooksConfig,
+    /// `limit-rate:` in bytes per second.
+    pub limit_rate: Option<u64>,
 }
 
 impl Config {
@@ -303,6 +305,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
         images,
         discoveries,
         hooks: raw.hooks,
+        limit_rate: raw.limit_rate.map(|r| r.0),
     })
 }
 

@@ -9,7 +9,7 @@ use super::discovery::{RepoFilter, SourceRegistry};
 use super::image::ImageSettings;
 use super::prefix::TargetPrefix;
 use super::values::{
-    Credentials, Jobs, KeyList, LayoutRefName, Platforms, RuleList, Source, Target, TypeList,
+    Credentials, Jobs, KeyList, LayoutRefName, Platforms, Rate, RuleList, Source, Target, TypeList,
 };
 use crate::app::sync::tags::TagRules;
 use crate::engine::copy::OnReject;
@@ -31,6 +31,9 @@ pub(super) struct FileConfig {
     /// Commands run after an item changed or failed (`app/hooks.rs`).
     #[serde(default)]
     pub hooks: crate::app::hooks::HooksConfig,
+    /// The run's cap on blob traffic, as `--limit-rate` (which wins over it).
+    #[serde(default)]
+    pub limit_rate: Option<Rate>,
 }
 
 /// Settings that `defaults:` gives and each image may override.

@@ -120,6 +120,38 @@ impl<'de> Deserialize<'de> for Jobs {
     }
 }
 
+/// `limit-rate:` in bytes per second, written as for `--limit-rate` (`20M`, `512k`, `20Mi`) or
+/// as a number of bytes per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate(pub u64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Rate;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a rate such as 20M, 512k or 20Mi (bytes per second)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Rate, E> {
+                crate::transport::rate::parse_rate(v)
+                    .map(Rate)
+                    .map_err(E::custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Rate, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Rate, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Rate, E> {
+                self.visit_str(&v.to_string())
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Platform patterns (a list, or one comma-separated string), compiled.
 #[derive(Debug, Clone, Default)]
 pub struct Platforms {
