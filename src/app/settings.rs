@@ -28,7 +28,9 @@ use crate::error::{Error, Result};
 use crate::interrupt::CancelToken;
 use crate::model::platform::PlatformFilter;
 use crate::model::reference::{ImageRef, RegistryRef};
-use crate::transport::ranges::budget::{RangeBudget, DEFAULT_THRESHOLD, DEFAULT_WINDOW};
+use crate::transport::ranges::budget::{
+    RangeBudget, DEFAULT_STALL, DEFAULT_THRESHOLD, DEFAULT_WINDOW,
+};
 use crate::transport::rate::RateLimit;
 use crate::transport::registry::ClientOptions;
 use crate::transport::retry::RetryPolicy;
@@ -100,15 +102,14 @@ impl TransferSettings {
 }
 
 /// [`WanArgs`] for a run: the ranged-download budget and the rate cap it shares. Called once
-/// per run; `file_rate` is `limit-rate` from a sync file (the flag wins).
-pub fn wan_settings(a: &WanArgs, file_rate: Option<u64>) -> Transfer {
+/// per run; `file_rate` is `limit-rate` from a sync file (the flag wins). A range that sends
+/// nothing for `--timeout` (at most 30 s) is restarted on a new connection.
+pub fn wan_settings(a: &WanArgs, file_rate: Option<u64>, transfer: &TransferSettings) -> Transfer {
     Transfer {
         ranges: (a.range_streams > 1).then(|| {
-            Arc::new(RangeBudget::new(
-                a.range_streams as usize,
-                DEFAULT_WINDOW,
-                DEFAULT_THRESHOLD,
-            ))
+            let budget =
+                RangeBudget::new(a.range_streams as usize, DEFAULT_WINDOW, DEFAULT_THRESHOLD);
+            Arc::new(budget.with_stall(transfer.timeout.min(DEFAULT_STALL)))
         }),
         limit: a
             .limit_rate
@@ -449,7 +450,7 @@ impl CopySettings {
             artifacts: selection.artifacts,
             cancel: cancel.clone(),
             signatures: signature_policy(&a.signatures)?,
-            wan: wan_settings(&a.wan, None),
+            wan: wan_settings(&a.wan, None, &transfer),
         })
     }
 }

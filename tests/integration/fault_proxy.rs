@@ -93,6 +93,21 @@ pub struct Rule {
     pub fault: Fault,
 }
 
+/// What the proxy does with a `Range` header on a blob GET (issue 24's sources).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeMode {
+    /// Forwarded: the registry answers it.
+    Pass,
+    /// Dropped before forwarding: the registry answers 200 with the whole blob, as a server
+    /// that ignores `Range` does.
+    Ignore,
+    /// Answered with this status (416, 400) without forwarding.
+    Refuse(u16),
+    /// Forwarded starting one byte later than asked: a 206 whose `Content-Range` is not the
+    /// range asked for.
+    Shift,
+}
+
 /// Per-proxy behaviour.
 #[derive(Debug, Clone)]
 pub struct FaultConfig {
@@ -116,6 +131,8 @@ pub struct FaultConfig {
     /// Rewrite every `Location` to carry this userinfo (`user:password`) and these extra query
     /// parameters (`token=…&X-Amz-Signature=…`), as a registry handing out signed URLs would.
     pub decorate_location: Option<(&'static str, &'static str)>,
+    /// What happens to `Range` headers of blob GETs.
+    pub range: RangeMode,
 }
 
 impl Default for FaultConfig {
@@ -130,6 +147,7 @@ impl Default for FaultConfig {
             throttle: None,
             buffer_requests: false,
             decorate_location: None,
+            range: RangeMode::Pass,
         }
     }
 }
@@ -528,6 +546,16 @@ async fn handle(
         _ => {}
     }
 
+    let range = req
+        .headers()
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let ranged_blob = range.is_some() && target.contains("/blobs/sha256:");
+    if let (true, RangeMode::Refuse(s)) = (ranged_blob, shared.cfg.range) {
+        drain(req.into_body()).await;
+        return answer(s, full(s, &[], Bytes::new()));
+    }
     // Forward to the real registry.
     let mut rb = shared.client.request(
         req.method().clone(),
@@ -536,6 +564,24 @@ async fn handle(
     for (k, v) in req.headers() {
         if HOP_BY_HOP.contains(&k.as_str()) || k == "host" {
             continue;
+        }
+        if k == "range" && ranged_blob {
+            match shared.cfg.range {
+                RangeMode::Ignore => continue,
+                RangeMode::Shift => {
+                    let r = range.as_deref().unwrap_or_default();
+                    let shifted = r
+                        .strip_prefix("bytes=")
+                        .and_then(|r| r.split_once('-'))
+                        .and_then(|(a, b)| {
+                            Some(format!("bytes={}-{b}", a.parse::<u64>().ok()? + 1))
+                        })
+                        .unwrap_or_else(|| r.to_string());
+                    rb = rb.header(k, shifted);
+                    continue;
+                }
+                _ => {}
+            }
         }
         rb = rb.header(k, v);
     }

@@ -547,6 +547,28 @@ pub fn single_manifest(layer_size: usize) -> Image {
     }
 }
 
+/// A single OCI image manifest whose layers have these sizes (in this order), for transfer
+/// tests: large layers, and layers of distinct sizes.
+pub fn layered(fixture: &str, sizes: &[usize]) -> Image {
+    let layers: Vec<Blob> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Blob::new(OCI_LAYER, pseudo_bytes(&format!("{fixture}/layer{i}"), *n)))
+        .collect();
+    let p = plat("linux/amd64");
+    let digests: Vec<&str> = layers.iter().map(|b| b.digest.as_str()).collect();
+    let config = Blob::new(OCI_CONFIG, p.config(&digests));
+    let refs: Vec<(&Blob, Ann)> = layers.iter().map(|b| (b, &[] as Ann)).collect();
+    let bytes = manifest_json(OCI_MANIFEST, &config, &refs);
+    let mut blobs = vec![config.clone()];
+    blobs.extend(layers.iter().cloned());
+    Image {
+        index: manifest(OCI_MANIFEST, bytes, Some("linux/amd64"), blobs, None),
+        children: vec![],
+        nested: vec![],
+    }
+}
+
 // ---------------------------------------------------------------- pushing --
 
 /// PUTs one manifest to `repo` under `reference`, asserting 201.

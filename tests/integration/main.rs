@@ -33,6 +33,8 @@ mod messages; // golden snapshots of errors and help
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)
 mod outputs; // insta snapshots of the human output and JSON of copy, sync, verify and inspect
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
+mod ranges; // issue 24: parallel ranged downloads, refusing sources, largest first, the rate cap
+mod ranges_redirect; // issue 24: ranges from redirected, expiring blob URLs carry no credentials
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
 mod signature_gate; // --require-signature: refusals (exit 8, nothing written), formats, hostile objects

@@ -118,7 +118,10 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
             access: args.access.clone(),
             transfer,
             cancel: cancel.clone(),
-            shared: Shared::new(transfer.jobs, wan_settings(&args.wan, cfg.limit_rate)),
+            shared: Shared::new(
+                transfer.jobs,
+                wan_settings(&args.wan, cfg.limit_rate, &transfer),
+            ),
             clients: Mutex::default(),
             layouts: Mutex::default(),
         },

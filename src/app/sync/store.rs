@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt;
 
 use crate::engine::copy::fetch::Transfer;
-use crate::engine::copy::order::{SizeOrdered, SizePermit};
+use crate::engine::copy::order::{Slot, Slots};
 use crate::error::Result;
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
@@ -50,11 +50,9 @@ impl BlobLedger {
 /// Run-wide limits and memory shared by every [`Gated`] endpoint.
 #[derive(Clone)]
 pub struct Shared {
-    /// In-flight blob transfers across all images, largest waiting blob first.
-    pub permits: Arc<SizeOrdered>,
-    /// In-flight transfers of large blobs across all images (`copy::large_jobs` of `jobs`),
-    /// largest waiting blob first (`engine/copy/order.rs`).
-    pub large: Arc<SizeOrdered>,
+    /// In-flight blob transfers across all images, a third of them for large blobs
+    /// (`copy::large_jobs` of `jobs`), largest waiting blob first (`engine/copy/order.rs`).
+    pub slots: Arc<Slots>,
     /// Blobs seen on target registries.
     pub ledger: Arc<BlobLedger>,
     /// `--range-streams` and `--limit-rate` / `limit-rate`: one budget for the run.
@@ -65,8 +63,7 @@ impl Shared {
     /// `jobs` concurrent blob transfers for the whole run, moving as `transfer` says.
     pub fn new(jobs: usize, transfer: Transfer) -> Shared {
         Shared {
-            permits: SizeOrdered::new(jobs.max(1)),
-            large: SizeOrdered::new(crate::engine::copy::large_jobs(jobs)),
+            slots: Slots::new(jobs.max(1), crate::engine::copy::large_jobs(jobs)),
             ledger: Arc::default(),
             transfer,
         }
@@ -131,15 +128,10 @@ impl Gated {
         self.id.as_ref().map(|i| i.client.as_ref())
     }
 
-    /// The run-wide permits for one transfer of `d`, largest waiting blob first. A large blob
-    /// takes one of the large-blob permits first (copy::large_jobs says why).
-    async fn permits(&self, d: &Descriptor) -> Result<(Option<SizePermit>, SizePermit)> {
-        let large = if d.size >= crate::engine::copy::LARGE_BLOB {
-            Some(self.shared.large.acquire(d.size).await?)
-        } else {
-            None
-        };
-        Ok((large, self.shared.permits.acquire(d.size).await?))
+    /// The run-wide slot for one transfer of `d`, largest waiting blob first.
+    async fn permits(&self, d: &Descriptor) -> Result<Slot> {
+        let large = d.size >= crate::engine::copy::LARGE_BLOB;
+        self.shared.slots.acquire(d.size, large).await
     }
 
     fn note(&self, d: &Digest) {
@@ -251,7 +243,7 @@ impl Storage for Gated {
 }
 
 /// `body`, holding `permit` as long as the stream lives: one transfer from open to drop.
-fn holding(body: BlobBody, permit: (Option<SizePermit>, SizePermit)) -> BlobBody {
+fn holding(body: BlobBody, permit: Slot) -> BlobBody {
     let stream = body
         .stream
         .map(move |chunk| {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::engine::copy::fetch::{self, LargeBlob, Transfer};
-use crate::engine::copy::order::SizeOrdered;
+use crate::engine::copy::order::Slots;
 use crate::engine::copy::types::{BlobStats, CopyOptions};
 use crate::engine::invariant::Confirmed;
 use crate::engine::progress::{BlobOutcome, Event, Reporter};
@@ -84,38 +84,27 @@ pub(crate) async fn copy_blobs<E: Storage>(
         count: blobs.len(),
         bytes: blobs.iter().map(|b| b.size).sum(),
     });
-    let sem = SizeOrdered::new(opts.jobs.max(1));
-    let large = SizeOrdered::new(large_jobs(opts.jobs));
+    let slots = Slots::new(opts.jobs.max(1), large_jobs(opts.jobs));
     let failed = Arc::new(AtomicBool::new(false));
     let mut set = JoinSet::new();
-    // Largest first: every blob takes its place in the queues now, in size order, before any
-    // transfer starts, so the first permits go to the largest blobs (order.rs).
+    // Largest first: every blob takes its place in the queue now, in size order, before any
+    // transfer starts, so the first slots go to the largest blobs (order.rs). A large blob
+    // needs one of the large-blob slots too; while none is free, smaller blobs go ahead.
     let mut sorted: Vec<&Descriptor> = blobs.iter().collect();
     sorted.sort_by_key(|b| std::cmp::Reverse(b.size));
     for d in sorted.into_iter().cloned() {
         let known = opts.known_blobs.contains(&d.digest);
-        // A large blob waits for its own permit first, so it holds no general permit that a
-        // small blob could use meanwhile.
-        let large_turn = (d.size >= LARGE_BLOB).then(|| large.enqueue(d.size));
-        let small_turn = (d.size < LARGE_BLOB).then(|| sem.enqueue(d.size));
-        let (src, dst, sem, failed, reporter, retry, how) = (
+        let turn = slots.enqueue(d.size, d.size >= LARGE_BLOB);
+        let (src, dst, failed, reporter, retry, how) = (
             src.clone(),
             dst.clone(),
-            sem.clone(),
             failed.clone(),
             reporter.clone(),
             opts.retry,
             opts.transfer.clone(),
         );
         set.spawn(async move {
-            let _large = match large_turn {
-                Some(t) => Some(t.wait().await?),
-                None => None,
-            };
-            let _permit = match small_turn {
-                Some(t) => t.wait().await?,
-                None => sem.acquire(d.size).await?,
-            };
+            let _slot = turn.wait().await?;
             // After a failure no new transfer starts (the failed task sets this before its
             // permit is released, so the next one in line sees it).
             if failed.load(Ordering::SeqCst) {

@@ -130,8 +130,16 @@ impl BlobRanges {
     async fn get(&self, first: u64, last: u64) -> Result<Answer> {
         let mut hops = 0;
         let mut renewed = false;
+        // A URL the registry has just redirected this request to.
+        let mut next: Option<String> = None;
         loop {
-            let kept = self.redirected.lock().expect("not poisoned").clone();
+            // The blob's redirected URL, unless this request was refused there already: then
+            // the registry is asked for a fresh one, which this request uses.
+            let kept = match (next.take(), renewed) {
+                (Some(u), _) => Some(u),
+                (None, false) => self.redirected.lock().expect("not poisoned").clone(),
+                (None, true) => None,
+            };
             let (url, redirected) = match kept {
                 Some(u) => (u, true),
                 None => (self.url.clone(), false),
@@ -167,19 +175,20 @@ impl BlobRanges {
             let status = resp.status();
             if status.is_redirection() {
                 hops += 1;
-                let next = resp
+                let to = resp
                     .headers()
                     .get(LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|loc| headers::resolve(&origin(&url), loc));
-                match next {
-                    Some(next) if hops <= MAX_REDIRECTS => {
+                match to {
+                    Some(to) if hops <= MAX_REDIRECTS => {
                         tracing::debug!(
                             blob = %self.what,
-                            to = %redact_url(&next),
+                            to = %redact_url(&to),
                             "blob GET redirected; its ranges go there, without the registry's credentials"
                         );
-                        *self.redirected.lock().expect("not poisoned") = Some(next);
+                        *self.redirected.lock().expect("not poisoned") = Some(to.clone());
+                        next = Some(to);
                         continue;
                     }
                     _ => return Err(registry_error(&Method::GET, &url, resp).await.into()),
@@ -194,14 +203,18 @@ impl BlobRanges {
         }
     }
 
-    /// Forget the redirected URL, so the next request asks the registry for a fresh one.
+    /// Forget the redirected URL `url` (unless another request has replaced it already), so
+    /// the next request asks the registry for a fresh one.
     fn renew(&self, url: &str, why: &str) {
         tracing::debug!(
             blob = %self.what,
             url = %redact_url(url),
             "the redirected blob URL was refused ({why}); asking the registry for a new one"
         );
-        *self.redirected.lock().expect("not poisoned") = None;
+        let mut kept = self.redirected.lock().expect("not poisoned");
+        if kept.as_deref() == Some(url) {
+            *kept = None;
+        }
     }
 
     async fn answer(&self, url: &str, range: &str, resp: Response) -> Result<Answer> {
