@@ -182,7 +182,8 @@ pub struct WanArgs {
     /// Over a long path one TCP stream moves about its window per round trip (about 25 MB/s at
     /// 100 ms) however fast the link is; N ranges move up to N times that. The first range
     /// is a probe: a source that does not answer it with the matching 206 gets one stream per
-    /// blob for the rest of the run (-v says so). Ranges enter an upload in order through a
+    /// blob for the rest of the run (-v says so), and so does one that answers within 20 ms,
+    /// where one stream already fills the path. Ranges enter an upload in order through a
     /// 32 MiB reorder window, or are written at their offsets into an OCI layout; the digest is
     /// checked over the whole blob either way. See docs/performance.md (WAN).
     #[arg(long, default_value_t = DEFAULT_STREAMS as u16, value_name = "N", env = "MIRROR_RANGE_STREAMS", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Transfer")]
@@ -196,6 +197,15 @@ pub struct WanArgs {
     /// up. Manifests are not counted. In `mirror sync`, overrides `limit-rate` in the file.
     #[arg(long, value_name = "RATE", value_parser = crate::transport::rate::parse_rate, help_heading = "Transfer")]
     pub limit_rate: Option<u64>,
+
+    /// The reorder window of ranged downloads, for the run (benchmarks; default 32Mi).
+    #[arg(long, hide = true, value_name = "BYTES", value_parser = crate::transport::rate::parse_rate)]
+    pub range_window: Option<u64>,
+
+    /// Sources that answer the range probe faster than this (milliseconds) get one stream
+    /// (tests and benchmarks; default 20).
+    #[arg(long, hide = true, value_name = "MS")]
+    pub range_min_rtt: Option<u64>,
 }
 
 impl Default for WanArgs {
@@ -203,6 +213,8 @@ impl Default for WanArgs {
         WanArgs {
             range_streams: DEFAULT_STREAMS as u16,
             limit_rate: None,
+            range_window: None,
+            range_min_rtt: None,
         }
     }
 }

@@ -107,8 +107,12 @@ impl TransferSettings {
 pub fn wan_settings(a: &WanArgs, file_rate: Option<u64>, transfer: &TransferSettings) -> Transfer {
     Transfer {
         ranges: (a.range_streams > 1).then(|| {
-            let budget =
-                RangeBudget::new(a.range_streams as usize, DEFAULT_WINDOW, DEFAULT_THRESHOLD);
+            let window = a.range_window.unwrap_or(DEFAULT_WINDOW);
+            let budget = RangeBudget::new(a.range_streams as usize, window, DEFAULT_THRESHOLD);
+            let budget = match a.range_min_rtt {
+                Some(ms) => budget.with_min_rtt(Duration::from_millis(ms)),
+                None => budget,
+            };
             Arc::new(budget.with_stall(transfer.timeout.min(DEFAULT_STALL)))
         }),
         limit: a

@@ -28,7 +28,18 @@ pub enum Fetched {
     /// As parallel ranges: the source answered the probe.
     Ranged(RangedBlob),
     /// As one stream, and why not as ranges.
-    Single(BlobBody, String),
+    Single(BlobBody, OneStream),
+}
+
+/// Why a large blob is read as one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OneStream {
+    /// The source is an OCI layout.
+    Layout,
+    /// The registry did not answer the probe with the matching 206 (what it answered).
+    Refused(String),
+    /// The registry answered the probe so fast that one stream fills the path (how fast).
+    Near(String),
 }
 
 /// What happened to a manifest push.
@@ -88,7 +99,7 @@ pub trait Storage: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Fetched>> + Send {
         async move {
             let body = self.fetch_blob(d).await?;
-            Ok(Fetched::Single(body, "the source is an OCI layout".into()))
+            Ok(Fetched::Single(body, OneStream::Layout))
         }
     }
 

@@ -11,8 +11,12 @@ use crate::fault_proxy::{Fault, FaultConfig, FaultProxy, RangeMode, Rule};
 use crate::fixtures::{self, Image};
 use crate::harness::{mirror_async, sha256, CraneRegistry, Http, Output, Registry};
 
-/// Above the 32 MiB threshold: 9 ranges of 4 MiB (the default chunk), the last one short.
+/// Above the 32 MiB threshold: 17 ranges of 2 MiB (the default chunk: the 32 MiB window's
+/// half share for each of 8 streams), the last one short.
 pub const BIG: usize = 33 * 1024 * 1024 + 12_345;
+
+/// The default chunk.
+pub const CHUNK: u64 = 2 * 1024 * 1024;
 
 /// One large layer and one small one.
 pub fn big_image() -> Image {
@@ -54,11 +58,17 @@ fn assert_layout(dir: &std::path::Path, img: &Image) {
     assert!(tmp.is_empty(), "temp files left: {tmp:?}");
 }
 
+/// `mirror copy -o json -v SRC DST EXTRA…`. On loopback every source is near: the probe is
+/// answered in well under 20 ms, so ranges are off unless `--range-min-rtt 0` (hidden, for tests
+/// and benchmarks) says to use them anyway.
 async fn copy_json(src: &str, dst: &str, extra: &[&str]) -> Output {
     let mut args = vec!["copy", "-o", "json", "-v", src, dst];
     args.extend_from_slice(extra);
     mirror_async(&args).await
 }
+
+/// Ranges whatever the round-trip time.
+const ALWAYS: &[&str] = &["--range-min-rtt", "0"];
 
 /// Distribution 2.8 answers `Range` on blob GETs with 206 and an exact `Content-Range`
 /// (docs/registries.md §Range): the large layer comes as ranges, into a registry (in order
@@ -71,7 +81,7 @@ async fn ranges_from_distribution_into_a_registry_and_a_layout_are_byte_identica
     let dst = Registry::start();
     let from = format!("{}/team/app:v1", src.host());
     let mark = src.mark();
-    let out = copy_json(&from, &format!("{}/m/app:v1", dst.host()), &[]).await;
+    let out = copy_json(&from, &format!("{}/m/app:v1", dst.host()), ALWAYS).await;
     assert_eq!(out.code, 0, "{out}");
     let large = large_records(&out);
     assert_eq!(large.len(), 1, "{large:?}");
@@ -79,21 +89,32 @@ async fn ranges_from_distribution_into_a_registry_and_a_layout_are_byte_identica
     assert_eq!(large[0]["fetched"], "ranges", "{large:?}");
     assert_eq!(large[0]["streams"], 8);
     assert_blobs(&dst.host(), "m/app", &img).await;
-    // Nine ranged GETs of the large layer, all answered 206; the small ones in one GET each.
+    // One ranged GET per chunk of the large layer, all answered 206.
     let big_path = format!("/blobs/{}", big_digest(&img));
     let gets: Vec<_> = src
         .requests_since(mark)
         .into_iter()
         .filter(|r| r.method == "GET" && r.path.contains(&big_path))
         .collect();
-    assert_eq!(gets.len(), 9, "{gets:?}");
+    assert_eq!(gets.len() as u64, (BIG as u64).div_ceil(CHUNK), "{gets:?}");
     assert!(gets.iter().all(|r| r.status == 206), "{gets:?}");
 
     let dir = tempfile::tempdir().unwrap();
-    let out = copy_json(&from, &format!("oci:{}:v1", dir.path().display()), &[]).await;
+    let out = copy_json(&from, &format!("oci:{}:v1", dir.path().display()), ALWAYS).await;
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(large_records(&out)[0]["fetched"], "ranges", "{out}");
     assert_layout(dir.path(), &img);
+
+    // By default a source that answers the probe within 20 ms is near: one stream.
+    let out = copy_json(&from, &format!("{}/n/app:v1", dst.host()), &[]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let large = large_records(&out);
+    assert_eq!(
+        (&large[0]["fetched"], &large[0]["reason"]),
+        (&Value::from("single"), &Value::from("near")),
+        "{large:?}"
+    );
+    assert_blobs(&dst.host(), "n/app", &img).await;
 }
 
 /// crane's registry (go-containerregistry) answers ranges too; `--range-streams 1` turns them
@@ -105,7 +126,7 @@ async fn ranges_from_crane_registry_and_range_streams_1() {
     fixtures::push_image(&Http::new(), &src.host(), "team/app", "v1", &img).await;
     let dst = Registry::start();
     let from = format!("{}/team/app:v1", src.host());
-    let out = copy_json(&from, &format!("{}/c/app:v1", dst.host()), &[]).await;
+    let out = copy_json(&from, &format!("{}/c/app:v1", dst.host()), ALWAYS).await;
     assert_eq!(out.code, 0, "{out}");
     assert_eq!(large_records(&out)[0]["fetched"], "ranges", "{out}");
     assert_blobs(&dst.host(), "c/app", &img).await;
@@ -217,7 +238,7 @@ async fn ranges_broken_off_at_random_are_resumed_from_their_offsets() {
             &format!("{}/team/app:v1", proxy.host()),
             &to,
             // A stalled range is restarted after --timeout (at most 30 s).
-            &["--timeout", "2", "--retries", "8"],
+            &["--timeout", "2", "--retries", "8", "--range-min-rtt", "0"],
         )
         .await;
         assert_eq!(out.code, 0, "{to}: {out}\n{}", proxy.fault_summary());
@@ -225,7 +246,7 @@ async fn ranges_broken_off_at_random_are_resumed_from_their_offsets() {
     }
     assert_blobs(&dst.host(), "f/app", &img).await;
     assert_layout(dir.path(), &img);
-    let chunk = 4 * 1024 * 1024u64;
+    let chunk = CHUNK;
     let resumed: Vec<String> = proxy
         .seen()
         .into_iter()

@@ -21,7 +21,7 @@ use crate::model::manifest::Descriptor;
 use crate::transport::ranges::budget::{RangeBudget, DEFAULT_THRESHOLD};
 use crate::transport::rate::{limited, RateLimit};
 use crate::transport::resume::Body;
-use crate::transport::storage::{BlobBody, Fetched, Storage};
+use crate::transport::storage::{BlobBody, Fetched, OneStream, Storage};
 
 /// Bytes of a blob between two progress events.
 pub const PROGRESS_STEP: u64 = 256 * 1024;
@@ -89,6 +89,9 @@ pub enum SingleReason {
     /// The source registry did not answer the `Range` probe with the matching `206`, or
     /// stopped answering ranges (`detail` says what it answered).
     Refused,
+    /// The source registry answered the probe within `--range-min-rtt` (20 ms): one stream
+    /// fills a path that short, ranges would only cost CPU.
+    Near,
 }
 
 impl LargeBlob {
@@ -135,12 +138,12 @@ pub(crate) async fn transfer<E: Storage>(
     match src.fetch_blob_ranged(d, budget).await? {
         Fetched::Single(body, why) => {
             single(dst, d, body, &location, how, reporter).await?;
-            let reason = if src.is_registry() {
-                SingleReason::Refused
-            } else {
-                SingleReason::Layout
+            let (reason, detail) = match why {
+                OneStream::Layout => (SingleReason::Layout, "the source is an OCI layout".into()),
+                OneStream::Refused(detail) => (SingleReason::Refused, detail),
+                OneStream::Near(detail) => (SingleReason::Near, detail),
             };
-            Ok(Some(LargeBlob::single(d, reason, why)))
+            Ok(Some(LargeBlob::single(d, reason, detail)))
         }
         Fetched::Ranged(blob) => {
             let (watch, streams) = (blob.watch(), blob.streams());

@@ -19,6 +19,10 @@ pub const DEFAULT_STREAMS: usize = 8;
 pub const DEFAULT_WINDOW: u64 = 32 * 1024 * 1024;
 /// A range that delivers no byte for this long is restarted on a new connection.
 pub const DEFAULT_STALL: Duration = Duration::from_secs(30);
+/// A source whose probe is answered faster than this is near: one stream fills the path (one
+/// TCP stream moves about its window, ~3 MiB, per round trip: 150 MB/s at 20 ms), and ranges
+/// would only cost CPU (docs/performance.md §WAN).
+pub const DEFAULT_MIN_RTT: Duration = Duration::from_millis(20);
 /// Bytes per write into a positional file and per read back.
 pub(super) const FILE_IO: usize = 128 * 1024;
 /// The largest piece a worker keeps of what the network delivered (an exact-size copy, so the
@@ -63,24 +67,27 @@ pub struct RangeBudget {
     pub(super) window: u64,
     pub(super) threshold: u64,
     pub(super) stall: Duration,
+    pub(super) min_rtt: Duration,
     pub(super) connections: Arc<Semaphore>,
     pub(super) window_bytes: Arc<Semaphore>,
 }
 
 impl RangeBudget {
     /// `streams` connections (at least 2) and a reorder window of `window` bytes for the run;
-    /// blobs of `threshold` bytes or more are ranged. The chunk is the window's share per
-    /// stream, between 1 and 16 MiB.
+    /// blobs of `threshold` bytes or more are ranged. A chunk is a half of the window's share
+    /// per stream, between 1 and 16 MiB, so each stream has room for the chunk it fetches and
+    /// the next one while the reader catches up (docs/performance.md §WAN).
     pub fn new(streams: usize, window: u64, threshold: u64) -> Self {
         let streams = streams.max(2);
-        let chunk = (window / streams as u64).clamp(1 << 20, 16 << 20);
-        let window = window.max(chunk);
+        let chunk = (window / (2 * streams as u64)).clamp(1 << 20, 16 << 20);
+        let window = window.max(2 * chunk);
         RangeBudget {
             streams,
             chunk,
             window,
             threshold,
             stall: DEFAULT_STALL,
+            min_rtt: DEFAULT_MIN_RTT,
             connections: Arc::new(Semaphore::new(streams)),
             window_bytes: Arc::new(Semaphore::new(window as usize)),
         }
@@ -90,6 +97,17 @@ impl RangeBudget {
     pub fn with_stall(mut self, stall: Duration) -> Self {
         self.stall = stall;
         self
+    }
+
+    /// Sources that answer the probe faster than `min_rtt` get one stream (tests, benchmarks).
+    pub fn with_min_rtt(mut self, min_rtt: Duration) -> Self {
+        self.min_rtt = min_rtt;
+        self
+    }
+
+    /// See [`DEFAULT_MIN_RTT`].
+    pub fn min_rtt(&self) -> Duration {
+        self.min_rtt
     }
 
     /// Connections for ranges, for the run.

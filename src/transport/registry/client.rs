@@ -129,6 +129,9 @@ pub enum RangeSupport {
     Works,
     /// A probe was answered otherwise (the reason): one stream per blob for the rest of the run.
     Refused(String),
+    /// A probe was answered within `--range-min-rtt` (the reason): the host is near, one stream
+    /// per blob fills the path.
+    Near(String),
 }
 
 /// A reqwest client with the settings every connection to `host` shares, and `extra`.

@@ -30,7 +30,7 @@ use crate::model::manifest::{Descriptor, ManifestError, RawManifest, MAX_MANIFES
 use crate::model::media;
 use crate::transport::ranges::budget::RangeBudget;
 use crate::transport::resume;
-use crate::transport::storage::{BlobBody, Fetched, Pushed, ReferrerList, Storage};
+use crate::transport::storage::{BlobBody, Fetched, OneStream, Pushed, ReferrerList, Storage};
 
 mod auth_flow;
 mod catalog;
@@ -395,9 +395,14 @@ impl Storage for RegistryRepo {
         let (scope, retry) = (self.scope(), self.client.opts.retry);
         match ranges::probe(&self.client, (url, scope, what), d.size, budget, retry).await? {
             ranges::Probed::Ranged(blob) => Ok(Fetched::Ranged(blob)),
-            ranges::Probed::Refused(reason) => {
-                Ok(Fetched::Single(self.fetch_blob(d).await?, reason))
-            }
+            ranges::Probed::Refused(reason) => Ok(Fetched::Single(
+                self.fetch_blob(d).await?,
+                OneStream::Refused(reason),
+            )),
+            ranges::Probed::Near(reason) => Ok(Fetched::Single(
+                self.fetch_blob(d).await?,
+                OneStream::Near(reason),
+            )),
         }
     }
 

@@ -37,6 +37,8 @@ pub(super) enum Probed {
     Ranged(RangedBlob),
     /// They do not (the reason); fetch the blob as one stream.
     Refused(String),
+    /// They would not help (the reason): the host answers faster than `--range-min-rtt`.
+    Near(String),
 }
 
 /// One blob of one repository, as a [`RangeSource`].
@@ -87,8 +89,10 @@ pub(super) async fn probe(
     budget: &Arc<RangeBudget>,
     retry: RetryPolicy,
 ) -> Result<Probed> {
-    if let RangeSupport::Refused(reason) = support(client) {
-        return Ok(Probed::Refused(reason));
+    match support(client) {
+        RangeSupport::Refused(reason) => return Ok(Probed::Refused(reason)),
+        RangeSupport::Near(reason) => return Ok(Probed::Near(reason)),
+        _ => {}
     }
     let blob = Arc::new(BlobRanges {
         client: client.clone(),
@@ -99,13 +103,28 @@ pub(super) async fn probe(
         redirected: Mutex::new(None),
     });
     let (first, last) = budget.first_range(size);
-    match retry
+    let asked = std::time::Instant::now();
+    let answer = retry
         .run("GET blob range", || blob.get(first, last))
-        .await?
-    {
+        .await?;
+    let took = asked.elapsed();
+    match answer {
         Answer::Range(body) => {
             let mut s = client.ranges.lock().expect("not poisoned");
             if *s == RangeSupport::Unknown {
+                // The first probe of the host decides whether it is near.
+                if took < budget.min_rtt() {
+                    let reason = format!(
+                        "{} answered the Range probe in {} ms (under {} ms): one stream fills \
+                         a path this short",
+                        client.host,
+                        took.as_millis(),
+                        budget.min_rtt().as_millis()
+                    );
+                    tracing::debug!(registry = %client.host, "{reason}");
+                    *s = RangeSupport::Near(reason.clone());
+                    return Ok(Probed::Near(reason));
+                }
                 *s = RangeSupport::Works;
             }
             drop(s);
