@@ -56,6 +56,10 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -s j -l jobs -d 'Con
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l range-streams -d 'Fetch each blob of 32 MiB or more as N byte ranges in parallel, each on its own HTTP/1.1 connection (N for the whole run); 1 turns ranges off' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l limit-rate -d 'Cap the run\'s blob traffic at RATE bytes per second: 20M (20 MB/s), 512k, 1.5G, 20Mi (MiB/s)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l range-window -d 'The reorder window of ranged downloads, for the run (benchmarks; default 32Mi)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l range-min-rtt -d 'Sources that answer the range probe faster than this (milliseconds) get one stream (tests and benchmarks; default 20)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-creds -d 'Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-registry-token -d 'A bearer token for the source registry, sent as is (no token server round trip)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-authfile -d 'A docker config.json or containers auth.json to read source credentials from' -r -F
@@ -182,6 +186,10 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -s j -l jobs -d 'Con
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l range-streams -d 'Fetch each blob of 32 MiB or more as N byte ranges in parallel, each on its own HTTP/1.1 connection (N for the whole run); 1 turns ranges off' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l limit-rate -d 'Cap the run\'s blob traffic at RATE bytes per second: 20M (20 MB/s), 512k, 1.5G, 20Mi (MiB/s)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l range-window -d 'The reorder window of ranged downloads, for the run (benchmarks; default 32Mi)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l range-min-rtt -d 'Sources that answer the range probe faster than this (milliseconds) get one stream (tests and benchmarks; default 20)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l hook-timeout -d 'Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file]' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l bundle -d 'Write everything into a bundle directory DIR instead of the target: an OCI layout (DIR/layout) plus DIR/bundle.json, which maps each image to its target. The target (or the sync file\'s targets) is the far side\'s, and nothing is written there now; carry DIR across and run `mirror bundle apply DIR` on the far side' -r -f -a "(__fish_complete_directories)"

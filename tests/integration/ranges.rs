@@ -71,8 +71,9 @@ async fn copy_json(src: &str, dst: &str, extra: &[&str]) -> Output {
 const ALWAYS: &[&str] = &["--range-min-rtt", "0"];
 
 /// Distribution 2.8 answers `Range` on blob GETs with 206 and an exact `Content-Range`
-/// (docs/registries.md §Range): the large layer comes as ranges, into a registry (in order
-/// through the reorder window) and into a layout (written at offsets), byte-identical.
+/// (docs/registries.md §Range requests on blobs): the large layer comes as ranges, into a
+/// registry (in order through the reorder window) and into a layout (written at offsets),
+/// byte-identical.
 #[tokio::test(flavor = "multi_thread")]
 async fn ranges_from_distribution_into_a_registry_and_a_layout_are_byte_identical() {
     let img = big_image();

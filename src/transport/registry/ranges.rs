@@ -5,7 +5,12 @@
 //!   descriptor's size. Anything else (`200` with the whole blob, `416`, `400`, `501`, another
 //!   range or total) marks the host as refusing ranges for the rest of the run
 //!   ([`RangeSupport::Refused`]), said once at `-v`; its blobs then come as one stream each.
-//!   What distribution and crane's registry answer is in docs/registries.md §Range.
+//!   What distribution and crane's registry answer:
+//!   docs/registries.md §Range requests on blobs.
+//! - **Only where they help.** A host whose round trip (the fastest of three TCP handshakes,
+//!   measured once per run after the first probe) is under `--range-min-rtt` (20 ms) is near:
+//!   one stream fills such a path, and ranges would only cost CPU and memory
+//!   ([`RangeSupport::Near`], reason `near` in the report).
 //! - **Only blobs.** Manifests are never asked for with `Range` (they are small, and digests of
 //!   manifests are checked on the whole body).
 //! - **Redirects.** Ranges go through `ranges_http` (HTTP/1.1, redirects not followed), so a
@@ -16,6 +21,7 @@
 //!   again for a fresh one, once per request.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use futures_util::{StreamExt, TryStreamExt};
@@ -103,31 +109,42 @@ pub(super) async fn probe(
         redirected: Mutex::new(None),
     });
     let (first, last) = budget.first_range(size);
-    let asked = std::time::Instant::now();
+    let asked = Instant::now();
     let answer = retry
         .run("GET blob range", || blob.get(first, last))
         .await?;
     let took = asked.elapsed();
     match answer {
         Answer::Range(body) => {
-            let mut s = client.ranges.lock().expect("not poisoned");
-            if *s == RangeSupport::Unknown {
-                // The first probe of the host decides whether it is near.
-                if took < budget.min_rtt() {
-                    let reason = format!(
-                        "{} answered the Range probe in {} ms (under {} ms): one stream fills \
-                         a path this short",
-                        client.host,
-                        took.as_millis(),
-                        budget.min_rtt().as_millis()
-                    );
-                    tracing::debug!(registry = %client.host, "{reason}");
-                    *s = RangeSupport::Near(reason.clone());
-                    return Ok(Probed::Near(reason));
+            // The first probe of the host decides whether it is near: the round trip to the
+            // host that serves the bytes (the redirected one, if any).
+            if support(client) == RangeSupport::Unknown {
+                let serving = blob.redirected.lock().expect("not poisoned").clone();
+                let serving = serving.unwrap_or_else(|| blob.url.clone());
+                let (rtt, how) = match handshake_rtt(&serving).await {
+                    Some(rtt) => (rtt, "a TCP handshake with"),
+                    None => (took, "the Range probe of"),
+                };
+                let mut s = client.ranges.lock().expect("not poisoned");
+                if *s == RangeSupport::Unknown {
+                    if rtt < budget.min_rtt() {
+                        let reason = format!(
+                            "{how} {} took {:.1} ms (under {} ms): one stream fills a path \
+                             this short",
+                            host_of(&serving),
+                            rtt.as_secs_f64() * 1000.0,
+                            budget.min_rtt().as_millis()
+                        );
+                        tracing::debug!(registry = %client.host, "{reason}");
+                        *s = RangeSupport::Near(reason);
+                    } else {
+                        *s = RangeSupport::Works;
+                    }
                 }
-                *s = RangeSupport::Works;
             }
-            drop(s);
+            if let RangeSupport::Near(reason) = support(client) {
+                return Ok(Probed::Near(reason));
+            }
             let source: Arc<dyn RangeSource> = Arc::new(Ranges(blob));
             Ok(Probed::Ranged(RangedBlob::new(
                 source,
@@ -285,6 +302,46 @@ fn is_refusal(e: &Error) -> bool {
             ..
         }
     )
+}
+
+/// The round trip to `url`'s host: the fastest of three TCP handshakes made at once (the
+/// kernel answers a handshake, so a busy server does not lengthen it, as it would a request).
+/// `None` when the host cannot be reached directly (a proxy in the way).
+async fn handshake_rtt(url: &str) -> Option<Duration> {
+    let u = reqwest::Url::parse(url).ok()?;
+    let addr = tokio::task::spawn_blocking(move || u.socket_addrs(|| None))
+        .await
+        .ok()?
+        .ok()?
+        .into_iter()
+        .next()?;
+    let tries = (0..3).map(|_| {
+        tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                .ok()
+                .map(|_| t.elapsed())
+        })
+    });
+    futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .filter_map(|r| r.ok().flatten())
+        .min()
+}
+
+/// `host[:port]` of `url`, for messages.
+fn host_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// `scheme://host[:port]` of `url` (what a relative `Location` is resolved against).
