@@ -202,6 +202,10 @@ pub struct WanArgs {
     #[arg(long, hide = true, value_name = "BYTES", value_parser = crate::transport::rate::parse_rate)]
     pub range_window: Option<u64>,
 
+    /// Bytes per range request (benchmarks; default: half the window's share per stream).
+    #[arg(long, hide = true, value_name = "BYTES", value_parser = crate::transport::rate::parse_rate)]
+    pub range_chunk: Option<u64>,
+
     /// Sources that answer the range probe faster than this (milliseconds) get one stream
     /// (tests and benchmarks; default 20).
     #[arg(long, hide = true, value_name = "MS")]
@@ -214,6 +218,7 @@ impl Default for WanArgs {
             range_streams: DEFAULT_STREAMS as u16,
             limit_rate: None,
             range_window: None,
+            range_chunk: None,
             range_min_rtt: None,
         }
     }

@@ -109,6 +109,10 @@ pub fn wan_settings(a: &WanArgs, file_rate: Option<u64>, transfer: &TransferSett
         ranges: (a.range_streams > 1).then(|| {
             let window = a.range_window.unwrap_or(DEFAULT_WINDOW);
             let budget = RangeBudget::new(a.range_streams as usize, window, DEFAULT_THRESHOLD);
+            let budget = match a.range_chunk {
+                Some(c) => budget.with_chunk(c),
+                None => budget,
+            };
             let budget = match a.range_min_rtt {
                 Some(ms) => budget.with_min_rtt(Duration::from_millis(ms)),
                 None => budget,

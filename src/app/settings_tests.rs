@@ -34,6 +34,7 @@ fn shared_flags_are_identical_in_every_command() {
     let mut groups = clap::Command::new("groups");
     groups = SelectionArgs::augment_args(groups);
     groups = TransferArgs::augment_args(groups);
+    groups = WanArgs::augment_args(groups);
     groups = crate::app::flags::SourceAccessArgs::augment_args(groups);
     groups = crate::app::flags::TargetAccessArgs::augment_args(groups);
     groups = SharedAccessArgs::augment_args(groups);
@@ -254,4 +255,33 @@ fn both_sides_cannot_read_stdin() {
     };
     let e = CopySettings::from_args(a, &CancelToken::new()).unwrap_err();
     assert!(e.to_string().contains("cannot both read stdin"), "{e}");
+}
+
+/// `--range-streams` and `--limit-rate` build one budget for the run; 1 stream is no ranges;
+/// the flag's rate wins over the sync file's.
+#[test]
+fn wan_flags_compile_to_the_run_budget() {
+    let Command::Copy(a) = parse(&["copy", "r.io/a:v1", "oci:/tmp/x", "--limit-rate", "20M"])
+        .unwrap()
+        .command
+    else {
+        panic!("copy")
+    };
+    let t = TransferSettings::from_args(&a.transfer);
+    let w = wan_settings(&a.wan, Some(5_000_000), &t);
+    let ranges = w.ranges.expect("ranges by default");
+    assert_eq!((ranges.streams(), ranges.window()), (8, 32 << 20));
+    assert_eq!(ranges.chunk(), 2 << 20);
+    assert_eq!(w.limit.map(|l| l.bytes_per_second()), Some(20_000_000));
+    let Command::Copy(a) = parse(&["copy", "r.io/a:v1", "oci:/tmp/x", "--range-streams", "1"])
+        .unwrap()
+        .command
+    else {
+        panic!("copy")
+    };
+    let w = wan_settings(&a.wan, Some(5_000_000), &t);
+    assert!(w.ranges.is_none());
+    assert_eq!(w.limit.map(|l| l.bytes_per_second()), Some(5_000_000));
+    assert!(parse(&["copy", "r.io/a:v1", "oci:/tmp/x", "--limit-rate", "fast"]).is_err());
+    assert!(parse(&["copy", "r.io/a:v1", "oci:/tmp/x", "--range-streams", "0"]).is_err());
 }

@@ -93,6 +93,16 @@ impl RangeBudget {
         }
     }
 
+    /// Another chunk size (benchmarks), 64 KiB to 64 MiB, and a window of at least one chunk.
+    pub fn with_chunk(mut self, chunk: u64) -> Self {
+        self.chunk = chunk.clamp(64 << 10, 64 << 20);
+        if self.window < self.chunk {
+            self.window = self.chunk;
+            self.window_bytes = Arc::new(Semaphore::new(self.window as usize));
+        }
+        self
+    }
+
     /// A shorter stall limit (tests).
     pub fn with_stall(mut self, stall: Duration) -> Self {
         self.stall = stall;

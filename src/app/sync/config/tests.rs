@@ -405,3 +405,20 @@ fn a_registry_given_as_source_or_target_points_to_discovery_and_prefixes() {
     let e = err("images:\n  - source: quay.io/org/app:v1\n    target: mirror.local/app\n");
     assert!(e.to_string().contains("names a tag or digest"), "{e}");
 }
+
+#[test]
+fn limit_rate_takes_the_units_of_the_flag_or_bytes_per_second() {
+    let images = "images:\n  - source: a.io/x\n    target: b.io/x\n    tags: [v1]\n";
+    for (written, want) in [
+        ("20M", 20_000_000),
+        ("'40Mi'", 40 * 1024 * 1024),
+        ("1500000", 1_500_000),
+    ] {
+        let cfg = parse("m.yaml", &format!("limit-rate: {written}\n{images}")).unwrap();
+        assert_eq!(cfg.limit_rate, Some(want), "{written}");
+    }
+    assert_eq!(parse("m.yaml", images).unwrap().limit_rate, None);
+    let e = err(&format!("limit-rate: 20X\n{images}"));
+    assert!(e.message.contains("unknown unit"), "{e:?}");
+    assert_eq!(e.line, Some(1), "{e:?}");
+}
