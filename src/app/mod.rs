@@ -3,6 +3,7 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod client_config;
 pub mod commands;
 pub mod endpoint;
 pub mod flags;

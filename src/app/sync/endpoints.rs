@@ -91,6 +91,7 @@ impl Endpoints {
                                 creds: rc.credentials.as_ref().map(|c| c.0.clone()),
                                 plain_http: rc.plain_http,
                                 tls_verify: rc.tls_verify.unwrap_or(true),
+                                cert_dir: rc.cert_dir.clone(),
                                 ..AccessArgs::default()
                             };
                             AccessSettings::from_args(
