@@ -17,6 +17,7 @@ mod auth; // credentials, token auth, TLS and secret hygiene against secured reg
 mod bundle; // issue 16: --bundle, bundle apply/check, ledger, mounts // oci-archive tars: only regular files and directories are unpacked
 mod citations; // registry-fact citations name sections of docs/registries.md
 mod cli; // help, completions, exit-code docs, usage errors
+mod client_config; // issue 26: generated client configuration: snapshots, parsers, CRD schema
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
 mod copy_sparse; // a target that accepts sparse indexes

@@ -161,7 +161,8 @@ pub enum Digests {
     Served,
     /// Some items hold filtered indexes: pulls by their source digest are not served.
     Filtered,
-    /// No item of this mapping could be checked.
+    /// No item of this mapping is known to hold the source digest (none checked, or none
+    /// mirrored yet).
     Unknown,
 }
 
@@ -423,7 +424,10 @@ impl Model {
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                    Digests::Unknown => "by digest: unknown (no item checked)".to_string(),
+                    Digests::Unknown => {
+                        "by digest: nothing served yet (no item holds the source digest)"
+                            .to_string()
+                    }
                 });
                 if !h.not_served.is_empty() {
                     notes.push(format!("{} item(s) not on the mirror", h.not_served.len()));
@@ -488,18 +492,16 @@ pub fn repository_of(item: &str) -> String {
 
 /// The warning for a mirror reached without TLS or without verification.
 pub fn insecure_warning(registry: &str, a: &Access) -> String {
-    let how = if a.plain_http {
-        "over plain HTTP"
+    let (how, containerd) = if a.plain_http {
+        ("over plain HTTP", "an http:// host URL")
     } else {
-        "without TLS certificate verification (tls-verify: false)"
+        (
+            "without TLS certificate verification (tls-verify: false)",
+            "skip_verify = true",
+        )
     };
     format!(
-        "{registry} is reached {how}: the generated files mark it insecure (containerd: an http:// host{}; registries.conf: insecure = true; OpenShift: add it to image.config.openshift.io/cluster spec.registrySources.insecureRegistries)",
-        if a.skip_verify && !a.plain_http {
-            " with skip_verify = true"
-        } else {
-            ""
-        }
+        "{registry} is reached {how}: the generated files mark it insecure (containerd: {containerd}; registries.conf: insecure = true; OpenShift: add it to image.config.openshift.io/cluster spec.registrySources.insecureRegistries)"
     )
 }
 
