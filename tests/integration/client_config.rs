@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use serde_json::Value;
-use sparse_mirror::app::client_config::{mapping, Format, Model, Observed};
+use sparse_mirror::app::client_config::mapping;
+use sparse_mirror::app::client_config::model::{Format, Model, Observed};
+use sparse_mirror::app::client_config::render::render;
 use sparse_mirror::app::sync::config;
 use sparse_mirror::engine::image::state::TargetState;
 
@@ -142,7 +144,7 @@ fn every_format_is_snapshotted_and_parses() {
     let model = model_of(&yaml, &[&["ns/one", "ns/two"]], &observed);
     let mut all = String::new();
     for f in Format::ALL {
-        let r = model.render(f);
+        let r = render(&model, f);
         for file in &r.files {
             let path = file.path.display().to_string();
             match f {
@@ -175,7 +177,7 @@ fn hosts_toml_reads_as_containerd_reads_it() {
     let certs = cert_dir();
     let (yaml, observed) = rich(certs.path());
     let model = model_of(&yaml, &[&["ns/one", "ns/two"]], &observed);
-    let r = model.render(Format::Containerd);
+    let r = render(&model, Format::Containerd);
     let file = |p: &str| {
         let f = r
             .files
@@ -247,7 +249,7 @@ fn registries_conf_reads_as_containers_image_reads_it() {
     let certs = cert_dir();
     let (yaml, observed) = rich(certs.path());
     let model = model_of(&yaml, &[&["ns/one", "ns/two"]], &observed);
-    let r = model.render(Format::RegistriesConf);
+    let r = render(&model, Format::RegistriesConf);
     let t: toml::Table = toml::from_str(&r.files[0].text).unwrap();
     let regs = t["registry"].as_array().unwrap();
     let by_prefix = |p: &str| {
@@ -301,7 +303,7 @@ fn registries_conf_reads_as_containers_image_reads_it() {
 
 #[test]
 fn docker_hub_short_names_map_alike() {
-    let render = |source: &str| {
+    let generate = |source: &str| {
         let yaml = format!(
             "defaults: {{target-prefix: registry.internal/mirror}}\nimages:\n  - source: {source}\n    tags: [v1]\n"
         );
@@ -315,12 +317,12 @@ fn docker_hub_short_names_map_alike() {
         let model = model_of(&yaml, &[], &observed);
         Format::ALL
             .iter()
-            .flat_map(|f| model.render(*f).files)
+            .flat_map(|f| render(&model, *f).files)
             .map(|f| format!("{}\n{}", f.path.display(), f.text))
             .collect::<Vec<_>>()
             .join("\n")
     };
-    let first = render("nginx");
+    let first = generate("nginx");
     assert!(first.contains("certs.d/docker.io/hosts.toml"), "{first}");
     assert!(
         first.contains("prefix = \"docker.io/library/nginx\""),
@@ -335,7 +337,7 @@ fn docker_hub_short_names_map_alike() {
         "docker.io/nginx",
         "docker.io/library/nginx",
     ] {
-        assert_eq!(render(other), first, "{other}");
+        assert_eq!(generate(other), first, "{other}");
     }
 }
 

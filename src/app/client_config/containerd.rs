@@ -12,8 +12,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::text::{comment, toml_str};
-use super::{Access, Digests, File, Model, Rendered};
+use crate::app::client_config::model::{Access, Digests, File, Model, Rendered};
+use crate::app::client_config::text::{comment, toml_str};
 use crate::model::reference::{DOCKER_HUB, DOCKER_HUB_API};
 
 /// One `[host."…"]` entry being assembled.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::{Access, Mapping};
+use crate::app::client_config::model::{join, Access, Mapping};
 use crate::app::sync::config::{Config, Discovery, RegistryConfig};
 use crate::model::reference::ImageRef;
 
@@ -73,9 +73,12 @@ pub fn access(
     Ok(a)
 }
 
+/// A client certificate and its key.
+pub type CertPair = (PathBuf, PathBuf);
+
 /// The `*.crt` files and `NAME.cert` + `NAME.key` pairs of a certs.d-style directory, as
 /// absolute paths in name order (the same files `auth/tls.rs` reads for the run).
-pub fn cert_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<(PathBuf, PathBuf)>), String> {
+pub fn cert_files(dir: &Path) -> Result<(Vec<PathBuf>, Vec<CertPair>), String> {
     let dir = std::fs::canonicalize(dir)
         .map_err(|e| format!("certificate directory {}: {e}", dir.display()))?;
     let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -122,7 +125,7 @@ pub fn mappings(
             match discovered.iter().find(|d| d.whole && d.range.contains(&i)) {
                 Some(d) => (
                     d.org.clone(),
-                    super::join(&d.prefix.1, &d.org)
+                    join(&d.prefix.1, &d.org)
                         .trim_start_matches('/')
                         .to_string(),
                     true,

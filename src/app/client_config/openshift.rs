@@ -9,8 +9,8 @@
 
 use std::path::PathBuf;
 
-use super::text::{comment, yaml_str};
-use super::{Digests, File, Model, Rendered};
+use crate::app::client_config::model::{Digests, File, Model, Rendered};
+use crate::app::client_config::text::{comment, yaml_str};
 
 /// The object's name.
 pub const NAME: &str = "sparse-mirror";

@@ -10,8 +10,8 @@
 
 use std::path::PathBuf;
 
-use super::text::{comment, toml_str};
-use super::{Digests, File, Model, Rendered};
+use crate::app::client_config::model::{Digests, File, Model, Rendered};
+use crate::app::client_config::text::{comment, toml_str};
 
 /// The drop-in's name: `registries.conf.d` files are read in name order, later ones winning
 /// for the same prefix.

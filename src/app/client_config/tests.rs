@@ -1,8 +1,10 @@
 //! Unit tests of the model and the renderers (snapshots and the CRD schema check are in
 //! tests/integration/client_config.rs).
 
-use super::*;
+use super::containerd;
+use super::model::*;
 use crate::engine::image::state::TargetState;
+use crate::model::digest::Digest;
 
 fn d(c: char) -> Digest {
     format!("sha256:{}", c.to_string().repeat(64))
