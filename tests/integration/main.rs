@@ -18,6 +18,7 @@ mod bundle; // issue 16: --bundle, bundle apply/check, ledger, mounts // oci-arc
 mod citations; // registry-fact citations name sections of docs/registries.md
 mod cli; // help, completions, exit-code docs, usage errors
 mod client_config; // issue 26: generated client configuration: snapshots, parsers, CRD schema
+mod client_pull; // issue 26: skopeo and containerd pull through the generated files, source down
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
 mod copy_sparse; // a target that accepts sparse indexes
