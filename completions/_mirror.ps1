@@ -39,6 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (mirror.1 and one per subcommand) into a directory')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions to stdout')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable')
+            [CompletionResult]::new('client-config', 'client-config', [CompletionResultType]::ParameterValue, 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet')
             [CompletionResult]::new('bundle', 'bundle', [CompletionResultType]::ParameterValue, 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a target holds a complete mirror of a source image (HEAD requests only)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -214,6 +215,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--ledger', '--ledger', [CompletionResultType]::ParameterName, 'The near side''s record of what earlier bundles shipped: read as an inventory (when it exists), and this bundle''s blobs are added to it once the bundle is sealed')
             [CompletionResult]::new('--max-volume-size', '--max-volume-size', [CompletionResultType]::ParameterName, 'Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with its own SHA-256 in bundle.json')
             [CompletionResult]::new('--metrics-file', '--metrics-file', [CompletionResultType]::ParameterName, 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter''s textfile collector (name it `*.prom`). See docs/sync.md')
+            [CompletionResult]::new('--client-config', '--client-config', [CompletionResultType]::ParameterName, 'After the run, write the client configuration (as `mirror client-config --output-dir DIR`, every format) from what the targets hold now')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr. NO_COLOR is honoured by `auto`')
@@ -225,6 +227,34 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--allow-insecure-auth', '--allow-insecure-auth', [CompletionResultType]::ParameterName, 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)')
             [CompletionResult]::new('--hook-failure-exit', '--hook-failure-exit', [CompletionResultType]::ParameterName, 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0')
             [CompletionResult]::new('--pack', '--pack', [CompletionResultType]::ParameterName, 'Pack the layout into one tar volume (DIR/layout.tar.001)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mirror;client-config' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The sync configuration file (YAML; see docs/sync.md)')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The sync configuration file (YAML; see docs/sync.md)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Which files (comma-separated or repeated; default: all four)')
+            [CompletionResult]::new('--output-dir', '--output-dir', [CompletionResultType]::ParameterName, 'Write the files under DIR (each through a temporary file and a rename); without it they are printed to stdout')
+            [CompletionResult]::new('--parallel', '--parallel', [CompletionResultType]::ParameterName, 'Targets checked at once')
+            [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
+            [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
+            [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries for each idempotent request or blob copy (exponential backoff with jitter)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Per-request timeout in seconds (blob bodies excepted)')
+            [CompletionResult]::new('--lock-timeout', '--lock-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for another writer of the same OCI layout before failing')
+            [CompletionResult]::new('--authfile', '--authfile', [CompletionResultType]::ParameterName, 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr. NO_COLOR is honoured by `auto`')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan (each source, its mirrors, whether pulls by digest are served) and the files that would be written; write nothing')
+            [CompletionResult]::new('--allow-insecure-auth', '--allow-insecure-auth', [CompletionResultType]::ParameterName, 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)')
@@ -375,6 +405,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (mirror.1 and one per subcommand) into a directory')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions to stdout')
             [CompletionResult]::new('sync', 'sync', [CompletionResultType]::ParameterValue, 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable')
+            [CompletionResult]::new('client-config', 'client-config', [CompletionResultType]::ParameterValue, 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet')
             [CompletionResult]::new('bundle', 'bundle', [CompletionResultType]::ParameterValue, 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a target holds a complete mirror of a source image (HEAD requests only)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -396,6 +427,9 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             break
         }
         'mirror;help;sync' {
+            break
+        }
+        'mirror;help;client-config' {
             break
         }
         'mirror;help;bundle' {

@@ -36,6 +36,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
             cand sync 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+            cand client-config 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
             cand bundle 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
             cand verify 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -205,6 +206,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --ledger 'The near side''s record of what earlier bundles shipped: read as an inventory (when it exists), and this bundle''s blobs are added to it once the bundle is sealed'
             cand --max-volume-size 'Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with its own SHA-256 in bundle.json'
             cand --metrics-file 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter''s textfile collector (name it `*.prom`). See docs/sync.md'
+            cand --client-config 'After the run, write the client configuration (as `mirror client-config --output-dir DIR`, every format) from what the targets hold now'
             cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
@@ -216,6 +218,33 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
             cand --hook-failure-exit 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
             cand --pack 'Pack the layout into one tar volume (DIR/layout.tar.001)'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mirror;client-config'= {
+            cand -f 'The sync configuration file (YAML; see docs/sync.md)'
+            cand --file 'The sync configuration file (YAML; see docs/sync.md)'
+            cand --format 'Which files (comma-separated or repeated; default: all four)'
+            cand --output-dir 'Write the files under DIR (each through a temporary file and a rename); without it they are printed to stdout'
+            cand --parallel 'Targets checked at once'
+            cand -j 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
+            cand --jobs 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
+            cand --retries 'Retries for each idempotent request or blob copy (exponential backoff with jitter)'
+            cand --timeout 'Per-request timeout in seconds (blob bodies excepted)'
+            cand --lock-timeout 'Seconds to wait for another writer of the same OCI layout before failing'
+            cand --authfile 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --dry-run 'Print the plan (each source, its mirrors, whether pulls by digest are served) and the files that would be written; write nothing'
+            cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
             cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
             cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
             cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
@@ -357,6 +386,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand man 'Write man pages (mirror.1 and one per subcommand) into a directory'
             cand completions 'Print shell completions to stdout'
             cand sync 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+            cand client-config 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
             cand bundle 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
             cand verify 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -372,6 +402,8 @@ set edit:completion:arg-completer[mirror] = {|@words|
         &'mirror;help;completions'= {
         }
         &'mirror;help;sync'= {
+        }
+        &'mirror;help;client-config'= {
         }
         &'mirror;help;bundle'= {
             cand apply 'Push every image of a bundle to its target; left-out blobs must be there already'

@@ -40,6 +40,7 @@ complete -c mirror -n "__fish_mirror_needs_command" -f -a "inventory" -d 'List w
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "completions" -d 'Print shell completions to stdout'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "client-config" -d 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "bundle" -d 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -189,6 +190,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l inventory -d 'Lea
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l ledger -d 'The near side\'s record of what earlier bundles shipped: read as an inventory (when it exists), and this bundle\'s blobs are added to it once the bundle is sealed' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l max-volume-size -d 'Pack the layout into tar volumes of at most SIZE bytes (e.g. 4G, 700M, 64K), each with its own SHA-256 in bundle.json' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l metrics-file -d 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter\'s textfile collector (name it `*.prom`). See docs/sync.md' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l client-config -d 'After the run, write the client configuration (as `mirror client-config --output-dir DIR`, every format) from what the targets hold now' -r -f -a "(__fish_complete_directories)"
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -207,6 +209,30 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -s v -l verbose -d '
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -s f -l file -d 'The sync configuration file (YAML; see docs/sync.md)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l format -d 'Which files (comma-separated or repeated; default: all four)' -r -f -a "containerd\t'containerd certs.d/<registry>/hosts.toml'
+registries-conf\t'A registries.conf.d drop-in (CRI-O, podman, skopeo, buildah)'
+idms\t'An OpenShift ImageDigestMirrorSet'
+itms\t'An OpenShift ImageTagMirrorSet'"
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l output-dir -d 'Write the files under DIR (each through a temporary file and a rename); without it they are printed to stdout' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l parallel -d 'Targets checked at once' -r
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l dry-run -d 'Print the plan (each source, its mirrors, whether pulls by digest are served) and the files that would be written; write nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand client-config" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and not __fish_seen_subcommand_from apply check help" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
@@ -312,14 +338,15 @@ complete -c mirror -n "__fish_mirror_using_subcommand verify" -s v -l verbose -d
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s V -l version -d 'Print version'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "inventory" -d 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "completions" -d 'Print shell completions to stdout'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "bundle" -d 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync bundle verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "inventory" -d 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "completions" -d 'Print shell completions to stdout'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "client-config" -d 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "bundle" -d 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mirror -n "__fish_mirror_using_subcommand help; and __fish_seen_subcommand_from bundle" -f -a "apply" -d 'Push every image of a bundle to its target; left-out blobs must be there already'
 complete -c mirror -n "__fish_mirror_using_subcommand help; and __fish_seen_subcommand_from bundle" -f -a "check" -d 'Verify bundle.json and every volume without unpacking or pushing anything'
