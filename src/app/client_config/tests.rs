@@ -166,3 +166,22 @@ fn repository_of_items() {
     assert_eq!(repository_of(&format!("r.io/a@{}", d('a'))), "r.io/a");
     assert_eq!(repository_of("r.io/a:v1@sha256:00"), "r.io/a");
 }
+
+#[test]
+fn a_later_report_of_the_same_item_wins() {
+    use crate::app::client_config::output::observed;
+    use crate::app::sync::report::ItemReport;
+    let mut synced = ItemReport::new(0, "r.io/a:v1", "m.io/a:v1");
+    synced.target_state = Some(TargetState::Absent);
+    let mut verified = ItemReport::new(0, "r.io/a:v1", "m.io/a:v1");
+    verified.target_state = Some(TargetState::Current { digest: d('a') });
+    let mut failed = ItemReport::new(1, "r.io/b:*", "m.io/b");
+    failed.error = Some("listing the tags of r.io/b:\n  refused".into());
+    let o = observed(&[synced, failed, verified]);
+    assert_eq!(o.len(), 2);
+    assert_eq!(o[0].state, Some(TargetState::Current { digest: d('a') }));
+    assert_eq!(
+        o[1].error.as_deref(),
+        Some("listing the tags of r.io/b: refused")
+    );
+}
