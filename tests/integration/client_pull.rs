@@ -223,6 +223,25 @@ async fn skopeo_and_containerd_pull_from_the_mirror_with_the_source_down() {
     ]);
     assert_eq!(cc.code, 0, "{cc}");
     assert!(cc.stderr.contains(&filtered_warning), "{cc}");
+    // --dry-run: the plan, and nothing written.
+    let planned = tmp.path().join("planned");
+    let plan = mirror(&[
+        "client-config",
+        "-f",
+        f,
+        "--dry-run",
+        "--output-dir",
+        planned.to_str().unwrap(),
+    ]);
+    assert_eq!(plan.code, 0, "{plan}");
+    for want in [
+        format!("{}/team/app\n  1. → {}/mirror/team/app  (insecure: plain HTTP; by digest: served (1 item(s)", src.host(), dst.host()),
+        format!("→ {}/mirror/team/web  (insecure: plain HTTP; by digest: NOT served for 1 item(s) holding filtered indexes ({}/team/web:v1))", dst.host(), src.host()),
+        format!("would write {}", planned.join("imagedigestmirrorset.yaml").display()),
+    ] {
+        assert!(plan.stdout.contains(&want), "{want:?} not in {plan}");
+    }
+    assert!(!planned.exists(), "a dry run wrote {}", planned.display());
     let conf = out_dir.join("registries.conf.d/50-sparse-mirror.conf");
     let hosts_toml = out_dir.join(format!("certs.d/{}/hosts.toml", src.host()));
     for rel in [
