@@ -12,6 +12,7 @@ pub mod cosign;
 pub mod discover;
 #[cfg(test)]
 mod fixtures;
+pub mod keyless;
 pub mod keys;
 pub mod problem;
 

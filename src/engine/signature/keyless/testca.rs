@@ -1,0 +1,700 @@
+//! A private Sigstore-like instance for tests: a Fulcio-like CA that issues short-lived P-256
+//! certificates with the Fulcio identity and issuer extensions and an embedded SCT signed by a
+//! CT log key, a Rekor-like log that signs entries (signed entry timestamp, RFC 6962 inclusion
+//! proof, signed checkpoint), and the `trusted_root.json` that describes them.
+//!
+//! Test code only: the unit tests (`keyless/tests.rs`) and the integration tests' fake Fulcio
+//! and Rekor servers (`tests/integration/fake_sigstore.rs`, which includes this file by path) use
+//! it. It depends on nothing but ring, base64, hex and serde_json so it compiles in both crates.
+//! Formats: RFC 5280 (certificates), RFC 6962 (SCT, Merkle tree), Rekor's SET and checkpoint
+//! (docs/signatures.md cites them).
+
+#![allow(dead_code)]
+
+use base64::Engine as _;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+use serde_json::{json, Value};
+
+/// Standard base64.
+pub fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// SHA-256.
+pub fn sha256(b: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, b);
+    let mut out = [0; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// One DER element.
+pub fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    let n = body.len();
+    if n < 0x80 {
+        v.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = (n as u32)
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        v.push(0x80 | bytes.len() as u8);
+        v.extend(bytes);
+    }
+    v.extend(body);
+    v
+}
+
+/// A DER SEQUENCE of already encoded parts.
+pub fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
+    tlv(0x30, &parts.concat())
+}
+
+/// A DER OBJECT IDENTIFIER from its dotted form.
+pub fn oid(dotted: &str) -> Vec<u8> {
+    let arcs: Vec<u64> = dotted.split('.').map(|a| a.parse().unwrap()).collect();
+    let mut body = vec![(arcs[0] * 40 + arcs[1]) as u8];
+    for &a in &arcs[2..] {
+        let mut chunk = vec![(a & 0x7f) as u8];
+        let mut rest = a >> 7;
+        while rest > 0 {
+            chunk.push(0x80 | (rest & 0x7f) as u8);
+            rest >>= 7;
+        }
+        body.extend(chunk.into_iter().rev());
+    }
+    tlv(0x06, &body)
+}
+
+fn utf8(s: &str) -> Vec<u8> {
+    tlv(0x0c, s.as_bytes())
+}
+
+fn octets(b: &[u8]) -> Vec<u8> {
+    tlv(0x04, b)
+}
+
+fn bits(b: &[u8]) -> Vec<u8> {
+    tlv(0x03, &[&[0u8][..], b].concat())
+}
+
+/// A GeneralizedTime (valid for any year) from seconds since the epoch.
+fn time(secs: i64) -> Vec<u8> {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let s = format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    tlv(0x18, s.as_bytes())
+}
+
+/// An RFC 3339 UTC time, as trusted_root.json writes validity windows.
+pub fn rfc3339(secs: i64) -> String {
+    let t = time(secs);
+    let s = std::str::from_utf8(&t[2..]).unwrap();
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &s[0..4],
+        &s[4..6],
+        &s[6..8],
+        &s[8..10],
+        &s[10..12],
+        &s[12..14]
+    )
+}
+
+/// Seconds since the epoch now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A P-256 key pair.
+pub struct Key {
+    pair: EcdsaKeyPair,
+    /// The SubjectPublicKeyInfo DER.
+    pub spki: Vec<u8>,
+}
+
+impl Key {
+    /// A fresh key.
+    pub fn generate() -> Key {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let spki = spki_p256(pair.public_key().as_ref());
+        Key { pair, spki }
+    }
+
+    /// An ASN.1 ECDSA-SHA256 signature over `msg`.
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.pair
+            .sign(&SystemRandom::new(), msg)
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+
+    /// The public key as PEM.
+    pub fn public_pem(&self) -> String {
+        pem("PUBLIC KEY", &self.spki)
+    }
+}
+
+/// The SubjectPublicKeyInfo of an uncompressed P-256 point.
+pub fn spki_p256(point: &[u8]) -> Vec<u8> {
+    seq(&[
+        seq(&[oid("1.2.840.10045.2.1"), oid("1.2.840.10045.3.1.7")]),
+        bits(point),
+    ])
+}
+
+/// A PEM block.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let b = b64(der);
+    let lines: Vec<&str> = b
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
+}
+
+fn name(org: &str, cn: &str) -> Vec<u8> {
+    seq(&[
+        tlv(0x31, &seq(&[oid("2.5.4.10"), utf8(org)])),
+        tlv(0x31, &seq(&[oid("2.5.4.3"), utf8(cn)])),
+    ])
+}
+
+fn ext(id: &str, critical: bool, value: &[u8]) -> Vec<u8> {
+    let mut parts = vec![oid(id)];
+    if critical {
+        parts.push(vec![0x01, 0x01, 0xff]);
+    }
+    parts.push(octets(value));
+    seq(&parts)
+}
+
+fn alg_ecdsa_sha256() -> Vec<u8> {
+    seq(&[oid("1.2.840.10045.4.3.2")])
+}
+
+struct Tbs<'a> {
+    serial: u64,
+    issuer: &'a [u8],
+    not_before: i64,
+    not_after: i64,
+    subject: &'a [u8],
+    spki: &'a [u8],
+}
+
+fn tbs(t: &Tbs<'_>, exts: &[Vec<u8>]) -> Vec<u8> {
+    let mut serial: Vec<u8> = t
+        .serial
+        .to_be_bytes()
+        .into_iter()
+        .skip_while(|b| *b == 0)
+        .collect();
+    if serial.first().is_none_or(|b| b & 0x80 != 0) {
+        serial.insert(0, 0);
+    }
+    seq(&[
+        tlv(0xa0, &tlv(0x02, &[2])),
+        tlv(0x02, &serial),
+        alg_ecdsa_sha256(),
+        t.issuer.to_vec(),
+        seq(&[time(t.not_before), time(t.not_after)]),
+        t.subject.to_vec(),
+        t.spki.to_vec(),
+        tlv(0xa3, &seq(exts)),
+    ])
+}
+
+fn signed(tbs: Vec<u8>, by: &Key) -> Vec<u8> {
+    let sig = by.sign(&tbs);
+    seq(&[tbs, alg_ecdsa_sha256(), bits(&sig)])
+}
+
+fn serial() -> u64 {
+    let mut b = [0u8; 8];
+    ring::rand::SecureRandom::fill(&SystemRandom::new(), &mut b).unwrap();
+    u64::from_be_bytes(b) >> 1
+}
+
+/// A certificate authority: a self-signed root that issues leaf certificates.
+pub struct Ca {
+    /// Its key.
+    pub key: Key,
+    /// Its DER certificate.
+    pub cert: Vec<u8>,
+    subject: Vec<u8>,
+}
+
+/// What a leaf certificate says and how long it is valid.
+#[derive(Debug, Clone)]
+pub struct LeafSpec {
+    /// The SAN: an email when it contains `@` and no `://`, else a URI.
+    pub identity: String,
+    /// The OIDC issuer extension.
+    pub issuer: String,
+    /// Validity start and end (seconds since the epoch).
+    pub not_before: i64,
+    /// See `not_before`.
+    pub not_after: i64,
+}
+
+impl LeafSpec {
+    /// Valid from a minute ago for ten minutes, like Fulcio's.
+    pub fn new(identity: &str, issuer: &str) -> LeafSpec {
+        let n = now();
+        LeafSpec {
+            identity: identity.into(),
+            issuer: issuer.into(),
+            not_before: n - 60,
+            not_after: n + 600,
+        }
+    }
+}
+
+impl Ca {
+    /// A root valid from `not_before` to `not_after`.
+    pub fn new(cn: &str, not_before: i64, not_after: i64) -> Ca {
+        let key = Key::generate();
+        let subject = name("sigstore-test", cn);
+        let exts = vec![
+            ext("2.5.29.15", true, &tlv(0x03, &[0x01, 0x06])),
+            ext("2.5.29.19", true, &seq(&[vec![0x01, 0x01, 0xff]])),
+            ext("2.5.29.14", false, &octets(&sha256(&key.spki)[..20])),
+        ];
+        let t = Tbs {
+            serial: serial(),
+            issuer: &subject,
+            not_before,
+            not_after,
+            subject: &subject,
+            spki: &key.spki,
+        };
+        let cert = signed(tbs(&t, &exts), &key);
+        Ca { key, cert, subject }
+    }
+
+    /// This CA's subject and key in a CA certificate issued by `by` (for chain loops).
+    pub fn cross_signed(&self, by: &Ca) -> Vec<u8> {
+        let n = now();
+        let exts = vec![
+            ext("2.5.29.15", true, &tlv(0x03, &[0x01, 0x06])),
+            ext("2.5.29.19", true, &seq(&[vec![0x01, 0x01, 0xff]])),
+        ];
+        let t = Tbs {
+            serial: serial(),
+            issuer: &by.subject,
+            not_before: n - 86_400,
+            not_after: n + 86_400,
+            subject: &self.subject,
+            spki: &self.key.spki,
+        };
+        signed(tbs(&t, &exts), &by.key)
+    }
+
+    /// A certificate for `spki` (the signer's ephemeral key) with the Fulcio extensions and,
+    /// when `ct` is given, an embedded SCT signed by that CT log key.
+    pub fn issue(&self, spki: &[u8], spec: &LeafSpec, ct: Option<&Key>) -> Vec<u8> {
+        let san = if spec.identity.contains('@') && !spec.identity.contains("://") {
+            tlv(0x81, spec.identity.as_bytes())
+        } else {
+            tlv(0x86, spec.identity.as_bytes())
+        };
+        let mut exts = vec![
+            ext("2.5.29.15", true, &tlv(0x03, &[0x07, 0x80])),
+            ext("2.5.29.37", false, &seq(&[oid("1.3.6.1.5.5.7.3.3")])),
+            ext("2.5.29.14", false, &octets(&sha256(spki)[..20])),
+            ext(
+                "2.5.29.35",
+                false,
+                &seq(&[tlv(0x80, &sha256(&self.key.spki)[..20])]),
+            ),
+            ext("2.5.29.17", true, &seq(&[san])),
+            ext("1.3.6.1.4.1.57264.1.1", false, spec.issuer.as_bytes()),
+            ext("1.3.6.1.4.1.57264.1.8", false, &utf8(&spec.issuer)),
+        ];
+        let t = Tbs {
+            serial: serial(),
+            issuer: &self.subject,
+            not_before: spec.not_before,
+            not_after: spec.not_after,
+            subject: &[0x30, 0x00],
+            spki,
+        };
+        if let Some(ct) = ct {
+            let pre = tbs(&t, &exts);
+            let sct = sct(ct, &sha256(&self.key.spki), &pre, spec.not_before * 1000);
+            let mut list = (sct.len() as u16).to_be_bytes().to_vec();
+            list.extend(&sct);
+            let mut outer = (list.len() as u16).to_be_bytes().to_vec();
+            outer.extend(&list);
+            exts.push(ext("1.3.6.1.4.1.11129.2.4.2", false, &octets(&outer)));
+        }
+        signed(tbs(&t, &exts), &self.key)
+    }
+}
+
+/// An RFC 6962 v1 SCT over a precertificate entry, signed by the CT log `ct`.
+fn sct(ct: &Key, issuer_key_hash: &[u8; 32], tbs: &[u8], timestamp_ms: i64) -> Vec<u8> {
+    let ts = (timestamp_ms as u64).to_be_bytes();
+    let mut signed = vec![0u8, 0u8];
+    signed.extend(ts);
+    signed.extend([0, 1]);
+    signed.extend(issuer_key_hash);
+    signed.extend(&(tbs.len() as u32).to_be_bytes()[1..]);
+    signed.extend(tbs);
+    signed.extend([0, 0]);
+    let sig = ct.sign(&signed);
+    let mut out = vec![0u8];
+    out.extend(sha256(&ct.spki));
+    out.extend(ts);
+    out.extend([0, 0, 4, 3]);
+    out.extend((sig.len() as u16).to_be_bytes());
+    out.extend(sig);
+    out
+}
+
+/// RFC 6962 leaf hash.
+pub fn leaf_hash(body: &[u8]) -> [u8; 32] {
+    sha256(&[&[0u8][..], body].concat())
+}
+
+fn node(l: &[u8; 32], r: &[u8; 32]) -> [u8; 32] {
+    sha256(&[&[1u8][..], l, r].concat())
+}
+
+fn root_of(leaves: &[[u8; 32]]) -> [u8; 32] {
+    if leaves.len() == 1 {
+        return leaves[0];
+    }
+    let k = leaves.len().next_power_of_two() / 2;
+    node(&root_of(&leaves[..k]), &root_of(&leaves[k..]))
+}
+
+/// RFC 6962 audit path of leaf `m` in `leaves`.
+fn path(m: usize, leaves: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    if leaves.len() <= 1 {
+        return Vec::new();
+    }
+    let k = leaves.len().next_power_of_two() / 2;
+    if m < k {
+        let mut p = path(m, &leaves[..k]);
+        p.push(root_of(&leaves[k..]));
+        p
+    } else {
+        let mut p = path(m - k, &leaves[k..]);
+        p.push(root_of(&leaves[..k]));
+        p
+    }
+}
+
+/// A Rekor-like transparency log.
+pub struct Log {
+    /// Its key.
+    pub key: Key,
+    leaves: Vec<[u8; 32]>,
+    /// The checkpoint origin's tree ID.
+    pub tree_id: u64,
+}
+
+/// What the log answers for one entry, as Rekor v1's `LogEntry`.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The log index.
+    pub index: u64,
+    /// The canonicalized body.
+    pub body: Vec<u8>,
+    /// The integrated time.
+    pub integrated_time: i64,
+    /// The signed entry timestamp.
+    pub set: Vec<u8>,
+    /// The audit path, the tree size and root, and the signed checkpoint.
+    pub hashes: Vec<[u8; 32]>,
+    /// See `hashes`.
+    pub tree_size: u64,
+    /// See `hashes`.
+    pub root: [u8; 32],
+    /// See `hashes`.
+    pub checkpoint: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Log {
+    /// An empty log with a fresh key.
+    pub fn new() -> Log {
+        Log {
+            key: Key::generate(),
+            leaves: Vec::new(),
+            tree_id: 1_193_050_959_916_656_506,
+        }
+    }
+
+    /// SHA-256 of the log key's SPKI: the log ID.
+    pub fn log_id(&self) -> [u8; 32] {
+        sha256(&self.key.spki)
+    }
+
+    /// Appends `body` (already canonical JSON) at `integrated_time`.
+    pub fn append(&mut self, body: &[u8], integrated_time: i64) -> Entry {
+        let index = self.leaves.len() as u64;
+        self.leaves.push(leaf_hash(body));
+        let payload = json!({
+            "body": b64(body),
+            "integratedTime": integrated_time,
+            "logID": hex::encode(self.log_id()),
+            "logIndex": index,
+        });
+        let set = self
+            .key
+            .sign(serde_json::to_string(&payload).unwrap().as_bytes());
+        let root = root_of(&self.leaves);
+        let size = self.leaves.len() as u64;
+        let origin = format!("rekor.sigstore.dev - {}", self.tree_id);
+        let note = format!("{origin}\n{size}\n{}\n", b64(&root));
+        let mut sig = sha256(&self.key.spki)[..4].to_vec();
+        sig.extend(self.key.sign(note.as_bytes()));
+        Entry {
+            index,
+            body: body.to_vec(),
+            integrated_time,
+            set,
+            hashes: path(index as usize, &self.leaves),
+            tree_size: size,
+            root,
+            checkpoint: format!("{note}\n\u{2014} rekor.sigstore.dev {}\n", b64(&sig)),
+        }
+    }
+}
+
+impl Entry {
+    /// Rekor v1's answer to `POST /api/v1/log/entries`: `{uuid: LogEntry}`.
+    pub fn rekor_response(&self, log_id: &[u8; 32]) -> Value {
+        let uuid = hex::encode(leaf_hash(&self.body));
+        json!({ uuid: {
+            "body": b64(&self.body),
+            "integratedTime": self.integrated_time,
+            "logID": hex::encode(log_id),
+            "logIndex": self.index,
+            "verification": {
+                "signedEntryTimestamp": b64(&self.set),
+                "inclusionProof": {
+                    "checkpoint": self.checkpoint,
+                    "hashes": self.hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+                    "logIndex": self.index,
+                    "rootHash": hex::encode(self.root),
+                    "treeSize": self.tree_size,
+                },
+            },
+        }})
+    }
+
+    /// The bundle's `tlogEntries` item.
+    pub fn bundle_entry(&self, log_id: &[u8; 32], kind: &str) -> Value {
+        json!({
+            "logIndex": self.index.to_string(),
+            "logId": {"keyId": b64(log_id)},
+            "kindVersion": {"kind": kind, "version": "0.0.1"},
+            "integratedTime": self.integrated_time.to_string(),
+            "inclusionPromise": {"signedEntryTimestamp": b64(&self.set)},
+            "inclusionProof": {
+                "logIndex": self.index.to_string(),
+                "rootHash": b64(&self.root),
+                "treeSize": self.tree_size.to_string(),
+                "hashes": self.hashes.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+                "checkpoint": {"envelope": self.checkpoint},
+            },
+            "canonicalizedBody": b64(&self.body),
+        })
+    }
+
+    /// cosign 2's `dev.sigstore.cosign/bundle` annotation.
+    pub fn cosign_annotation(&self, log_id: &[u8; 32]) -> String {
+        json!({
+            "SignedEntryTimestamp": b64(&self.set),
+            "Payload": {
+                "body": b64(&self.body),
+                "integratedTime": self.integrated_time,
+                "logIndex": self.index,
+                "logID": hex::encode(log_id),
+            },
+        })
+        .to_string()
+    }
+}
+
+/// Rekor's canonical hashedrekord v0.0.1 body for a signature over SHA-256 `digest`.
+pub fn hashedrekord(digest: &[u8; 32], sig: &[u8], cert_pem: &str) -> Vec<u8> {
+    let v = json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+        "data": {"hash": {"algorithm": "sha256", "value": hex::encode(digest)}},
+        "signature": {"content": b64(sig), "publicKey": {"content": b64(cert_pem.as_bytes())}},
+    }});
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// Rekor's canonical dsse v0.0.1 body for `envelope` (its JSON as submitted).
+pub fn dsse_body(envelope: &str, cert_pem: &str) -> Vec<u8> {
+    let env: Value = serde_json::from_str(envelope).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(env["payload"].as_str().unwrap())
+        .unwrap();
+    let sigs: Vec<Value> = env["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| json!({"signature": s["sig"], "verifier": b64(cert_pem.as_bytes())}))
+        .collect();
+    let v = json!({"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+        "envelopeHash": {"algorithm": "sha256", "value": hex::encode(sha256(envelope.as_bytes()))},
+        "payloadHash": {"algorithm": "sha256", "value": hex::encode(sha256(&payload))},
+        "signatures": sigs,
+    }});
+    serde_json::to_vec(&v).unwrap()
+}
+
+/// The whole instance: CA, CT log, transparency log.
+pub struct Instance {
+    /// The Fulcio-like CA.
+    pub ca: Ca,
+    /// The CT log key.
+    pub ct: Key,
+    /// The Rekor-like log.
+    pub log: Log,
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Instance {
+    /// A fresh instance whose CA is valid from a day ago for a year.
+    pub fn new() -> Instance {
+        let n = now();
+        Instance {
+            ca: Ca::new("fake-fulcio", n - 86_400, n + 365 * 86_400),
+            ct: Key::generate(),
+            log: Log::new(),
+        }
+    }
+
+    /// `trusted_root.json` naming this instance's CA (`cas`: these CA certificates instead),
+    /// log and CT log, served at `url`.
+    pub fn trusted_root(&self, url: &str, cas: Option<&[&[u8]]>) -> Value {
+        let start = rfc3339(now() - 2 * 86_400);
+        let key = |k: &Key| {
+            json!({
+                "rawBytes": b64(&k.spki),
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                "validFor": {"start": start},
+            })
+        };
+        let own = [self.ca.cert.as_slice()];
+        let cas = cas.unwrap_or(&own);
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{"baseUrl": url, "hashAlgorithm": "SHA2_256", "publicKey": key(&self.log.key),
+                       "logId": {"keyId": b64(&self.log.log_id())}}],
+            "certificateAuthorities": cas.iter().map(|c| json!({
+                "subject": {"organization": "sigstore-test", "commonName": "fake-fulcio"},
+                "uri": url,
+                "certChain": {"certificates": [{"rawBytes": b64(c)}]},
+                "validFor": {"start": start},
+            })).collect::<Vec<_>>(),
+            "ctlogs": [{"baseUrl": url, "hashAlgorithm": "SHA2_256", "publicKey": key(&self.ct),
+                        "logId": {"keyId": b64(&sha256(&self.ct.spki))}}],
+            "timestampAuthorities": [],
+        })
+    }
+
+    /// A cosign 3-style bundle (v0.3, DSSE with the cosign sign predicate over `digest_hex`),
+    /// signed keylessly for `spec`: the bundle JSON.
+    pub fn dsse_bundle(&mut self, digest_hex: &str, spec: &LeafSpec) -> Value {
+        let key = Key::generate();
+        let cert = self.ca.issue(&key.spki, spec, Some(&self.ct));
+        let statement = json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "", "digest": {"sha256": digest_hex}}],
+            "predicateType": "https://sigstore.dev/cosign/sign/v1",
+            "predicate": {},
+        });
+        let payload = serde_json::to_vec(&statement).unwrap();
+        let ptype = "application/vnd.in-toto+json";
+        let mut pae = format!("DSSEv1 {} {ptype} {} ", ptype.len(), payload.len()).into_bytes();
+        pae.extend(&payload);
+        let sig = key.sign(&pae);
+        let envelope = json!({"payload": b64(&payload), "payloadType": ptype,
+                              "signatures": [{"sig": b64(&sig)}]});
+        let body = dsse_body(&envelope.to_string(), &pem("CERTIFICATE", &cert));
+        let entry = self.log.append(&body, now());
+        json!({
+            "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": {
+                "certificate": {"rawBytes": b64(&cert)},
+                "tlogEntries": [entry.bundle_entry(&self.log.log_id(), "dsse")],
+            },
+            "dsseEnvelope": envelope,
+        })
+    }
+
+    /// A cosign 2-style keyless `.sig` layer over `digest`: (payload, base64 signature,
+    /// certificate PEM, chain PEM, Rekor bundle annotation).
+    pub fn cosign2_layer(
+        &mut self,
+        digest: &str,
+        spec: &LeafSpec,
+    ) -> (Vec<u8>, String, String, String, String) {
+        let key = Key::generate();
+        let cert = pem(
+            "CERTIFICATE",
+            &self.ca.issue(&key.spki, spec, Some(&self.ct)),
+        );
+        let payload = json!({"critical": {"identity": {"docker-reference": "registry.test/app"},
+            "image": {"docker-manifest-digest": digest}, "type": "cosign container image signature"},
+            "optional": null});
+        let payload = serde_json::to_vec(&payload).unwrap();
+        let sig = key.sign(&payload);
+        let body = hashedrekord(&sha256(&payload), &sig, &cert);
+        let entry = self.log.append(&body, now());
+        let chain = pem("CERTIFICATE", &self.ca.cert);
+        (
+            payload,
+            b64(&sig),
+            cert,
+            chain,
+            entry.cosign_annotation(&self.log.log_id()),
+        )
+    }
+}

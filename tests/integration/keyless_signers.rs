@@ -1,0 +1,286 @@
+//! The real cosign 3.x and 2.x signing keylessly against the private Sigstore instance of
+//! `fake_sigstore.rs`, and verifying with `--certificate-identity`/`--certificate-oidc-issuer`
+//! against its `trusted_root.json` (issue 23).
+//!
+//! What each cosign needs for a private instance (found by running them; docs/signatures.md):
+//! - cosign 3.1: `sign --identity-token T --signing-config SC --trusted-root TR` (the signing
+//!   config names the Fulcio and Rekor URLs; with `--trusted-root`, sigstore-go verifies the new
+//!   bundle before pushing it); `verify --trusted-root TR`.
+//! - cosign 2.5: `sign --fulcio-url U --rekor-url U --identity-token T` with the environment
+//!   `SIGSTORE_ROOT_FILE`, `SIGSTORE_REKOR_PUBLIC_KEY`, `SIGSTORE_CT_LOG_PUBLIC_KEY_FILE`;
+//!   `verify --trusted-root TR`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::fake_sigstore::{identity_token, FakeSigstore};
+use crate::harness::{peer_bin, Http};
+pub use crate::signers::Cosign;
+
+/// The repository the tests sign in.
+pub const REPO: &str = "team/app";
+
+/// Output of one cosign run.
+pub struct Run {
+    pub ok: bool,
+    pub text: String,
+}
+
+/// A signer with a private Sigstore instance and a scratch directory holding its trusted root,
+/// signing config and cosign 2's PEM files.
+pub struct KeylessSigner {
+    pub sigstore: FakeSigstore,
+    pub dir: tempfile::TempDir,
+}
+
+impl KeylessSigner {
+    /// Starts the instance and writes `trusted_root.json`, `signing_config.json`,
+    /// `fulcio_root.pem`, `rekor.pub` and `ctlog.pub`.
+    pub async fn start() -> KeylessSigner {
+        let sigstore = FakeSigstore::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("trusted_root.json"), sigstore.trusted_root(None)).unwrap();
+        std::fs::write(d.join("signing_config.json"), sigstore.signing_config()).unwrap();
+        let (root, rekor, ct) = sigstore.cosign2_env_files();
+        std::fs::write(d.join("fulcio_root.pem"), root).unwrap();
+        std::fs::write(d.join("rekor.pub"), rekor).unwrap();
+        std::fs::write(d.join("ctlog.pub"), ct).unwrap();
+        KeylessSigner { sigstore, dir }
+    }
+
+    /// The trusted root file.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("trusted_root.json")
+    }
+
+    /// Writes another trusted root file (e.g. one without this instance's CA) and returns it.
+    pub fn write_root(&self, name: &str, json: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, json).unwrap();
+        p
+    }
+
+    async fn cosign(&self, v: Cosign, args: &[&str]) -> Run {
+        let bin = peer_bin(if v == Cosign::V3 {
+            "cosign"
+        } else {
+            "cosign-2"
+        });
+        let d = self.dir.path();
+        let mut cmd = tokio::process::Command::new(&bin);
+        cmd.args(args)
+            .current_dir(d)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Nothing from the public-good instance: the TUF cache stays in the temp dir.
+            .env("TUF_ROOT", d.join("tuf"))
+            .env("HOME", d);
+        if v == Cosign::V2 {
+            cmd.env("SIGSTORE_ROOT_FILE", d.join("fulcio_root.pem"))
+                .env("SIGSTORE_REKOR_PUBLIC_KEY", d.join("rekor.pub"))
+                .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", d.join("ctlog.pub"));
+        }
+        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+            .await
+            .unwrap_or_else(|_| panic!("{} {args:?} did not finish in 120 s", bin.display()))
+            .unwrap_or_else(|e| panic!("spawning {}: {e}", bin.display()));
+        Run {
+            ok: out.status.success(),
+            text: format!(
+                "{} {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                bin.display(),
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+
+    /// Signs `image` (`host/repo@digest`) keylessly as `identity` from `issuer`; `expired`: the
+    /// CA issues a certificate that had already expired.
+    pub async fn sign(
+        &self,
+        v: Cosign,
+        image: &str,
+        identity: &str,
+        issuer: &str,
+        expired: bool,
+    ) -> Run {
+        let token = identity_token(identity, issuer, expired);
+        let url = self.sigstore.url.clone();
+        let mut args = vec![
+            "sign",
+            "--identity-token",
+            &token,
+            "--allow-http-registry",
+            "-y",
+        ];
+        match v {
+            Cosign::V3 => {
+                args.extend(["--signing-config", "signing_config.json"]);
+                // sigstore-go verifies the new bundle when given the root; an expired
+                // certificate must get through to be a test case.
+                if !expired {
+                    args.extend(["--trusted-root", "trusted_root.json"]);
+                }
+            }
+            Cosign::V2 => args.extend(["--fulcio-url", &url, "--rekor-url", &url]),
+        }
+        args.push(image);
+        self.cosign(v, &args).await
+    }
+
+    /// `cosign verify --certificate-identity I --certificate-oidc-issuer U --trusted-root R`.
+    pub async fn verify(
+        &self,
+        v: Cosign,
+        image: &str,
+        identity: &str,
+        issuer: &str,
+        root: &Path,
+    ) -> Run {
+        let root = root.display().to_string();
+        let args = [
+            "verify",
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--trusted-root",
+            &root,
+            "--allow-http-registry",
+            image,
+        ];
+        self.cosign(v, &args).await
+    }
+}
+
+fn tag_of(digest: &str) -> String {
+    format!("sha256-{}", digest.trim_start_matches("sha256:"))
+}
+
+async fn json_manifest(http: &Http, host: &str, reference: &str) -> Value {
+    let (st, _, body) = http.get_manifest(host, REPO, reference).await;
+    assert_eq!(st, 200, "GET manifest {reference}");
+    serde_json::from_slice(&body).unwrap()
+}
+
+async fn put_json(
+    http: &Http,
+    host: &str,
+    reference: &str,
+    media: &str,
+    v: &Value,
+) -> (String, usize) {
+    let bytes = serde_json::to_vec(v).unwrap();
+    let (st, body) = http
+        .put_manifest(host, REPO, reference, media, &bytes)
+        .await;
+    assert_eq!(st, 201, "PUT {reference}: {body}");
+    (crate::harness::sha256(&bytes), bytes.len())
+}
+
+/// cosign 3's bundle for `subject` (through the fallback tag): (fallback index, bundle
+/// manifest, bundle JSON).
+async fn v3_bundle(http: &Http, host: &str, subject: &str) -> (Value, Value, Value) {
+    let index = json_manifest(http, host, &tag_of(subject)).await;
+    let m = json_manifest(
+        http,
+        host,
+        index["manifests"][0]["digest"].as_str().unwrap(),
+    )
+    .await;
+    let (st, blob) = http
+        .get_blob(host, REPO, m["layers"][0]["digest"].as_str().unwrap())
+        .await;
+    assert_eq!(st, 200);
+    (index, m, serde_json::from_slice(&blob).unwrap())
+}
+
+/// Replaces the log entry of `subject`'s keyless signature in `host/team/app` with the entry
+/// of `donor`'s signature (another image, same signer): a valid, logged entry for another
+/// signature.
+pub async fn swap_log_entry(http: &Http, host: &str, v: Cosign, subject: &str, donor: &str) {
+    match v {
+        Cosign::V2 => {
+            let key = "dev.sigstore.cosign/bundle";
+            let theirs = json_manifest(http, host, &format!("{}.sig", tag_of(donor))).await;
+            let mut ours = json_manifest(http, host, &format!("{}.sig", tag_of(subject))).await;
+            ours["layers"][0]["annotations"][key] = theirs["layers"][0]["annotations"][key].clone();
+            let media = ours["mediaType"].as_str().unwrap().to_string();
+            put_json(
+                http,
+                host,
+                &format!("{}.sig", tag_of(subject)),
+                &media,
+                &ours,
+            )
+            .await;
+        }
+        Cosign::V3 => {
+            let (_, _, theirs) = v3_bundle(http, host, donor).await;
+            let (mut index, mut m, mut ours) = v3_bundle(http, host, subject).await;
+            ours["verificationMaterial"]["tlogEntries"] =
+                theirs["verificationMaterial"]["tlogEntries"].clone();
+            let blob = serde_json::to_vec(&ours).unwrap();
+            let d = http.push_blob(host, REPO, &blob).await;
+            m["layers"][0]["digest"] = json!(d);
+            m["layers"][0]["size"] = json!(blob.len());
+            let media = m["mediaType"].as_str().unwrap().to_string();
+            let bytes = serde_json::to_vec(&m).unwrap();
+            let md = crate::harness::sha256(&bytes);
+            put_json(http, host, &md, &media, &m).await;
+            index["manifests"][0]["digest"] = json!(md);
+            index["manifests"][0]["size"] = json!(bytes.len());
+            let media = index["mediaType"].as_str().unwrap().to_string();
+            put_json(http, host, &tag_of(subject), &media, &index).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_cosigns_sign_and_verify_keylessly_against_the_private_instance() {
+    let signer = KeylessSigner::start().await;
+    let img = crate::fixtures::multi_arch_oci(64);
+    let (src, _http) = crate::fixtures::seeded(&img).await;
+    let h = src.host();
+    for v in [Cosign::V3, Cosign::V2] {
+        let image = format!("{h}/team/app@{}", img.index.digest);
+        let r = signer
+            .sign(
+                v,
+                &image,
+                "dev@example.com",
+                "https://issuer.example",
+                false,
+            )
+            .await;
+        assert!(r.ok, "{}", r.text);
+        let r = signer
+            .verify(
+                v,
+                &image,
+                "dev@example.com",
+                "https://issuer.example",
+                &signer.root(),
+            )
+            .await;
+        assert!(r.ok, "{}", r.text);
+        let r = signer
+            .verify(
+                v,
+                &image,
+                "eve@example.com",
+                "https://issuer.example",
+                &signer.root(),
+            )
+            .await;
+        assert!(!r.ok, "{}", r.text);
+    }
+}
