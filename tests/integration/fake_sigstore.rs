@@ -35,13 +35,17 @@ pub struct FakeSigstore {
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-/// A JWT (unsigned: `alg: none`) with these claims, as `--identity-token` takes it.
+/// A JWT (RS256 in the header: cosign parses it before use) with these claims and a signature
+/// nobody checks (the fake trusts its tokens), as
+/// `--identity-token` takes it.
 pub fn token(claims: Value) -> String {
-    let enc = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let header = json!({"alg": "RS256", "typ": "JWT"}).to_string();
     format!(
-        "{}.{}.",
-        enc(&json!({"alg": "none", "typ": "JWT"})),
-        enc(&claims)
+        "{}.{}.{}",
+        enc(header.as_bytes()),
+        enc(claims.to_string().as_bytes()),
+        enc(&[7u8; 256])
     )
 }
 
@@ -90,12 +94,7 @@ type Shared = Arc<Mutex<Instance>>;
 /// Fulcio API v1 (cosign 2): `{publicKey: {content: base64(PEM)}, signedEmailAddress}`, the
 /// token as a bearer; answers 201 with the PEM chain, leaf first.
 async fn signing_cert_v1(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let token = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let Some(spec) = spec_for(token) else {
+    let Some(spec) = spec_for(bearer(&headers)) else {
         return bad("identity token without iss and email/sub");
     };
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -118,14 +117,23 @@ async fn signing_cert_v1(State(s): State<Shared>, headers: HeaderMap, body: Byte
         .into_response()
 }
 
-/// Fulcio API v2 (sigstore-go): `{credentials: {oidcIdentityToken}, publicKeyRequest:
-/// {publicKey: {content: PEM}}}`; answers 200 with `signedCertificateEmbeddedSct`.
-async fn signing_cert_v2(State(s): State<Shared>, body: Bytes) -> Response {
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("")
+}
+
+/// Fulcio API v2 (sigstore-go): `{publicKeyRequest: {publicKey: {content: PEM}}}` with the token
+/// as a bearer (or in `credentials.oidcIdentityToken`); answers 200 with
+/// `signedCertificateEmbeddedSct`.
+async fn signing_cert_v2(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let token = req
         .pointer("/credentials/oidcIdentityToken")
         .and_then(Value::as_str)
-        .unwrap_or("");
+        .unwrap_or_else(|| bearer(&headers));
     let Some(spec) = spec_for(token) else {
         return bad("identity token without iss and email/sub");
     };

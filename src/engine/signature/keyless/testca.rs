@@ -81,11 +81,26 @@ fn bits(b: &[u8]) -> Vec<u8> {
     tlv(0x03, &[&[0u8][..], b].concat())
 }
 
-/// A GeneralizedTime (valid for any year) from seconds since the epoch.
+/// A certificate time: UTCTime before 2050, GeneralizedTime from then on (RFC 5280 4.1.2.5;
+/// Go re-encodes a TBS this way when it checks an SCT, so any other choice breaks SCTs there).
 fn time(secs: i64) -> Vec<u8> {
+    let (y, m, d, h, mi, s) = civil(secs);
+    if (1950..2050).contains(&y) {
+        let t = format!("{:02}{m:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100);
+        tlv(0x17, t.as_bytes())
+    } else {
+        tlv(
+            0x18,
+            format!("{y:04}{m:02}{d:02}{h:02}{mi:02}{s:02}Z").as_bytes(),
+        )
+    }
+}
+
+/// (year, month, day, hour, minute, second) of seconds since the epoch (Howard Hinnant's
+/// civil-from-days).
+fn civil(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant's algorithm).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -95,28 +110,13 @@ fn time(secs: i64) -> Vec<u8> {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    let s = format!(
-        "{y:04}{m:02}{d:02}{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-    tlv(0x18, s.as_bytes())
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// An RFC 3339 UTC time, as trusted_root.json writes validity windows.
 pub fn rfc3339(secs: i64) -> String {
-    let t = time(secs);
-    let s = std::str::from_utf8(&t[2..]).unwrap();
-    format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &s[0..4],
-        &s[4..6],
-        &s[6..8],
-        &s[8..10],
-        &s[10..12],
-        &s[12..14]
-    )
+    let (y, m, d, h, mi, s) = civil(secs);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
 /// Seconds since the epoch now.
