@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::fake_registry::{FakeOptions, FakeRegistry};
 use crate::fake_sigstore::{identity_token, FakeSigstore};
-use crate::harness::{peer_bin, Http};
+use crate::harness::{count, mirror_async, peer_bin, Http, Output, Registry};
 pub use crate::signers::Cosign;
 
 /// The repository the tests sign in.
@@ -242,6 +243,194 @@ pub async fn swap_log_entry(http: &Http, host: &str, v: Cosign, subject: &str, d
             put_json(http, host, &tag_of(subject), &media, &index).await;
         }
     }
+}
+
+const ME: &str = "dev@example.com";
+const ISSUER: &str = "https://issuer.example";
+
+/// `mirror copy SRC DST -p linux/amd64 --referrers --digest-tags` with the keyless policy
+/// (`identity`, `issuer`, `root`) and `extra` flags.
+async fn gated(
+    src: &str,
+    dst: &str,
+    identity: &str,
+    issuer: &str,
+    root: &Path,
+    extra: &[&str],
+) -> Output {
+    let root = root.display().to_string();
+    let mut args = vec![
+        "copy",
+        src,
+        dst,
+        "-p",
+        "linux/amd64",
+        "--referrers",
+        "--digest-tags",
+        "--require-signature-identity",
+        identity,
+        "--require-signature-issuer",
+        issuer,
+        "--trusted-root",
+        &root,
+    ];
+    args.extend(extra);
+    mirror_async(&args).await
+}
+
+fn refused(out: &Output, dst: &Registry, mark: usize, why: &str) {
+    assert_eq!(out.code, 8, "{out}");
+    assert!(out.stderr.contains(why), "says {why:?}: {out}");
+    assert!(!out.stderr.contains("panicked"), "{out}");
+    let reqs = dst.requests_since(mark);
+    for m in ["PUT", "POST", "PATCH", "DELETE"] {
+        assert_eq!(count(&reqs, m, ""), 0, "{m} on the target: {reqs:?}");
+    }
+}
+
+/// The issue's matrix for one cosign version: the right identity passes (sparse, and filtered
+/// into distribution 2.8), and other identity, other issuer, an expired certificate, another
+/// signature's log entry and a root without the CA each fail in `cosign verify` and in the
+/// mirror's gate (exit 8, nothing written).
+async fn mirror_agrees_with_cosign(v: Cosign) {
+    let signer = KeylessSigner::start().await;
+    let img = crate::fixtures::multi_arch_oci(64);
+    let (src, http) = crate::fixtures::seeded(&img).await;
+    let h = src.host();
+    let expired = crate::fixtures::multi_arch_oci(65);
+    crate::fixtures::push_image(&http, &h, REPO, "expired", &expired).await;
+    let swapped = crate::fixtures::multi_arch_oci(66);
+    crate::fixtures::push_image(&http, &h, REPO, "swapped", &swapped).await;
+    let by_digest = |d: &str| format!("{h}/{REPO}@{d}");
+    let root = signer.root();
+    for (d, exp) in [
+        (&img.index.digest, false),
+        (&expired.index.digest, true),
+        (&swapped.index.digest, false),
+    ] {
+        let r = signer.sign(v, &by_digest(d), ME, ISSUER, exp).await;
+        assert!(r.ok, "{}", r.text);
+    }
+    // The donor: a signature over the swapped image's linux/amd64 child.
+    let donor = &swapped.child("linux/amd64").digest;
+    let r = signer.sign(v, &by_digest(donor), ME, ISSUER, false).await;
+    assert!(r.ok, "{}", r.text);
+    swap_log_entry(&http, &h, v, &swapped.index.digest, donor).await;
+    let stranger = crate::fake_sigstore::testca::Ca::new("stranger", 0, 4_000_000_000);
+    let other_root = signer.write_root(
+        "other_root.json",
+        &signer.sigstore.trusted_root(Some(&[&stranger.cert])),
+    );
+
+    let dst = Registry::start();
+    let dh = dst.host();
+    let fake = FakeRegistry::start(FakeOptions::default()).await;
+    let cases: [(&str, &str, &str, &Path, &str); 5] = [
+        ("v1", "eve@example.com", ISSUER, &root, "other identity"),
+        (
+            "v1",
+            ME,
+            "https://other-issuer.example",
+            &root,
+            "other issuer",
+        ),
+        ("expired", ME, ISSUER, &root, "expired"),
+        ("swapped", ME, ISSUER, &root, "log entry"),
+        ("v1", ME, ISSUER, &other_root, "certificate chain"),
+    ];
+    for (tag, identity, issuer, r, why) in cases {
+        let digest = src_digest(&http, &h, tag).await;
+        let c = signer
+            .verify(v, &by_digest(&digest), identity, issuer, r)
+            .await;
+        assert!(!c.ok, "cosign must refuse ({why}):\n{}", c.text);
+        let mark = dst.mark();
+        let out = gated(
+            &format!("{h}/{REPO}:{tag}"),
+            &format!("{dh}/{REPO}:{tag}"),
+            identity,
+            issuer,
+            r,
+            &[],
+        )
+        .await;
+        refused(&out, &dst, mark, why);
+    }
+    // The right identity: cosign accepts it, the mirror copies it sparse (the index signature
+    // stays valid at the target) and filtered into distribution 2.8.
+    let c = signer
+        .verify(v, &by_digest(&img.index.digest), ME, ISSUER, &root)
+        .await;
+    assert!(c.ok, "{}", c.text);
+    let fh = fake.host();
+    let out = gated(
+        &format!("{h}/{REPO}:v1"),
+        &format!("{fh}/{REPO}:v1"),
+        ME,
+        ISSUER,
+        &root,
+        &["-o", "json"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["signatures"][0]["identity"], ME, "{out}");
+    assert_eq!(report["signatures"][0]["issuer"], ISSUER, "{out}");
+    let c = signer
+        .verify(
+            v,
+            &format!("{fh}/{REPO}@{}", img.index.digest),
+            ME,
+            ISSUER,
+            &root,
+        )
+        .await;
+    assert!(
+        c.ok,
+        "the sparse copy keeps the signature valid:\n{}",
+        c.text
+    );
+    let out = gated(
+        &format!("{h}/{REPO}:v1"),
+        &format!("{dh}/{REPO}:v1"),
+        ME,
+        ISSUER,
+        &root,
+        &["--on-reject", "filter"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&[
+        "verify",
+        &format!("{h}/{REPO}:v1"),
+        &format!("{fh}/{REPO}:v1"),
+        "-p",
+        "linux/amd64",
+        "--require-signature-identity",
+        ME,
+        "--require-signature-issuer",
+        ISSUER,
+        "--trusted-root",
+        &root.display().to_string(),
+    ])
+    .await;
+    assert_eq!(out.code, 0, "mirror verify on the sparse target: {out}");
+}
+
+async fn src_digest(http: &Http, host: &str, tag: &str) -> String {
+    let (st, d) = http.head_manifest(host, REPO, tag).await;
+    assert_eq!(st, 200);
+    d.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mirror_agrees_with_cosign3_on_every_case() {
+    mirror_agrees_with_cosign(Cosign::V3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mirror_agrees_with_cosign2_on_every_case() {
+    mirror_agrees_with_cosign(Cosign::V2).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
