@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::fake_registry::{FakeOptions, FakeRegistry};
@@ -65,7 +66,7 @@ impl KeylessSigner {
         p
     }
 
-    async fn cosign(&self, v: Cosign, args: &[&str]) -> Run {
+    async fn cosign(&self, v: Cosign, args: &[&str], fulcio: Option<&Path>) -> Run {
         let bin = peer_bin(if v == Cosign::V3 {
             "cosign"
         } else {
@@ -82,10 +83,16 @@ impl KeylessSigner {
             // Nothing from the public-good instance: the TUF cache stays in the temp dir.
             .env("TUF_ROOT", d.join("tuf"))
             .env("HOME", d);
+        // cosign 2.5 reads its trust material from the environment even with --trusted-root
+        // (else it asks the public-good TUF repository): the log keys, and the Fulcio CAs of
+        // the root being checked (`fulcio_root.pem` when signing, the root's own otherwise).
         if v == Cosign::V2 {
-            cmd.env("SIGSTORE_ROOT_FILE", d.join("fulcio_root.pem"))
-                .env("SIGSTORE_REKOR_PUBLIC_KEY", d.join("rekor.pub"))
-                .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", d.join("ctlog.pub"));
+            cmd.env("SIGSTORE_REKOR_PUBLIC_KEY", d.join("rekor.pub"))
+                .env("SIGSTORE_CT_LOG_PUBLIC_KEY_FILE", d.join("ctlog.pub"))
+                .env(
+                    "SIGSTORE_ROOT_FILE",
+                    fulcio.unwrap_or(&d.join("fulcio_root.pem")),
+                );
         }
         let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
             .await
@@ -134,7 +141,7 @@ impl KeylessSigner {
             Cosign::V2 => args.extend(["--fulcio-url", &url, "--rekor-url", &url]),
         }
         args.push(image);
-        self.cosign(v, &args).await
+        self.cosign(v, &args, None).await
     }
 
     /// `cosign verify --certificate-identity I --certificate-oidc-issuer U --trusted-root R`.
@@ -146,6 +153,7 @@ impl KeylessSigner {
         issuer: &str,
         root: &Path,
     ) -> Run {
+        let root_file = root;
         let root = root.display().to_string();
         let args = [
             "verify",
@@ -158,7 +166,22 @@ impl KeylessSigner {
             "--allow-http-registry",
             image,
         ];
-        self.cosign(v, &args).await
+        let fulcio = root_file.with_extension("fulcio.pem");
+        let tr: Value = serde_json::from_slice(&std::fs::read(root_file).unwrap()).unwrap();
+        let pems: String = tr["certificateAuthorities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|ca| ca["certChain"]["certificates"].as_array().unwrap().clone())
+            .map(|c| {
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(c["rawBytes"].as_str().unwrap())
+                    .unwrap();
+                crate::fake_sigstore::testca::pem("CERTIFICATE", &der)
+            })
+            .collect();
+        std::fs::write(&fulcio, pems).unwrap();
+        self.cosign(v, &args, Some(&fulcio)).await
     }
 }
 

@@ -277,6 +277,11 @@ fn problem(e: VerifyError, root: &str) -> KeylessProblem {
     use sigstore_verify::{TimestampError, TransparencyLogError};
     match e {
         VerifyError::SignatureInvalid(m) => KeylessProblem::Signature(m),
+        // The content's own digest was compared before; a mismatch the library finds is the
+        // log entry recording another artifact.
+        VerifyError::ArtifactMismatch(m) if m.contains("entry") => KeylessProblem::LogEntry(format!(
+            "records another signed artifact ({m})"
+        )),
         VerifyError::ArtifactMismatch(m) => KeylessProblem::OtherDigest(m),
         VerifyError::Certificate(c) => match c {
             CertificateError::Expired { .. } | CertificateError::NotYetValid { .. } => {
