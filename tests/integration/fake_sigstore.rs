@@ -23,8 +23,11 @@ use tokio::net::TcpListener;
 
 #[path = "../../src/engine/signature/keyless/testca.rs"]
 pub mod testca;
+#[path = "../../src/engine/signature/keyless/testlog.rs"]
+pub mod testlog;
 
-use testca::{Instance, LeafSpec};
+use testca::LeafSpec;
+use testlog::Instance;
 
 /// The running instance.
 pub struct FakeSigstore {
@@ -185,7 +188,7 @@ async fn create_entry(State(s): State<Shared>, body: Bytes) -> Response {
             let pem = base64::engine::general_purpose::STANDARD
                 .decode(key)
                 .unwrap_or_default();
-            testca::hashedrekord(&digest, &sig, &String::from_utf8_lossy(&pem))
+            testlog::hashedrekord(&digest, &sig, &String::from_utf8_lossy(&pem))
         }
         Some("dsse") => {
             let env = req
@@ -198,14 +201,14 @@ async fn create_entry(State(s): State<Shared>, body: Bytes) -> Response {
             let (Some(env), Some(ver)) = (env, ver) else {
                 return bad("dsse without envelope or verifier");
             };
-            testca::dsse_body(env, &String::from_utf8_lossy(&ver))
+            testlog::dsse_body(env, &String::from_utf8_lossy(&ver))
         }
         other => return bad(&format!("unsupported kind {other:?}")),
     };
     let mut inst = s.lock().unwrap();
     let entry = inst.log.append(&canonical, testca::now());
     let answer = entry.rekor_response(&inst.log.log_id());
-    let uuid = hex::encode(testca::leaf_hash(&canonical));
+    let uuid = hex::encode(testlog::leaf_hash(&canonical));
     (
         StatusCode::CREATED,
         [

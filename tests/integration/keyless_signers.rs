@@ -496,3 +496,95 @@ async fn both_cosigns_sign_and_verify_keylessly_against_the_private_instance() {
         assert!(!r.ok, "{}", r.text);
     }
 }
+
+/// The bundle path: the policy is checked on the near side (`--bundle`), the far side applies
+/// the bundle, and `mirror verify` checks the same policy on the far target with the same
+/// trusted root file. A refused image leaves no bundle behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn keyless_policy_on_both_sides_of_a_bundle() {
+    let signer = KeylessSigner::start().await;
+    let img = crate::fixtures::multi_arch_oci(64);
+    let (src, _http) = crate::fixtures::seeded(&img).await;
+    let h = src.host();
+    let r = signer
+        .sign(
+            Cosign::V3,
+            &format!("{h}/{REPO}@{}", img.index.digest),
+            ME,
+            ISSUER,
+            false,
+        )
+        .await;
+    assert!(r.ok, "{}", r.text);
+    let far = FakeRegistry::start(FakeOptions::default()).await;
+    let fh = far.host();
+    let dir = tempfile::tempdir().unwrap();
+    let root = signer.root().display().to_string();
+    let policy = |identity: &'static str| {
+        vec![
+            "--require-signature-identity",
+            identity,
+            "--require-signature-issuer",
+            ISSUER,
+            "--trusted-root",
+        ]
+    };
+    let (source, target) = (format!("{h}/{REPO}:v1"), format!("{fh}/{REPO}:v1"));
+    let refused_dir = dir.path().join("refused").display().to_string();
+    let mut args = vec![
+        "copy",
+        &source,
+        &target,
+        "-p",
+        "linux/amd64",
+        "--referrers",
+        "--bundle",
+        &refused_dir,
+    ];
+    args.extend(policy("eve@example.com"));
+    args.push(&root);
+    let out = mirror_async(&args).await;
+    assert_eq!(out.code, 8, "{out}");
+    assert!(out.stderr.contains("other identity"), "{out}");
+    assert!(
+        !dir.path().join("refused/bundle.json").exists(),
+        "no bundle for a refused image"
+    );
+
+    let b = dir.path().join("b").display().to_string();
+    let mut args = vec![
+        "copy",
+        &source,
+        &target,
+        "-p",
+        "linux/amd64",
+        "--referrers",
+        "--bundle",
+        &b,
+    ];
+    args.extend(policy(ME));
+    args.push(&root);
+    let out = mirror_async(&args).await;
+    assert_eq!(out.code, 0, "{out}");
+    let out = mirror_async(&["bundle", "apply", &b]).await;
+    assert_eq!(out.code, 0, "{out}");
+    let mut args = vec!["verify", &source, &target, "-p", "linux/amd64"];
+    args.extend(policy(ME));
+    args.push(&root);
+    let out = mirror_async(&args).await;
+    assert_eq!(out.code, 0, "far-side verify with the same root: {out}");
+    let mut args = vec!["verify", &source, &target, "-p", "linux/amd64"];
+    args.extend(policy("eve@example.com"));
+    args.push(&root);
+    let out = mirror_async(&args).await;
+    assert_eq!(out.code, 8, "far-side verify, another identity: {out}");
+    // A root that does not parse is a usage error before anything is contacted.
+    let bad = signer.write_root("bad_root.json", "{not json");
+    let bad = bad.display().to_string();
+    let mut args = vec!["verify", &source, &target];
+    args.extend(policy(ME));
+    args.push(&bad);
+    let out = mirror_async(&args).await;
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("not a Sigstore trusted root"), "{out}");
+}

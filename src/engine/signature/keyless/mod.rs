@@ -13,4 +13,6 @@ pub mod verify;
 #[cfg(test)]
 pub(crate) mod testca;
 #[cfg(test)]
+pub(crate) mod testlog;
+#[cfg(test)]
 mod tests;

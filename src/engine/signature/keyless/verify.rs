@@ -243,7 +243,7 @@ pub(crate) fn verify(
     let text = std::str::from_utf8(bundle).map_err(|_| bad("bundle is not UTF-8"))?;
     let parsed = Bundle::from_json(text).map_err(|e| bad(format!("bundle: {e}")))?;
     let artifact = match &binding {
-        Binding::Digest(d) => Artifact::from(d.clone()),
+        Binding::Digest(d) => Artifact::from(*d),
         Binding::Bytes(b) => Artifact::from(*b),
     };
     let result = policy
