@@ -343,18 +343,18 @@ fn hostile_bundles_are_refused_quickly_with_a_reason() {
     let p = private(&inst, vec![exact(ME, ISSUER)]);
     let good = inst.dsse_bundle(img.hex(), &LeafSpec::new(ME, ISSUER));
     let run = |b: &Value| check_bundle(&serde_json::to_vec(b).unwrap(), &img, None, &p);
-    // 10 000 log entries: refused by count before any is parsed or verified.
+    // 10 000 log entries (small ones: the whole bundle stays under the 256 KiB blob limit, as
+    // a hostile one must to be read at all): refused by count before any is parsed or verified.
     let mut many = good.clone();
-    let e = good["verificationMaterial"]["tlogEntries"][0].clone();
-    many["verificationMaterial"]["tlogEntries"] = Value::Array(vec![e; 10_000]);
-    let t = std::time::Instant::now();
+    many["verificationMaterial"]["tlogEntries"] =
+        Value::Array(vec![json!({"logIndex": "1"}); 10_000]);
+    assert!(serde_json::to_vec(&many).unwrap().len() < 256 * 1024);
     let err = run(&many).unwrap_err();
     assert!(matches!(err, KeylessProblem::TooLarge(_)), "{err}");
     assert!(
         err.to_string().contains("10000 transparency log entries"),
         "{err}"
     );
-    assert!(t.elapsed() < std::time::Duration::from_secs(5));
     // An oversize certificate.
     let mut big = good.clone();
     big["verificationMaterial"]["certificate"]["rawBytes"] =
@@ -407,10 +407,9 @@ fn hostile_cosign2_material_chain_loops_and_malformed_pem() {
         .collect::<String>()
         .repeat(4);
     let m = with(testca::pem("CERTIFICATE", &leaf), Some(chain));
-    let t = std::time::Instant::now();
+    // webpki's path building has a signature budget and loop detection: it ends, refused.
     let e = check_cosign2(&payload, &sig, &m, &img, &p).unwrap_err();
-    assert!(t.elapsed() < std::time::Duration::from_secs(5));
-    assert!(!matches!(e, KeylessProblem::OtherIdentity { .. }), "{e}");
+    assert!(matches!(e, KeylessProblem::Chain(_)), "{e}");
     // Too many certificates in the chain annotation.
     let long = testca::pem("CERTIFICATE", &inst.ca.cert).repeat(100);
     let e = check_cosign2(&payload, &sig, &with(cert.clone(), Some(long)), &img, &p).unwrap_err();
