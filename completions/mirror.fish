@@ -71,6 +71,11 @@ false\t''"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature -d 'Refuse (exit 8, nothing written) unless a signature over the source index digest verifies with this PEM public key; repeatable, any one key suffices' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-identity -d 'Accept keyless cosign signatures whose certificate names this identity (the SAN: an email or URI), as cosign\'s --certificate-identity; repeatable. Needs an issuer flag and --trusted-root. Checked offline: certificate chain, SCT, Rekor entry (docs/signatures.md)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-identity-regexp -d 'As --require-signature-identity, a regular expression matched anywhere in the SAN (as cosign\'s --certificate-identity-regexp; anchor it with ^…$); repeatable' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-issuer -d 'The OIDC issuer the identities must come from, as cosign\'s --certificate-oidc-issuer' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-issuer-regexp -d 'As --require-signature-issuer, a regular expression (cosign\'s --certificate-oidc-issuer-regexp)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l trusted-root -d 'The Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log keys, timestamp authorities) keyless signatures are checked against; read from disk, never fetched. Refresh it on the connected side (`cosign trusted-root create`)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l layout-ref-name -d 'What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the full source reference (`registry/repo:tag`). Both forms are accepted when reading' -r -f -a "tag\t'Just the tag, e.g. `v1` (what skopeo and regclient write)'
 full\t'The full source reference, e.g. `quay.io/org/app:v1`'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l on-change -d 'Run CMD after the copy wrote something (not for an up-to-date target or a dry run)' -r
@@ -98,7 +103,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-plain-http -d
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-children -d 'With --require-signature: every selected child manifest must carry a valid signature too'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-children -d 'With --require-signature or an identity: every selected child manifest must carry a valid signature too'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l hook-failure-exit -d 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l pack -d 'Pack the layout into one tar volume (DIR/layout.tar.001)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
@@ -316,6 +321,11 @@ false\t''"
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-cert-dir -d 'Certificates for the target registry: *.crt CA files, client.cert + client.key for mutual TLS' -r -f -a "(__fish_complete_directories)"
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-signature -d 'Refuse (exit 8, nothing written) unless a signature over the source index digest verifies with this PEM public key; repeatable, any one key suffices' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-signature-identity -d 'Accept keyless cosign signatures whose certificate names this identity (the SAN: an email or URI), as cosign\'s --certificate-identity; repeatable. Needs an issuer flag and --trusted-root. Checked offline: certificate chain, SCT, Rekor entry (docs/signatures.md)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-signature-identity-regexp -d 'As --require-signature-identity, a regular expression matched anywhere in the SAN (as cosign\'s --certificate-identity-regexp; anchor it with ^…$); repeatable' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-signature-issuer -d 'The OIDC issuer the identities must come from, as cosign\'s --certificate-oidc-issuer' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-signature-issuer-regexp -d 'As --require-signature-issuer, a regular expression (cosign\'s --certificate-oidc-issuer-regexp)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l trusted-root -d 'The Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log keys, timestamp authorities) keyless signatures are checked against; read from disk, never fetched. Refresh it on the connected side (`cosign trusted-root create`)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l metrics-file -d 'Write Prometheus metrics (text format) to PATH when the run ends, replacing the file atomically: for node_exporter\'s textfile collector (name it `*.prom`). See docs/sync.md' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
@@ -332,7 +342,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand verify" -l src-plain-http 
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
-complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-signature-children -d 'With --require-signature: every selected child manifest must carry a valid signature too'
+complete -c mirror -n "__fish_mirror_using_subcommand verify" -l require-signature-children -d 'With --require-signature or an identity: every selected child manifest must carry a valid signature too'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod endpoint;
 pub mod flags;
 pub mod hooks;
+pub mod keyless_settings;
 pub mod metrics;
 pub mod printer;
 pub mod run;

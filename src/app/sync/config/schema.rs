@@ -207,6 +207,7 @@ impl Overrides {
                 .or(d.layout_ref_name)
                 .unwrap_or(LayoutRefName::Tag),
             signatures: crate::engine::signature::Policy {
+                keyless: None,
                 keys: self
                     .require_signature
                     .or_else(|| d.require_signature.clone())
