@@ -191,7 +191,7 @@ async fn read_fallback<E: Storage>(dst: &Arc<E>, tag: &str) -> Result<Option<Raw
 
 /// Make the target's `sha256-<hex>` index list `ours`, keeping every other entry. Returns the
 /// update, or `None` when nothing had to be written.
-async fn maintain_fallback<E: Storage>(
+pub(crate) async fn maintain_fallback<E: Storage>(
     dst: &Arc<E>,
     subject: &Digest,
     ours: &[serde_json::Value],

@@ -9,11 +9,17 @@
 
 pub mod bundle;
 pub mod cosign;
+pub mod der;
 pub mod discover;
+pub mod encrypted_key;
 #[cfg(test)]
 mod fixtures;
 pub mod keys;
+pub mod payload;
+pub mod private_key;
 pub mod problem;
+pub mod publish;
+pub mod sign;
 
 use std::fmt;
 
