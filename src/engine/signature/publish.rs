@@ -233,3 +233,7 @@ pub async fn sign_subject<S: Storage>(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+#[path = "publish_tests.rs"]
+mod tests;
