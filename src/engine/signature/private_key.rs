@@ -32,21 +32,11 @@ pub const MIN_RSA_BITS: usize = 2048;
 enum Pair {
     /// P-256 (ring).
     P256(EcdsaKeyPair),
-    /// P-384 (RustCrypto `p384`: ring signs P-384 with SHA-384 only, and cosign 2 verifies
-    /// P-384 simple signatures with SHA-256).
+    /// P-384 (RustCrypto `p384`: ring signs P-384 with SHA-384 only, and `cosign verify --key`
+    /// checks P-384 signatures with SHA-256).
     P384(Box<p384::ecdsa::SigningKey>),
     Ed25519(Ed25519KeyPair),
     Rsa(RsaKeyPair),
-}
-
-/// What a signature is for: the hash cosign's verifiers expect differs for ECDSA P-384.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// A simple-signing payload (`.sig` tag): cosign 2 verifies every ECDSA key with SHA-256,
-    /// cosign 3 accepts that too.
-    SimpleSigning,
-    /// A Sigstore bundle's DSSE envelope: cosign 3 hashes P-384 with SHA-384.
-    Bundle,
 }
 
 /// A private key that signs.
@@ -254,10 +244,10 @@ impl SigningKey {
         self.public.kind()
     }
 
-    /// Signs `message` as cosign's verifiers expect for this key type and `purpose`: ECDSA
-    /// (ASN.1 DER signatures) with SHA-256, except P-384 in a bundle with SHA-384; RSA PKCS#1
-    /// v1.5 with SHA-256; Ed25519 over the message itself.
-    pub fn sign(&self, message: &[u8], purpose: Purpose) -> Result<Vec<u8>, String> {
+    /// Signs `message` as `cosign verify --key` checks it, in both formats (cosign 2.5 and
+    /// 3.1, docs/signatures.md): ECDSA (ASN.1 DER signatures) with SHA-256 on P-256 and P-384
+    /// alike, RSA PKCS#1 v1.5 with SHA-256, Ed25519 over the message itself.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
         let fail = || format!("signing with {:?} failed", self.public);
         match &self.pair {
             Pair::P256(kp) => kp
@@ -266,10 +256,7 @@ impl SigningKey {
                 .map_err(|_| fail()),
             Pair::P384(sk) => {
                 use p384::ecdsa::signature::hazmat::PrehashSigner;
-                let digest = match purpose {
-                    Purpose::SimpleSigning => ring::digest::digest(&ring::digest::SHA256, message),
-                    Purpose::Bundle => ring::digest::digest(&ring::digest::SHA384, message),
-                };
+                let digest = ring::digest::digest(&ring::digest::SHA256, message);
                 let sig: p384::ecdsa::Signature =
                     sk.sign_prehash(digest.as_ref()).map_err(|_| fail())?;
                 Ok(sig.to_der().as_bytes().to_vec())

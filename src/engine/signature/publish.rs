@@ -17,7 +17,20 @@ use crate::engine::referrers::{fallback_tag, referrer_entry};
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::RawManifest;
-use crate::transport::{BlobBody, Pushed, Storage};
+use crate::transport::storage::{BlobBody, Pushed, Storage};
+
+/// `--sign-key`: what the gateway signs with, and how.
+#[derive(Debug, Clone)]
+pub struct SiteSigning {
+    /// The site's private key.
+    pub key: Arc<SigningKey>,
+    /// Also each copied child image manifest (`--sign-children`).
+    pub children: bool,
+    /// Which signature objects (`--sign-format`).
+    pub format: SignFormat,
+    /// When this run started (`YYYY-MM-DDTHH:MM:SSZ`): a bundle referrer's `created`.
+    pub created: String,
+}
 
 /// How often the `.sig` tag is appended to again after another writer replaced it.
 const TAG_ATTEMPTS: usize = 5;

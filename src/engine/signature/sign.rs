@@ -17,7 +17,7 @@ use bytes::Bytes;
 use super::bundle::{pae, BUNDLE_PREFIX, COSIGN_SIGN_PREDICATE};
 use super::cosign::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
 use super::payload::{self, Provenance};
-use super::private_key::{Purpose, SigningKey};
+use super::private_key::SigningKey;
 use super::Format;
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
@@ -185,8 +185,8 @@ fn sig_config(layers: &[serde_json::Value]) -> Vec<u8> {
     serde_json::to_vec(&v).expect("a JSON value serialises")
 }
 
-fn sign_bytes(key: &SigningKey, message: &[u8], purpose: Purpose) -> Result<Vec<u8>> {
-    key.sign(message, purpose).map_err(Error::Internal)
+fn sign_bytes(key: &SigningKey, message: &[u8]) -> Result<Vec<u8>> {
+    key.sign(message).map_err(Error::Internal)
 }
 
 /// Signs `s` in the tag format: the simple-signing payload, appended as a new layer to the
@@ -198,7 +198,7 @@ pub fn tag_artifact(
 ) -> Result<Artifact> {
     let digest = &s.descriptor.digest;
     let payload = payload::simple_signing(s.repository, digest, s.provenance);
-    let signature = sign_bytes(key, &payload, Purpose::SimpleSigning)?;
+    let signature = sign_bytes(key, &payload)?;
     let payload = Blob::new(SIMPLE_SIGNING, payload);
     let mut layers = existing_layers(existing)?;
     let mut layer = serde_json::json!({
@@ -233,7 +233,7 @@ pub fn tag_artifact(
 pub fn bundle_artifact(key: &SigningKey, s: &Subject<'_>, created: &str) -> Result<Artifact> {
     let digest = &s.descriptor.digest;
     let statement = payload::statement(digest, s.provenance);
-    let signature = sign_bytes(key, &pae(IN_TOTO, &statement), Purpose::Bundle)?;
+    let signature = sign_bytes(key, &pae(IN_TOTO, &statement))?;
     let bundle = serde_json::json!({
         "mediaType": BUNDLE_MEDIA_TYPE,
         "verificationMaterial": {"publicKey": {"hint": b64(&key.public().spki_sha256_raw())}},
@@ -281,6 +281,22 @@ pub fn bundle_artifact(key: &SigningKey, s: &Subject<'_>, created: &str) -> Resu
         manifest: m,
         tag: None,
     })
+}
+
+/// Whether the `.sig` manifest `target` holds every signature layer of `source` unchanged (it
+/// is the source's, with signatures appended: the site's). A copy of digest tags treats such a
+/// target tag as present instead of replacing it with the source's and dropping what was added.
+pub fn covers(target: &RawManifest, source: &RawManifest) -> bool {
+    let layers = |m: &RawManifest| {
+        serde_json::from_slice::<serde_json::Value>(&m.bytes)
+            .ok()
+            .filter(|v| v.get("manifests").is_none())
+            .and_then(|v| v.get("layers").and_then(|l| l.as_array().cloned()))
+    };
+    match (layers(target), layers(source)) {
+        (Some(t), Some(s)) => !s.is_empty() && s.iter().all(|l| t.contains(l)),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -119,6 +119,36 @@ fn appending_keeps_the_signatures_already_there() {
 }
 
 #[test]
+fn an_appended_sig_manifest_covers_the_one_it_was_made_from() {
+    let s = subject();
+    let p = provenance();
+    let sub = Subject {
+        descriptor: &s,
+        repository: "r/a",
+        provenance: &p,
+    };
+    let first = tag_artifact(&key("p256.pem"), &sub, None).unwrap();
+    let second = tag_artifact(&key("ed25519.pem"), &sub, Some(&first.manifest)).unwrap();
+    assert!(covers(&second.manifest, &first.manifest));
+    assert!(covers(&first.manifest, &first.manifest));
+    assert!(
+        !covers(&first.manifest, &second.manifest),
+        "a layer is missing"
+    );
+    let other = tag_artifact(&key("p256.pem"), &sub, None).unwrap();
+    assert!(
+        !covers(&second.manifest, &other.manifest),
+        "another signature"
+    );
+    let index = RawManifest {
+        bytes: Bytes::from_static(br#"{"manifests":[],"layers":[]}"#),
+        media_type: media::OCI_INDEX.into(),
+        digest: Digest::sha256_of(b"i"),
+    };
+    assert!(!covers(&index, &first.manifest));
+}
+
+#[test]
 fn appending_to_something_that_is_not_a_sig_manifest_is_refused() {
     let site = key("p256.pem");
     let s = subject();
