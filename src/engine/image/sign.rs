@@ -151,10 +151,7 @@ mod tests {
     fn repository_drops_tag_and_digest_but_not_the_port() {
         assert_eq!(repository("reg:5000/org/app:v1"), "reg:5000/org/app");
         assert_eq!(repository("reg:5000/org/app"), "reg:5000/org/app");
-        assert_eq!(
-            repository("reg/org/app@sha256:abcd"),
-            "reg/org/app"
-        );
+        assert_eq!(repository("reg/org/app@sha256:abcd"), "reg/org/app");
         assert_eq!(repository("app:v1"), "app");
         assert_eq!(repository("oci:/mnt/usb/app:v1"), "oci:/mnt/usb/app");
     }

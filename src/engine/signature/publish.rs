@@ -9,9 +9,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::discover::{self, Content, Via};
+use super::format::Format;
 use super::private_key::SigningKey;
 use super::sign::{self, Artifact, SignFormat, Subject};
-use super::{bundle, cosign, Format};
+use super::{bundle, cosign};
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::referrers::{fallback_tag, referrer_entry};
 use crate::error::{Error, Result};

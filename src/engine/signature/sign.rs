@@ -16,9 +16,9 @@ use bytes::Bytes;
 
 use super::bundle::{pae, BUNDLE_PREFIX, COSIGN_SIGN_PREDICATE};
 use super::cosign::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING};
+use super::format::Format;
 use super::payload::{self, Provenance};
 use super::private_key::SigningKey;
-use super::Format;
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
