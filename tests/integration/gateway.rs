@@ -33,8 +33,7 @@ async fn mirror(args: &[&str], envs: &[(&str, &str)]) -> Output {
 }
 
 fn json(out: &Output) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
 fn p(path: &Path) -> String {
@@ -150,6 +149,28 @@ async fn filtered_index_and_children_carry_the_site_signature_and_reruns_write_n
         assert!(r.ok, "the upstream key still verifies {c}:\n{}", r.text);
     }
 
+    // `mirror verify` on the filtered target with the site key alone (index and children).
+    let site_pub = p(&site.public_key());
+    let out = mirror(
+        &[
+            "verify",
+            &s,
+            &target,
+            "--on-reject",
+            "filter",
+            "-p",
+            PLATFORMS[0],
+            "-p",
+            PLATFORMS[1],
+            "--require-signature",
+            &site_pub,
+            "--require-signature-children",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{out}");
+
     // A rerun finds every signature and writes nothing.
     let mark = dst.mark();
     let out = mirror(&args, &[PASSWORD]).await;
@@ -197,7 +218,6 @@ async fn filtered_index_and_children_carry_the_site_signature_and_reruns_write_n
     let r = upstream.verify(Cosign::V2, &full).await;
     assert!(r.ok, "the upstream signature is kept:\n{}", r.text);
     // `mirror verify` with the site key alone passes on the target.
-    let site_pub = p(&site.public_key());
     let out = mirror(
         &[
             "verify",
@@ -492,7 +512,10 @@ async fn bad_keys_wrong_passwords_and_no_policy_stop_before_anything_is_copied()
         }
         assert!(!out.stderr.contains("panicked"), "{out}");
     }
-    assert!(dst.requests_since(before).is_empty(), "nothing reached the target");
+    assert!(
+        dst.requests_since(before).is_empty(),
+        "nothing reached the target"
+    );
     assert!(!dst.tag_exists("mirror/app", "v1"));
 
     // --sign-key-password-stdin: the password from stdin opens the key.
