@@ -422,6 +422,9 @@ async fn the_near_side_signs_into_the_bundle_and_the_far_side_verifies_with_the_
     assert_eq!(out.code, 0, "{out}");
 }
 
+/// One refusal: extra flags, environment, what stderr must name.
+type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, Vec<String>);
+
 /// A key file the refusals use, from the unit tests' keys.
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -445,7 +448,7 @@ async fn bad_keys_wrong_passwords_and_no_policy_stop_before_anything_is_copied()
     let text = std::fs::read_to_string(site.private_key()).unwrap();
     std::fs::write(&corrupt, text.replace("eyJrZGYi", "eyJrZGZp")).unwrap();
     let cosign_key = p(&site.private_key());
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, Vec<String>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec!["--sign-key".into(), cosign_key.clone()],
             vec![PASSWORD],
