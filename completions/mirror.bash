@@ -19,6 +19,9 @@ _mirror() {
             mirror,bundle)
                 cmd="mirror__subcmd__bundle"
                 ;;
+            mirror,client-config)
+                cmd="mirror__subcmd__client__subcmd__config"
+                ;;
             mirror,completions)
                 cmd="mirror__subcmd__completions"
                 ;;
@@ -64,6 +67,9 @@ _mirror() {
             mirror__subcmd__help,bundle)
                 cmd="mirror__subcmd__help__subcmd__bundle"
                 ;;
+            mirror__subcmd__help,client-config)
+                cmd="mirror__subcmd__help__subcmd__client__subcmd__config"
+                ;;
             mirror__subcmd__help,completions)
                 cmd="mirror__subcmd__help__subcmd__completions"
                 ;;
@@ -101,7 +107,7 @@ _mirror() {
 
     case "${cmd}" in
         mirror)
-            opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version copy inspect inventory man completions sync bundle verify help"
+            opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version copy inspect inventory man completions sync client-config bundle verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -337,6 +343,112 @@ _mirror() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mirror__subcmd__client__subcmd__config)
+            opts="-f -j -o -q -v -h -V --file --format --output-dir --dry-run --parallel --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "containerd registries-conf idms itms" -- "${cur}"))
+                    return 0
+                    ;;
+                --output-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authfile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -627,7 +739,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__help)
-            opts="copy inspect inventory man completions sync bundle verify help"
+            opts="copy inspect inventory man completions sync client-config bundle verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -671,6 +783,20 @@ _mirror() {
         mirror__subcmd__help__subcmd__bundle__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mirror__subcmd__help__subcmd__client__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1021,7 +1147,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__sync)
-            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --sign-key --sign-children --sign-format --sign-key-password-stdin --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --sign-key --sign-children --sign-format --sign-key-password-stdin --bundle --inventory --ledger --max-volume-size --pack --metrics-file --client-config --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1191,6 +1317,13 @@ _mirror() {
                     fi
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --client-config)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
                     fi
                     return 0
                     ;;

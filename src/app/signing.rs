@@ -213,6 +213,15 @@ impl SyncSigning {
         })
     }
 
+    /// No signing (commands that only read targets: `mirror client-config`).
+    pub fn none() -> SyncSigning {
+        SyncSigning {
+            keys: HashMap::new(),
+            defaults: SigningArgs::default(),
+            created: String::new(),
+        }
+    }
+
     /// The gateway settings of one image, if it signs.
     pub fn for_image(&self, settings: &ImageSettings) -> Option<Arc<SiteSigning>> {
         let path = settings
