@@ -483,7 +483,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__copy)
-            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --require-signature-identity --require-signature-identity-regexp --require-signature-issuer --require-signature-issuer-regexp --trusted-root --layout-ref-name --on-change --on-failure --hook-env --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --require-signature-identity --require-signature-identity-regexp --require-signature-issuer --require-signature-issuer-regexp --trusted-root --sign-key --sign-children --sign-format --sign-key-password-stdin --layout-ref-name --on-change --on-failure --hook-env --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -653,6 +653,25 @@ _mirror() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o filenames
                     fi
+                    return 0
+                    ;;
+                --sign-key)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --sign-format)
+                    COMPREPLY=($(compgen -W "tag bundle both" -- "${cur}"))
                     return 0
                     ;;
                 --layout-ref-name)
@@ -1159,7 +1178,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__sync)
-            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --client-config --output --quiet --verbose --no-progress --color --help --version"
+            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --sign-key --sign-children --sign-format --sign-key-password-stdin --bundle --inventory --ledger --max-volume-size --pack --metrics-file --client-config --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1255,6 +1274,25 @@ _mirror() {
                     ;;
                 --hook-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sign-key)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --sign-format)
+                    COMPREPLY=($(compgen -W "tag bundle both" -- "${cur}"))
                     return 0
                     ;;
                 --bundle)

@@ -76,6 +76,10 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-issuer -d 'The OIDC issuer the identities must come from, as cosign\'s --certificate-oidc-issuer' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-issuer-regexp -d 'As --require-signature-issuer, a regular expression (cosign\'s --certificate-oidc-issuer-regexp)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l trusted-root -d 'The Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log keys, timestamp authorities) keyless signatures are checked against; read from disk, never fetched. Refresh it on the connected side (`cosign trusted-root create`)' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l sign-key -d 'Once the image is complete on the target, sign the digest its tag resolves to (the source\'s index, a sparse or a filtered one) with this private key, so clusters behind the gap trust one site key. Needs --require-signature: only what was verified is signed' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l sign-format -d 'With --sign-key: which signature objects to write' -r -f -a "tag\t'cosign\'s `sha256-<hex>.sig` tag: read by cosign 2 and 3, Kyverno, policy-controller and Connaisseur; works on every registry'
+bundle\t'A Sigstore bundle referrer (cosign 3\'s format; the `sha256-<hex>` fallback tag where the registry has no referrers API)'
+both\t'Both'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l layout-ref-name -d 'What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the full source reference (`registry/repo:tag`). Both forms are accepted when reading' -r -f -a "tag\t'Just the tag, e.g. `v1` (what skopeo and regclient write)'
 full\t'The full source reference, e.g. `quay.io/org/app:v1`'"
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l on-change -d 'Run CMD after the copy wrote something (not for an up-to-date target or a dry run)' -r
@@ -104,6 +108,8 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-password-std
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l require-signature-children -d 'With --require-signature or an identity: every selected child manifest must carry a valid signature too'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l sign-children -d 'With --sign-key: also sign each copied child image manifest'
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l sign-key-password-stdin -d 'With --sign-key: read the password of cosign\'s encrypted key from stdin (instead of COSIGN_PASSWORD)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l hook-failure-exit -d 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l pack -d 'Pack the layout into one tar volume (DIR/layout.tar.001)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
@@ -190,6 +196,10 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l timeout -d 'Per-r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l hook-timeout -d 'Kill a hook (its whole process group) after SECS seconds [default: 60, or `hooks.timeout` in a sync file]' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l sign-key -d 'Once the image is complete on the target, sign the digest its tag resolves to (the source\'s index, a sparse or a filtered one) with this private key, so clusters behind the gap trust one site key. Needs --require-signature: only what was verified is signed' -r -F
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l sign-format -d 'With --sign-key: which signature objects to write' -r -f -a "tag\t'cosign\'s `sha256-<hex>.sig` tag: read by cosign 2 and 3, Kyverno, policy-controller and Connaisseur; works on every registry'
+bundle\t'A Sigstore bundle referrer (cosign 3\'s format; the `sha256-<hex>` fallback tag where the registry has no referrers API)'
+both\t'Both'"
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l bundle -d 'Write everything into a bundle directory DIR instead of the target: an OCI layout (DIR/layout) plus DIR/bundle.json, which maps each image to its target. The target (or the sync file\'s targets) is the far side\'s, and nothing is written there now; carry DIR across and run `mirror bundle apply DIR` on the far side' -r -f -a "(__fish_complete_directories)"
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l inventory -d 'Leave out the blobs this inventory (`mirror inventory --output json` on the far side) lists for the target repository, or for another repository of the same registry (the apply mounts those). Repeatable' -r -F
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l ledger -d 'The near side\'s record of what earlier bundles shipped: read as an inventory (when it exists), and this bundle\'s blobs are added to it once the bundle is sealed' -r -F
@@ -208,6 +218,8 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-keep-going -d 
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-cache -d 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l hook-failure-exit -d 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l sign-children -d 'With --sign-key: also sign each copied child image manifest'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l sign-key-password-stdin -d 'With --sign-key: read the password of cosign\'s encrypted key from stdin (instead of COSIGN_PASSWORD)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l pack -d 'Pack the layout into one tar volume (DIR/layout.tar.001)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'

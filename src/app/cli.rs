@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::app::flags::{
     BundleArgs, ColorChoice, CopyHookArgs, GlobalArgs, HookPolicyArgs, MetricsArgs, OnRejectArg,
-    OutputFormat, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
+    OutputFormat, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs, SigningArgs,
     SourceAccessArgs, TargetAccessArgs, TransferArgs,
 };
 
@@ -407,6 +407,10 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub hooks: HookPolicyArgs,
 
+    /// The gateway's site key, for every image (the file's `sign-key` wins).
+    #[command(flatten)]
+    pub signing: SigningArgs,
+
     /// Air-gap delta bundle.
     #[command(flatten)]
     pub bundle: BundleArgs,
@@ -534,6 +538,10 @@ pub struct CopyArgs {
     /// The signature gate.
     #[command(flatten)]
     pub signatures: SignatureArgs,
+
+    /// The gateway: sign what crossed with the site key.
+    #[command(flatten)]
+    pub signing: SigningArgs,
 
     /// What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the
     /// full source reference (`registry/repo:tag`). Both forms are accepted when reading.

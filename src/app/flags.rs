@@ -403,6 +403,55 @@ pub struct SignatureArgs {
     pub trusted_root: Option<PathBuf>,
 }
 
+/// `--sign-format` values (mapped to the engine's `SignFormat` in app/signing.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SignFormatArg {
+    /// cosign's `sha256-<hex>.sig` tag: read by cosign 2 and 3, Kyverno, policy-controller and
+    /// Connaisseur; works on every registry.
+    #[default]
+    Tag,
+    /// A Sigstore bundle referrer (cosign 3's format; the `sha256-<hex>` fallback tag where the
+    /// registry has no referrers API).
+    Bundle,
+    /// Both.
+    Both,
+}
+
+/// The gateway of `copy` and `sync`: sign what was verified and copied with the site key
+/// (docs/signatures.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SigningArgs {
+    /// Once the image is complete on the target, sign the digest its tag resolves to (the
+    /// source's index, a sparse or a filtered one) with this private key, so clusters behind
+    /// the gap trust one site key. Needs --require-signature: only what was verified is signed.
+    ///
+    /// Keys: cosign's encrypted cosign.key (password from COSIGN_PASSWORD or
+    /// --sign-key-password-stdin) or an unencrypted PKCS#8 PEM: ECDSA P-256/P-384, RSA of at
+    /// least 2048 bits, Ed25519. A digest that already carries a valid signature by this key is
+    /// not signed again.
+    #[arg(long, value_name = "KEY_FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Signatures")]
+    pub sign_key: Option<PathBuf>,
+
+    /// With --sign-key: also sign each copied child image manifest.
+    #[arg(long, requires = "sign_key", help_heading = "Signatures")]
+    pub sign_children: bool,
+
+    /// With --sign-key: which signature objects to write.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        requires = "sign_key",
+        help_heading = "Signatures"
+    )]
+    pub sign_format: Option<SignFormatArg>,
+
+    /// With --sign-key: read the password of cosign's encrypted key from stdin (instead of
+    /// COSIGN_PASSWORD).
+    #[arg(long, requires = "sign_key", help_heading = "Signatures")]
+    pub sign_key_password_stdin: bool,
+}
+
 /// `--bundle`: write a delta bundle for an air-gapped side instead of the target
 /// (docs/air-gap.md). `copy` and `sync` take it.
 #[derive(Debug, Clone, Default, Args)]

@@ -13,4 +13,5 @@ pub mod metrics;
 pub mod printer;
 pub mod run;
 pub mod settings;
+pub mod signing;
 pub mod sync;

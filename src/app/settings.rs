@@ -10,11 +10,13 @@
 
 use std::time::Duration;
 
+use crate::app::bundle::stamp::now_utc;
 use crate::app::cli::{CopyArgs, InspectArgs, RefName, VerifyArgs};
 use crate::app::flags::{
     AccessArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
     TransferArgs,
 };
+use crate::app::signing::{copy_signing, KeyLoader};
 use crate::auth::credentials::CredentialFlags;
 use crate::auth::Auth;
 use crate::engine::artifacts::ArtifactOptions;
@@ -362,6 +364,10 @@ pub struct CopySettings {
     pub cancel: CancelToken,
     /// The signature gate (`--require-signature`).
     pub signatures: crate::engine::signature::Policy,
+    /// The gateway (`--sign-key`), checked against `signatures`.
+    pub signing: Option<std::sync::Arc<crate::engine::signature::publish::SiteSigning>>,
+    /// Warnings found while reading the settings (a signing key other users can read).
+    pub warnings: Vec<String>,
 }
 
 /// A public key file larger than this is refused before it is read.
@@ -420,6 +426,14 @@ impl CopySettings {
             &transfer,
             cancel,
         )?;
+        if a.signing.sign_key_password_stdin && (a.src.password_stdin || a.dest.password_stdin) {
+            return Err(Error::usage(
+                "--sign-key-password-stdin and --src/--dest-password-stdin cannot both read stdin",
+            ));
+        }
+        let signatures = signature_policy(&a.signatures)?;
+        let mut keys = KeyLoader::new(a.signing.sign_key_password_stdin);
+        let signing = copy_signing(&a.signing, &signatures, &mut keys, &now_utc())?;
         Ok(CopySettings {
             source: sides.source,
             target: sides.target,
@@ -432,7 +446,9 @@ impl CopySettings {
             lock_timeout: transfer.lock_timeout,
             artifacts: selection.artifacts,
             cancel: cancel.clone(),
-            signatures: signature_policy(&a.signatures)?,
+            signatures,
+            signing,
+            warnings: keys.warnings,
         })
     }
 }

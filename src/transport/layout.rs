@@ -211,9 +211,20 @@ impl Layout {
             .collect()
     }
 
-    /// Find the root descriptor for a tag (accepting `REPO:TAG` ref names too) or digest.
+    /// Find the root descriptor for a tag (accepting `REPO:TAG` ref names too) or digest. Tags
+    /// pushed in this run and not yet committed by `finish` come first, the latest of them
+    /// winning as it will in `index.json`: a writer reads its own writes (the gateway appends
+    /// its signature to the `.sig` tag a referrers copy just pushed, docs/signatures.md).
     fn find(&self, reference: &str) -> Result<Option<Descriptor>> {
-        let entries = self.entries()?;
+        let pending: Vec<(Option<String>, Descriptor)> = self
+            .pending
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .rev()
+            .filter_map(|(n, v)| Some((n.clone(), serde_json::from_value(v.clone()).ok()?)))
+            .collect();
+        let entries: Vec<_> = pending.into_iter().chain(self.entries()?).collect();
         if let Ok(d) = reference.parse::<Digest>() {
             return Ok(entries.into_iter().map(|(_, e)| e).find(|e| e.digest == d));
         }

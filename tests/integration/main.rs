@@ -27,6 +27,7 @@ mod crane_registry; // go-containerregistry's registry as the target: a second r
 mod crash; // SIGKILL at random moments: no tag on an incomplete image, reruns finish
 mod docs; // README demo, docs/air-gap.md commands, inspect, man pages
 mod faults; // retries under injected faults (reset, 5xx, 429, truncation, stalls, bad digests)
+mod gateway; // --sign-key: the site signature, verified by the real cosign 3/2 (issue 22)
 mod hooks; // issue 17: sync hooks and copy --on-change run real programs
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home

@@ -384,6 +384,7 @@ impl Env<'_> {
             signatures: Default::default(),
             delta: None,
             known_blobs: Arc::new(present.clone()),
+            site_signing: None,
         };
         let r: Arc<dyn Reporter> = reporter.clone();
         let o = mirror_image(&job, src, TargetSlot::Open(dst), &r).await;

@@ -12,6 +12,7 @@ use crate::app::client_config::model::Format;
 use crate::app::client_config::output;
 use crate::app::printer::Printer;
 use crate::app::settings::TransferSettings;
+use crate::app::signing::SyncSigning;
 use crate::app::sync::config;
 use crate::app::sync::discover;
 use crate::app::sync::endpoints::Endpoints;
@@ -73,6 +74,7 @@ pub async fn client_config_command(
         printer,
         cancel: cancel.clone(),
         bundle: None,
+        signing: SyncSigning::none(),
     };
     let discoveries = cfg.discoveries.clone();
     let found = discover::resolve(&mut cfg, &ctx.eps, &args.file).await?;

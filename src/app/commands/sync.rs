@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 
 use crate::app::bundle::finish::finish_bundle;
 use crate::app::bundle::near::Near;
+use crate::app::bundle::stamp::now_utc;
 use crate::app::cli::SyncArgs;
 use crate::app::client_config::model::Format;
 use crate::app::client_config::output as client_config;
@@ -16,6 +17,7 @@ use crate::app::hooks;
 use crate::app::metrics;
 use crate::app::printer::Printer;
 use crate::app::settings::TransferSettings;
+use crate::app::signing::{KeyLoader, SyncSigning};
 use crate::app::sync::config;
 use crate::app::sync::discover;
 use crate::app::sync::endpoints::Endpoints;
@@ -102,6 +104,27 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
             );
         }
     }
+    // The site keys (`sign-key`, `--sign-key`): read now, so a bad key or password stops the
+    // run (exit 2) before anything is copied.
+    let mut keys = KeyLoader::new(args.signing.sign_key_password_stdin);
+    let places: Vec<String> = cfg
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| match img.line {
+            Some(l) => format!("images[{i}] at {}:{l}", args.file.display()),
+            None => format!("images[{i}]"),
+        })
+        .collect();
+    let signing = SyncSigning::load(
+        &args.signing,
+        cfg.images.iter().map(|i| &i.settings).zip(places),
+        &mut keys,
+        &now_utc(),
+    )?;
+    for w in &keys.warnings {
+        printer.warn(w);
+    }
     let transfer = TransferSettings::from_args(&args.transfer);
     let retry = transfer.retry;
     let cache = if args.no_cache || args.dry_run {
@@ -141,6 +164,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         printer,
         cancel: cancel.clone(),
         bundle: near.clone().map(|n| (n, fars.clone())),
+        signing,
     };
     let discoveries = cfg.discoveries.clone();
     let discovered = discover::resolve(&mut cfg, &ctx.eps, &args.file).await?;

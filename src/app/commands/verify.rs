@@ -68,6 +68,7 @@ pub async fn verify_command(
             signatures: s.signatures.clone(),
             delta: None,
             known_blobs: Default::default(),
+            site_signing: None,
         };
         let events: Arc<dyn Reporter> = reporter.clone();
         let o = mirror_image(&job, &src, target, &events).await?;

@@ -98,6 +98,10 @@ pub struct ItemReport {
     /// the `mirror copy` report); absent without the key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<crate::engine::signature::Verified>,
+    /// `sign-key`: the site signatures written, found already there, or planned (as in the
+    /// `mirror copy` report); absent without the key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<crate::engine::signature::publish::Signed>,
     /// Pauses for a low pull budget (`--min-rate-remaining`); absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rate_limit_pauses: u64,
@@ -148,6 +152,7 @@ impl ItemReport {
             exit_code: None,
             duration_seconds: 0.0,
             signatures: vec![],
+            signed: vec![],
             rate_limit_pauses: 0,
             hooks: vec![],
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 
 use crate::engine::artifacts;
+use crate::engine::artifacts::target::appended;
 use crate::engine::copy::types::{descriptor_of, OnReject};
 use crate::engine::image::job::{ImageAction, ImageJob, ImageOutcome, Missing};
 use crate::engine::image::state::{Reading, TargetState};
@@ -111,7 +112,11 @@ pub(super) async fn verify<E: Storage>(
         let ap = artifacts::discover(src.as_ref(), &plan, &job.artifacts, reporter).await?;
         for a in &ap.artifacts {
             let present = match &a.tag {
-                Some(t) => dst.resolve(t).await? == Some(a.manifest.digest.clone()),
+                Some(t) => match dst.resolve(t).await? {
+                    Some(d) if d == a.manifest.digest => true,
+                    Some(d) => appended(dst.as_ref(), &d, &a.manifest).await?,
+                    None => false,
+                },
                 None => dst.has_manifest(&descriptor_of(&a.manifest)).await?,
             };
             if !present {

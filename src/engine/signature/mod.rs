@@ -9,16 +9,22 @@
 
 pub mod bundle;
 pub mod cosign;
+pub mod der;
 pub mod discover;
+pub mod encrypted_key;
 #[cfg(test)]
 mod fixtures;
+pub mod format;
 pub mod keyless;
 pub mod keys;
+pub mod payload;
+pub mod private_key;
 pub mod problem;
-
-use std::fmt;
+pub mod publish;
+pub mod sign;
 
 pub use discover::Via;
+pub use format::Format;
 pub use keys::{KeyError, PublicKey};
 pub use problem::Problem;
 
@@ -26,28 +32,6 @@ use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::RawManifest;
 use crate::transport::Storage;
-
-/// The signature format that verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    /// cosign simple-signing payload (`.sig` tag, or a referrer).
-    CosignSimpleSigning,
-    /// Sigstore bundle with a DSSE envelope (in-toto statement).
-    SigstoreBundleDsse,
-    /// Sigstore bundle with a message signature.
-    SigstoreBundleMessage,
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Format::CosignSimpleSigning => "cosign simple-signing",
-            Format::SigstoreBundleDsse => "Sigstore bundle (DSSE)",
-            Format::SigstoreBundleMessage => "Sigstore bundle (message signature)",
-        })
-    }
-}
 
 /// What the gate requires.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -51,6 +51,12 @@ pub struct ImageSettings {
     pub layout_ref_name: LayoutRefName,
     /// `require-signature` / `require-signature-children` (empty keys: no gate).
     pub signatures: crate::engine::signature::Policy,
+    /// `sign-key` (the site key's file; `--sign-key` when absent).
+    pub sign_key: Option<std::path::PathBuf>,
+    /// `sign-children` (`--sign-children` when absent).
+    pub sign_children: Option<bool>,
+    /// `sign-format` (`--sign-format` when absent).
+    pub sign_format: Option<crate::engine::signature::sign::SignFormat>,
 }
 
 impl ImageSettings {

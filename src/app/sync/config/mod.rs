@@ -24,7 +24,7 @@
 //! ```
 
 mod discovery;
-mod image;
+pub mod image;
 mod prefix;
 mod schema;
 mod tag_rules;

@@ -15,6 +15,7 @@ use crate::app::sync::tags::TagRules;
 use crate::engine::copy::OnReject;
 use crate::engine::rules::Rules;
 use crate::engine::select::PlatformlessPolicy;
+use crate::engine::signature::sign::SignFormat;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -67,6 +68,13 @@ pub(super) struct Overrides {
     pub require_signature: Option<KeyList>,
     /// Also every selected child (as `--require-signature-children`).
     pub require_signature_children: Option<bool>,
+    /// The site's private key: sign what was verified and copied (as `--sign-key`; needs
+    /// `require-signature`). Read when the run starts.
+    pub sign_key: Option<std::path::PathBuf>,
+    /// Also sign each copied child (as `--sign-children`).
+    pub sign_children: Option<bool>,
+    /// `tag` (default), `bundle` or `both` (as `--sign-format`).
+    pub sign_format: Option<SignFormat>,
     /// Images without `target:` go to `PREFIX/<source repository path>` (see `prefix.rs`).
     pub target_prefix: Option<TargetPrefix>,
 }
@@ -104,6 +112,9 @@ pub(super) struct FileImage {
     layout_ref_name: Option<LayoutRefName>,
     require_signature: Option<KeyList>,
     require_signature_children: Option<bool>,
+    sign_key: Option<std::path::PathBuf>,
+    sign_children: Option<bool>,
+    sign_format: Option<SignFormat>,
 }
 
 impl FileImage {
@@ -124,6 +135,9 @@ impl FileImage {
             layout_ref_name: self.layout_ref_name,
             require_signature: self.require_signature,
             require_signature_children: self.require_signature_children,
+            sign_key: self.sign_key,
+            sign_children: self.sign_children,
+            sign_format: self.sign_format,
             target_prefix: None,
         };
         let split = Split {
@@ -218,6 +232,9 @@ impl Overrides {
                     .or(d.require_signature_children)
                     .unwrap_or(false),
             },
+            sign_key: self.sign_key.or_else(|| d.sign_key.clone()),
+            sign_children: self.sign_children.or(d.sign_children),
+            sign_format: self.sign_format.or(d.sign_format),
         }
     }
 }

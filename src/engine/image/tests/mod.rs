@@ -392,6 +392,7 @@ fn job(mode: Mode, platforms: &[&str]) -> ImageJob {
         signatures: Default::default(),
         delta: None,
         known_blobs: Default::default(),
+        site_signing: None,
     }
 }
 
