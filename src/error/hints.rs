@@ -1,5 +1,6 @@
 //! Advice shown under an error: found by looking at its root cause.
 
+use super::retry_after::RetryAfter;
 use super::Error;
 use crate::model::manifest::ManifestError;
 
@@ -33,6 +34,9 @@ impl Error {
     /// Advice in the words of `style`'s reader.
     pub fn hints_for(&self, style: HintStyle) -> Vec<String> {
         let mut h = vec![];
+        if let Some(asked) = refused_retry_after(self) {
+            h.push(format!("try again {}, as the registry asked", asked.when()));
+        }
         match self.root() {
             Error::Usage { hint: Some(hint), .. } => h.push(hint.clone()),
             Error::Config(_) => {
@@ -117,6 +121,15 @@ impl Error {
             _ => {}
         }
         h
+    }
+}
+
+/// The `Retry-After` a retry loop refused to wait for, if that is why `e` gave up.
+fn refused_retry_after(e: &Error) -> Option<RetryAfter> {
+    match e {
+        Error::RetryAfterTooLong { asked, .. } => Some(*asked),
+        Error::Context { source, .. } => refused_retry_after(source),
+        _ => None,
     }
 }
 

@@ -145,6 +145,7 @@ mod tests {
             retries: 3,
             base: Duration::from_millis(1),
             cap: Duration::from_millis(1),
+            ..RetryPolicy::default()
         }
     }
 
