@@ -287,6 +287,26 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A body that broke off before its end on every read: the first GET and each resume with
+    /// `Range` (transport/resume.rs). The answers began, so the host, port and credentials are
+    /// right; the registry, or a proxy in front of it, ends the transfer early. The resumes were
+    /// the retries: an outer loop does not retry it again.
+    #[error("{method} {what}: the body broke off before its end on all {reads} reads (the first GET and {} resumes with Range); {received} of {expected} bytes arrived", reads.saturating_sub(1))]
+    BodyCutShort {
+        /// HTTP method.
+        method: String,
+        /// The object and where from, e.g. `blob sha256:… from host/repo`.
+        what: String,
+        /// Reads tried.
+        reads: u32,
+        /// Bytes that arrived in order (the most any read reached).
+        received: u64,
+        /// The object's size.
+        expected: u64,
+        /// How the last read ended.
+        #[source]
+        source: Box<Error>,
+    },
     /// Something that should not happen; names the invariant.
     #[error("internal error: {0}")]
     Internal(String),

@@ -42,6 +42,12 @@ impl Error {
             Error::Config(_) => {
                 h.push("nothing was run; the file format is in docs/sync.md".into())
             }
+            Error::BodyCutShort { source, .. } if source.to_string().to_ascii_lowercase().contains("timed out") => h.push(
+                "the registry stopped sending mid-body for longer than --timeout on every read: on a slow link or a busy registry, raise --timeout".into(),
+            ),
+            Error::BodyCutShort { .. } => h.push(
+                "the registry answered, so its host, port and credentials are right, but the body ended early on every read: a proxy or load balancer between here and the registry that cuts transfers, or the registry's storage backend failing mid-read, is the likely cause (their logs name the blob); a rerun copies only what is missing".into(),
+            ),
             Error::Network { https_to_http: true, .. } => h.push(format!(
                 "the registry seems to speak plain HTTP: {}",
                 style.say("pass --src-plain-http or --dest-plain-http", "set `plain-http: true` for its host under `registries:`")

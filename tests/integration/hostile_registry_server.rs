@@ -53,7 +53,7 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// 64 KiB chunks of `fill`, forever.
     Endless(u8),
-    /// `Content-Length: claimed`, then only `sent`, then the connection ends.
+    /// `Content-Length: claimed`, then only `sent`, then the connection closes.
     Lying { claimed: u64, sent: Vec<u8> },
 }
 
@@ -194,7 +194,16 @@ fn answer(a: Answer) -> Out {
             StreamBody::new(s).boxed_unsync()
         }
         Body::Lying { sent, .. } => {
-            let s = stream::iter([Ok::<_, std::io::Error>(Frame::data(Bytes::from(sent)))]);
+            // The head and `sent` go out first (hyper flushes while the stream waits), then the
+            // body fails and hyper closes the connection short of the `Content-Length`, as a
+            // registry or proxy that dies mid-body does. Ending the stream at once instead made
+            // hyper drop the connection before the head was sent.
+            let cut = stream::once(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(std::io::Error::other("the body is cut short"))
+            });
+            let s =
+                stream::iter([Ok::<_, std::io::Error>(Frame::data(Bytes::from(sent)))]).chain(cut);
             StreamBody::new(s).boxed_unsync()
         }
     };

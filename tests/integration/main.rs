@@ -35,6 +35,7 @@ mod outputs; // insta snapshots of the human output and JSON of copy, sync, veri
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
 mod retry_after; // issue 21: a Retry-After beyond the 30 s limit ends the step at once, saying when to retry
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
+mod short_body; // issue 21: a blob body shorter than its Content-Length gets a hint that fits
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
 mod signature_gate; // --require-signature: refusals (exit 8, nothing written), formats, hostile objects
 mod signers; // cosign 3/2 and notation signatures verify after every copy path (issue 15)
