@@ -89,7 +89,7 @@ fn nested(depth: usize) -> Vec<u8> {
 }
 
 /// An index of `n` linux/amd64 children that do not exist (about 170 bytes each).
-fn many_children(n: usize) -> Vec<u8> {
+pub fn many_children(n: usize) -> Vec<u8> {
     let entries: Vec<String> = (0..n)
         .map(|i| {
             format!(

@@ -30,6 +30,7 @@ mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, 
 mod inventory; // issue 16: mirror inventory of registries, layouts and sync targets; the sealed file
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
+mod missing_children; // issue 21: children the source lacks are checked --jobs at a time (copy, --dry-run)
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)
 mod outputs; // insta snapshots of the human output and JSON of copy, sync, verify and inspect
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)

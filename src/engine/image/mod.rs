@@ -114,7 +114,8 @@ pub async fn mirror_image<E: Storage>(
         reader::OnTarget::Only(reading.present.clone()),
         job.cache.clone(),
         job.gate.clone(),
-    );
+    )
+    .knowing_absent(reading.not_in_source.clone());
     if needs_plan {
         out.plan = resolve::resolve(
             &tiered,
