@@ -58,7 +58,7 @@ pub async fn mirror_image<E: Storage>(
         TargetSlot::Later(open) => (None, Some(open)),
     };
     reporter.event(Event::Stage("checking target"));
-    let reading = state::read(
+    let mut reading = state::read(
         src,
         dst.as_ref(),
         &state::ReadArgs {
@@ -115,7 +115,7 @@ pub async fn mirror_image<E: Storage>(
         job.cache.clone(),
         job.gate.clone(),
     )
-    .knowing_absent(reading.not_in_source.clone());
+    .knowing_absent(std::mem::take(&mut reading.not_in_source));
     if needs_plan {
         out.plan = resolve::resolve(
             &tiered,
