@@ -1,5 +1,6 @@
 //! Advice shown under an error: found by looking at its root cause.
 
+use super::retry_after::RetryAfter;
 use super::Error;
 use crate::model::manifest::ManifestError;
 
@@ -33,11 +34,20 @@ impl Error {
     /// Advice in the words of `style`'s reader.
     pub fn hints_for(&self, style: HintStyle) -> Vec<String> {
         let mut h = vec![];
+        if let Some(asked) = refused_retry_after(self) {
+            h.push(format!("try again {}, as the registry asked", asked.when()));
+        }
         match self.root() {
             Error::Usage { hint: Some(hint), .. } => h.push(hint.clone()),
             Error::Config(_) => {
                 h.push("nothing was run; the file format is in docs/sync.md".into())
             }
+            Error::BodyCutShort { source, .. } if source.to_string().to_ascii_lowercase().contains("timed out") => h.push(
+                "the registry stopped sending mid-body for longer than --timeout on every read: on a slow link or a busy registry, raise --timeout".into(),
+            ),
+            Error::BodyCutShort { .. } => h.push(
+                "the registry answered, so its host, port and credentials are right, but the body ended early on every read: a proxy or load balancer between here and the registry that cuts transfers, or the registry's storage backend failing mid-read, is the likely cause (their logs name the blob); a rerun copies only what is missing".into(),
+            ),
             Error::Network { https_to_http: true, .. } => h.push(format!(
                 "the registry seems to speak plain HTTP: {}",
                 style.say("pass --src-plain-http or --dest-plain-http", "set `plain-http: true` for its host under `registries:`")
@@ -117,6 +127,15 @@ impl Error {
             _ => {}
         }
         h
+    }
+}
+
+/// The `Retry-After` a retry loop refused to wait for, if that is why `e` gave up.
+fn refused_retry_after(e: &Error) -> Option<RetryAfter> {
+    match e {
+        Error::RetryAfterTooLong { asked, .. } => Some(*asked),
+        Error::Context { source, .. } => refused_retry_after(source),
+        _ => None,
     }
 }
 

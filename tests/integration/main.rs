@@ -35,10 +35,13 @@ mod inventory; // issue 16: mirror inventory of registries, layouts and sync tar
 mod keyless_signers; // issue 23: cosign 3/2 sign keylessly against the private instance
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
+mod missing_children; // issue 21: children the source lacks are checked --jobs at a time (copy, --dry-run)
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)
 mod outputs; // insta snapshots of the human output and JSON of copy, sync, verify and inspect
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
+mod retry_after; // issue 21: a Retry-After beyond the 30 s limit ends the step at once, saying when to retry
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
+mod short_body; // issue 21: a blob body shorter than its Content-Length gets a hint that fits
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
 mod signature_gate; // --require-signature: refusals (exit 8, nothing written), formats, hostile objects
 mod signers; // cosign 3/2 and notation signatures verify after every copy path (issue 15)

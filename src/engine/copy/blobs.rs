@@ -226,12 +226,23 @@ async fn copy_blob<E: Storage>(
             // a read failure at the source) is kept so it is reported as itself rather than as
             // the upload failure it causes.
             let slot: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
+            // A read failure is kept as itself, not as the mismatch it causes: after the
+            // source's own resumes it may be final (Error::BodyCutShort).
+            let read_failed: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
+            let keep_read = read_failed.clone();
+            let body_stream = body.stream.map(move |item| {
+                item.map_err(|e| {
+                    let text = e.to_string();
+                    keep_read.lock().expect("not poisoned").get_or_insert(e);
+                    text
+                })
+            });
             let (r, digest, keep) = (reporter.clone(), d.digest.clone(), slot.clone());
             let what = format!("content of {location} is wrong");
             // Progress in steps of PROGRESS_STEP bytes (and the rest with the last piece), not
             // one event per 16 KiB piece.
             let (size, mut passed, mut unreported) = (d.size, 0u64, 0u64);
-            let verified = VerifyingStream::new(Pieces::new(body.stream), d.digest.clone(), d.size)
+            let verified = VerifyingStream::new(Pieces::new(body_stream), d.digest.clone(), d.size)
                 .map(move |item| match item {
                     Ok(c) => {
                         passed += c.len() as u64;
@@ -264,7 +275,8 @@ async fn copy_blob<E: Storage>(
                     },
                 )
                 .await;
-            let source_error = slot.lock().expect("not poisoned").take();
+            let read_error = read_failed.lock().expect("not poisoned").take();
+            let source_error = read_error.or_else(|| slot.lock().expect("not poisoned").take());
             match (pushed, source_error) {
                 (Err(_), Some(source_error)) => Err(source_error),
                 (r, _) => r,

@@ -60,7 +60,7 @@ pub async fn mirror_image<E: Storage>(
         TargetSlot::Later(open) => (None, Some(open)),
     };
     reporter.event(Event::Stage("checking target"));
-    let reading = state::read(
+    let mut reading = state::read(
         src,
         dst.as_ref(),
         &state::ReadArgs {
@@ -117,7 +117,8 @@ pub async fn mirror_image<E: Storage>(
         reader::OnTarget::Only(reading.present.clone()),
         job.cache.clone(),
         job.gate.clone(),
-    );
+    )
+    .knowing_absent(std::mem::take(&mut reading.not_in_source));
     if needs_plan {
         out.plan = resolve::resolve(
             &tiered,
