@@ -7,4 +7,5 @@ pub mod digest;
 pub mod manifest;
 pub mod media;
 pub mod platform;
+pub mod prune;
 pub mod reference;

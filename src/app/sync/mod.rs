@@ -19,6 +19,7 @@ pub mod endpoints;
 pub mod expand;
 pub mod item;
 pub mod output;
+pub mod prune;
 pub mod refresh;
 pub mod report;
 pub mod shard;
