@@ -5,7 +5,7 @@ use std::future::Future;
 
 use futures_util::StreamExt;
 
-use super::{ArtifactGone, Decision};
+use crate::engine::prune::types::{ArtifactGone, Decision};
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
@@ -13,7 +13,7 @@ use crate::transport::layout::prune::RefRemoval;
 use crate::transport::layout::Layout;
 use crate::transport::registry::delete::{deletes_disabled, refused_error, DeleteAnswer};
 use crate::transport::registry::RegistryRepo;
-use crate::transport::Storage;
+use crate::transport::storage::Storage;
 
 /// A tag (layout: a ref name; an untagged layout entry: `@<digest>`) and what it names.
 #[derive(Debug, Clone)]

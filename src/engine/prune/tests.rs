@@ -6,9 +6,10 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::*;
+use crate::engine::prune::types::split_ref;
 use crate::model::manifest::RawManifest;
 use crate::transport::layout::Layout;
-use crate::transport::{BlobBody, Storage};
+use crate::transport::storage::{BlobBody, Storage};
 
 async fn blob(l: &Layout, bytes: &[u8]) -> serde_json::Value {
     let d = Digest::sha256_of(bytes);

@@ -21,7 +21,7 @@ use super::RegistryRepo;
 use crate::error::{Error, RegistryError, Result};
 use crate::model::digest::Digest;
 use crate::model::media;
-use crate::transport::Storage;
+use crate::transport::storage::Storage;
 
 /// What a `DELETE` answered.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use super::*;
 use crate::model::manifest::{Descriptor, RawManifest};
 use crate::model::media;
-use crate::transport::{BlobBody, Storage};
+use crate::transport::storage::{BlobBody, Storage};
 
 fn desc(bytes: &[u8], media_type: &str) -> Descriptor {
     serde_json::from_value(serde_json::json!({
