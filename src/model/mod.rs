@@ -4,6 +4,7 @@
 
 pub mod delta;
 pub mod digest;
+pub mod far_tags;
 pub mod manifest;
 pub mod media;
 pub mod platform;

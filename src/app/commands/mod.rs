@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod copy;
+pub mod gc;
 pub mod inspect;
 pub mod inventory;
 pub mod man;

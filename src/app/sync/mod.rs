@@ -20,6 +20,7 @@ pub mod expand;
 pub mod item;
 pub mod output;
 pub mod prune;
+pub mod prune_run;
 pub mod refresh;
 pub mod report;
 pub mod shard;

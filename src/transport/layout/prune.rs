@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::files::io_err;
 use super::{Layout, REF_NAME};
@@ -37,7 +37,8 @@ pub enum RefRemoval {
 }
 
 /// A blob file found by [`Layout::gc`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GcBlob {
     /// Its digest.
     pub digest: Digest,
@@ -46,7 +47,8 @@ pub struct GcBlob {
 }
 
 /// What [`Layout::gc`] found (and, unless a dry run, deleted).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GcReport {
     /// The layout.
     pub layout: String,

@@ -51,6 +51,8 @@ pub struct ImageSettings {
     pub layout_ref_name: LayoutRefName,
     /// `require-signature` / `require-signature-children` (empty keys: no gate).
     pub signatures: crate::engine::signature::Policy,
+    /// `prune:` as written (under `defaults:` or the entry); `None` follows `--prune`.
+    pub prune: Option<bool>,
 }
 
 impl ImageSettings {

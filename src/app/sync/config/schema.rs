@@ -67,6 +67,9 @@ pub(super) struct Overrides {
     pub require_signature: Option<KeyList>,
     /// Also every selected child (as `--require-signature-children`).
     pub require_signature_children: Option<bool>,
+    /// Delete target tags the entry's rules own and no longer select (as `mirror sync --prune`;
+    /// `false` keeps an entry out of `--prune`).
+    pub prune: Option<bool>,
     /// Images without `target:` go to `PREFIX/<source repository path>` (see `prefix.rs`).
     pub target_prefix: Option<TargetPrefix>,
 }
@@ -104,6 +107,7 @@ pub(super) struct FileImage {
     layout_ref_name: Option<LayoutRefName>,
     require_signature: Option<KeyList>,
     require_signature_children: Option<bool>,
+    prune: Option<bool>,
 }
 
 impl FileImage {
@@ -124,6 +128,7 @@ impl FileImage {
             layout_ref_name: self.layout_ref_name,
             require_signature: self.require_signature,
             require_signature_children: self.require_signature_children,
+            prune: self.prune,
             target_prefix: None,
         };
         let split = Split {
@@ -203,6 +208,7 @@ impl Overrides {
                 .layout_ref_name
                 .or(d.layout_ref_name)
                 .unwrap_or(LayoutRefName::Tag),
+            prune: self.prune.or(d.prune),
             signatures: crate::engine::signature::Policy {
                 keys: self
                     .require_signature
