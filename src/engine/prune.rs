@@ -108,6 +108,8 @@ async fn run<T: Target>(t: &T, job: &PruneJob) -> Result<Vec<PruneOutcome>> {
             });
         }
     }
+    // In the plan's order.
+    out.sort_by_key(|o| job.planned.iter().position(|p| p.tag == o.planned.tag));
     Ok(out)
 }
 

@@ -33,6 +33,7 @@ mod messages; // golden snapshots of errors and help
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)
 mod outputs; // insta snapshots of the human output and JSON of copy, sync, verify and inspect
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
+mod prune; // issue 25: sync --prune, gc, bundle apply --prune; 2.8 with and without deletes, crane
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod sigint; // SIGINT/SIGTERM mid-transfer: sessions cancelled, no temp files, exit 130
 mod signature_gate; // --require-signature: refusals (exit 8, nothing written), formats, hostile objects

@@ -142,10 +142,12 @@ pub async fn apply_prune(
                     a.artifacts = artifacts.len();
                 }
                 Decision::Absent => a.action = "absent".into(),
-                Decision::Changed { now } => a.detail = Some(format!(
+                Decision::Changed { now } => {
+                    a.detail = Some(format!(
                     "the far tag names {now}, not the planned {}: changed on this side, left alone",
                     p.digest
-                )),
+                ))
+                }
                 Decision::Kept { reason, .. } => a.detail = Some(reason),
                 Decision::Failed { error, .. } => {
                     a.error = Some(error_text(&error, HintStyle::Flags))

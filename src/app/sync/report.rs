@@ -261,15 +261,21 @@ impl ItemReport {
                 };
                 format!("{what} ({why}){arts}")
             }
-            Action::PruneRefused => self
-                .error
-                .as_deref()
-                .or(self.warnings.first().map(String::as_str))
-                .unwrap_or("not deleted")
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string(),
+            Action::PruneRefused => match &self.error {
+                // The request and the registry's answer are the last cause.
+                Some(e) => {
+                    let first = e.lines().next().unwrap_or("");
+                    match e.lines().filter_map(|l| l.trim().strip_prefix("caused by: ")).last() {
+                        Some(cause) => format!("{first}: {cause}"),
+                        None => first.to_string(),
+                    }
+                }
+                None => self
+                    .warnings
+                    .first()
+                    .map_or("not deleted", String::as_str)
+                    .to_string(),
+            },
             Action::Failed => self
                 .error
                 .as_deref()
@@ -505,6 +511,8 @@ pub fn table(items: &[ItemReport]) -> String {
             .as_ref()
             .and_then(|s| s.resolves_to())
             .or(i.source_digest.as_ref())
+            // A prune item: the digest the tag named.
+            .or(i.target_digest.as_ref())
             .map_or("-", |d| d.short());
         let _ = writeln!(
             s,
