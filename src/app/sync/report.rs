@@ -265,7 +265,7 @@ impl ItemReport {
                 // The request and the registry's answer are the last cause.
                 Some(e) => {
                     let first = e.lines().next().unwrap_or("");
-                    match e.lines().filter_map(|l| l.trim().strip_prefix("caused by: ")).last() {
+                    match e.lines().filter_map(|l| l.trim().strip_prefix("caused by: ")).next_back() {
                         Some(cause) => format!("{first}: {cause}"),
                         None => first.to_string(),
                     }
