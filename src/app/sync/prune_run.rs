@@ -6,14 +6,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::app::sync::config::{Config, LayoutRefName};
 use crate::app::sync::expand::source_name;
 use crate::app::sync::item::RunCtx;
 use crate::app::sync::output::error_text;
 use crate::app::sync::prune::{plan_entry, settle, Guard, SourceAnswer};
-use crate::app::sync::report::{Action, ItemReport, PruneInfo};
+use crate::app::sync::report::{Action, ItemReport, NotOwned, PruneInfo};
 use crate::engine::prune::prune;
 use crate::engine::prune::types::{split_ref, Decision, Planned, PruneJob};
 use crate::error::hints::HintStyle;
@@ -48,18 +46,6 @@ pub(crate) struct PruneArgs {
     pub(crate) max: usize,
     /// Orphaned layout blobs younger than this are kept by the collection.
     pub(crate) gc_min_age: Duration,
-}
-
-/// Target tags an entry's rules do not own, kept and named (docs/sync.md, "Pruning").
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotOwned {
-    /// Index of the `images:` entry.
-    pub image: usize,
-    /// The target repository (or layout).
-    pub target: String,
-    /// The tags.
-    pub tags: Vec<String>,
 }
 
 /// What the prune did.

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::sync::prune_run::NotOwned;
 use crate::engine::copy::BlobStats;
 use crate::engine::image::TargetState;
 use crate::engine::prune::types::ArtifactGone;
@@ -351,6 +350,18 @@ pub struct Summary {
     /// `--prune` on OCI layout targets: the garbage collection after the refs went.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gc: Vec<GcReport>,
+}
+
+/// Target tags an entry's rules do not own, kept and named (docs/sync.md, "Pruning").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotOwned {
+    /// Index of the `images:` entry.
+    pub image: usize,
+    /// The target repository (or layout).
+    pub target: String,
+    /// The tags.
+    pub tags: Vec<String>,
 }
 
 /// The repositories one `source-registry:` entry found.
