@@ -376,7 +376,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
         }
         'mirror;gc' {
             [CompletionResult]::new('--min-age', '--min-age', [CompletionResultType]::ParameterName, 'Keep unreferenced blobs younger than this many seconds')
-            [CompletionResult]::new('--lock-timeout', '--lock-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for another writer''s lock on index.json')
+            [CompletionResult]::new('--lock-timeout', '--lock-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for another writer of the same OCI layout before failing')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr. NO_COLOR is honoured by `auto`')

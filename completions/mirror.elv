@@ -358,7 +358,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
         }
         &'mirror;gc'= {
             cand --min-age 'Keep unreferenced blobs younger than this many seconds'
-            cand --lock-timeout 'Seconds to wait for another writer''s lock on index.json'
+            cand --lock-timeout 'Seconds to wait for another writer of the same OCI layout before failing'
             cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'

@@ -319,7 +319,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-progress -d 
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s V -l version -d 'Print version'
 complete -c mirror -n "__fish_mirror_using_subcommand gc" -l min-age -d 'Keep unreferenced blobs younger than this many seconds' -r
-complete -c mirror -n "__fish_mirror_using_subcommand gc" -l lock-timeout -d 'Seconds to wait for another writer\'s lock on index.json' -r
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
 complete -c mirror -n "__fish_mirror_using_subcommand gc" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
 json\t'The JSON report on stdout (see docs/json-output.md)'"
 complete -c mirror -n "__fish_mirror_using_subcommand gc" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::flags::LayoutLockArgs;
 pub use crate::app::flags::{
     BundleArgs, ColorChoice, CopyHookArgs, GlobalArgs, HookPolicyArgs, MetricsArgs, OnRejectArg,
     OutputFormat, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
@@ -241,9 +242,9 @@ pub struct GcArgs {
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     pub min_age: u64,
 
-    /// Seconds to wait for another writer's lock on index.json.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
-    pub lock_timeout: u64,
+    /// How long to wait for a copy that holds the layout's lock.
+    #[command(flatten)]
+    pub lock: LayoutLockArgs,
 }
 
 const SYNC_EXAMPLES: &str = "Examples:

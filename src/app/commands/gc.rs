@@ -23,7 +23,7 @@ pub async fn gc_command(args: &GcArgs, printer: Printer) -> Result<u8> {
             ))
         }
     };
-    let layout = Layout::open(&dir)?.with_lock_timeout(Duration::from_secs(args.lock_timeout));
+    let layout = Layout::open(&dir)?.with_lock_timeout(Duration::from_secs(args.lock.lock_timeout));
     let report = layout
         .gc(args.dry_run, Duration::from_secs(args.min_age))
         .await?;
