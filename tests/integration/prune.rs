@@ -446,3 +446,15 @@ async fn deletes_disabled_are_a_clear_error_and_the_copies_of_the_run_are_done()
         set(&["1.0", "1.1", "1.2"])
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_refuses_shards_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = "defaults:\n  prune: true\nimages:\n  - source: 127.0.0.1:9/team/app\n    target: 127.0.0.1:9/mirror/app\n    tags: {latest: 2}\n";
+    let out = sync(dir.path(), c, &["--shard", "0/2"]).await;
+    assert_eq!(out.code, 2, "{out}");
+    assert!(
+        out.stderr.contains("does not combine with --shard"),
+        "{out}"
+    );
+}

@@ -179,11 +179,12 @@ pub(crate) async fn run(
                 r.action = Action::WouldPrune;
                 r.warnings.push(format!(
                     "planned for the far side{}: `mirror bundle apply --prune` deletes it there if it still names this digest",
-                    if ctx.dry_run { " (dry run: not recorded)" } else { " in bundle.json" }
+                    if ctx.dry_run || args.max == 0 { " (not recorded: dry run or --prune-max 0)" } else { " in bundle.json" }
                 ));
                 result.items.push(r);
             }
-            if !ctx.dry_run {
+            // A dry run and `--prune-max 0` record nothing.
+            if !ctx.dry_run && args.max > 0 {
                 near.plan_prune(plan);
             }
             continue;
