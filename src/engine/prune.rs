@@ -113,6 +113,12 @@ async fn run<T: Target>(t: &T, job: &PruneJob) -> Result<Vec<PruneOutcome>> {
     Ok(out)
 }
 
+/// Whether a manifest of this media type may be an index: an index type, or no type at all (a
+/// registry that sends no `Content-Type`); the manifest itself then tells.
+fn may_be_index(media_type: &str) -> bool {
+    media_type.is_empty() || media::kind(media_type) == Kind::Index
+}
+
 /// Every digest reachable from `roots` (index children, recursively, where present).
 async fn closure<T: Target>(t: &T, roots: &[&Ref]) -> Result<BTreeSet<Digest>> {
     let mut seen = BTreeSet::new();
@@ -121,7 +127,7 @@ async fn closure<T: Target>(t: &T, roots: &[&Ref]) -> Result<BTreeSet<Digest>> {
         .map(|r| (r.digest.clone(), r.media_type.clone()))
         .collect();
     while let Some((d, mt)) = stack.pop() {
-        if !seen.insert(d.clone()) || media::kind(&mt) != Kind::Index {
+        if !seen.insert(d.clone()) || !may_be_index(&mt) {
             continue;
         }
         if let Some(m) = t.manifest(&d, &mt).await? {
@@ -229,7 +235,7 @@ async fn artifacts_of<T: Target>(
     }
     let prefix = split_ref(&g.tags[0].tag).0;
     let mut subjects = vec![g.digest.clone()];
-    if media::kind(&g.media_type) == Kind::Index {
+    if may_be_index(&g.media_type) {
         if let Some(m) = t.manifest(&g.digest, &g.media_type).await? {
             if let Ok(ManifestView::Index { manifests, .. }) = m.view() {
                 subjects.extend(
@@ -290,9 +296,25 @@ async fn artifacts_of<T: Target>(
         }
         level = next;
     }
-    // Nothing a kept tag reaches, and each digest once; deepest (found last) first.
+    // Nothing a kept tag reaches or another remaining tag names, and each digest once; deepest
+    // (found last) first.
+    let going: HashSet<&str> = g
+        .tags
+        .iter()
+        .map(|p| p.tag.as_str())
+        .chain(found.iter().filter_map(|a| a.tag.as_deref()))
+        .collect();
+    let named: HashSet<&Digest> = refs
+        .iter()
+        .filter(|r| !going.contains(r.name.as_str()))
+        .map(|r| &r.digest)
+        .collect();
     let mut once = HashSet::new();
-    found.retain(|a| !kept.contains(&a.digest) && once.insert((a.digest.clone(), a.tag.clone())));
+    found.retain(|a| {
+        !kept.contains(&a.digest)
+            && !named.contains(&a.digest)
+            && once.insert((a.digest.clone(), a.tag.clone()))
+    });
     found.reverse();
     Ok(found)
 }

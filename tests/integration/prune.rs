@@ -458,3 +458,49 @@ async fn prune_refuses_shards_before_anything_runs() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_without_the_delete_action_is_a_clear_error() {
+    use crate::auth::token_issuer::{IssuerConfig, TokenIssuer};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("issuer")).unwrap();
+    let issuer = TokenIssuer::start(
+        &dir.path().join("issuer"),
+        IssuerConfig {
+            user: "alice".into(),
+            password: "prune-test-pass".into(),
+            refresh_token: None,
+            lifetime: 300,
+            expires_in: Some(300),
+        },
+    )
+    .await;
+    let (src, dst) = (
+        Registry::start(),
+        Registry::start_with(&issuer.registry_yaml()),
+    );
+    let http = Http::new();
+    let (s, t) = (src.host(), dst.host());
+    push_versions(&http, &s, "team/app", &["1.0", "1.1"], false).await;
+    let c = |n| {
+        format!("registries:\n  {t}:\n    credentials: \"alice:prune-test-pass\"\nimages:\n  - source: {s}/team/app\n    target: {t}/mirror/app\n    tags: {{semver: \">=1\", latest: {n}}}\n")
+    };
+    assert_eq!(sync(dir.path(), &c(2), &[]).await.code, 0);
+    issuer.withhold("delete");
+    let out = sync(dir.path(), &c(1), &["--prune"]).await;
+    assert_eq!(out.code, 6, "{out}");
+    let (items, _) = lines(&out);
+    let r = items
+        .iter()
+        .find(|i| i.action == Action::PruneRefused)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(r.exit_code, Some(5), "{out}");
+    let e = r.error.as_deref().unwrap();
+    for want in ["DELETE", "401", &t, "repository:NAME:delete"] {
+        assert!(e.contains(want), "{want:?} missing from: {e}");
+    }
+    assert!(issuer
+        .requests()
+        .iter()
+        .any(|q| q.scopes.iter().any(|sc| sc.ends_with("mirror/app:delete"))));
+}
