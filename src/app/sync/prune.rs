@@ -46,6 +46,8 @@ pub enum Guard {
     SourceCheckFailed(String, String),
     /// The target's tags could not be listed.
     TargetListingFailed(String),
+    /// `--bundle`: no inventory or ledger names the far repository, so its tags are unknown.
+    FarUnknown(String),
 }
 
 impl fmt::Display for Guard {
@@ -71,6 +73,10 @@ impl fmt::Display for Guard {
             Guard::TargetListingFailed(e) => {
                 write!(f, "nothing pruned: listing the target's tags failed: {e}")
             }
+            Guard::FarUnknown(r) => write!(
+                f,
+                "nothing planned: no --inventory or --ledger names {r}, so its tags on the far side are unknown"
+            ),
         }
     }
 }

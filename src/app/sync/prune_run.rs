@@ -281,10 +281,11 @@ fn guarded(cfg: &Config, i: usize, g: &Guard) -> ItemReport {
     );
     r.action = Action::PruneRefused;
     match g {
-        // The failure that stopped it is reported (and counted) already.
-        Guard::ListingFailed | Guard::ItemsFailed(_) | Guard::OtherListingFailed(_) => {
-            r.warnings.push(g.to_string())
-        }
+        // The failure that stopped it is reported (and counted) already, or there is none.
+        Guard::ListingFailed
+        | Guard::ItemsFailed(_)
+        | Guard::OtherListingFailed(_)
+        | Guard::FarUnknown(_) => r.warnings.push(g.to_string()),
         _ => {
             r.error = Some(g.to_string());
             r.exit_code = Some(crate::exit::PARTIAL_FAILURE);
@@ -308,6 +309,9 @@ async fn plan(
     // What the target holds: tag → digest where known (bundle: the far side's, from the
     // inventories and the ledger).
     let held: BTreeMap<String, Option<Digest>> = match &ctx.bundle {
+        Some((near, _)) if !near.far_tags.knows(target) => {
+            return Err(Guard::FarUnknown(target.clone()))
+        }
         Some((near, _)) => near
             .far_tags
             .tags(target)
