@@ -19,6 +19,9 @@ _mirror() {
             mirror,bundle)
                 cmd="mirror__subcmd__bundle"
                 ;;
+            mirror,client-config)
+                cmd="mirror__subcmd__client__subcmd__config"
+                ;;
             mirror,completions)
                 cmd="mirror__subcmd__completions"
                 ;;
@@ -67,6 +70,9 @@ _mirror() {
             mirror__subcmd__help,bundle)
                 cmd="mirror__subcmd__help__subcmd__bundle"
                 ;;
+            mirror__subcmd__help,client-config)
+                cmd="mirror__subcmd__help__subcmd__client__subcmd__config"
+                ;;
             mirror__subcmd__help,completions)
                 cmd="mirror__subcmd__help__subcmd__completions"
                 ;;
@@ -107,7 +113,7 @@ _mirror() {
 
     case "${cmd}" in
         mirror)
-            opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version copy inspect inventory man completions sync bundle verify gc help"
+            opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version copy inspect inventory man completions sync client-config bundle verify gc help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -354,6 +360,112 @@ _mirror() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mirror__subcmd__client__subcmd__config)
+            opts="-f -j -o -q -v -h -V --file --format --output-dir --dry-run --parallel --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "containerd registries-conf idms itms" -- "${cur}"))
+                    return 0
+                    ;;
+                --output-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authfile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mirror__subcmd__completions)
             opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -381,7 +493,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__copy)
-            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --layout-ref-name --on-change --on-failure --hook-env --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --require-signature-identity --require-signature-identity-regexp --require-signature-issuer --require-signature-issuer-regexp --trusted-root --layout-ref-name --on-change --on-failure --hook-env --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -522,6 +634,37 @@ _mirror() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --require-signature-identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-identity-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-issuer-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-root)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
                 --layout-ref-name)
                     COMPREPLY=($(compgen -W "tag full" -- "${cur}"))
                     return 0
@@ -652,7 +795,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__help)
-            opts="copy inspect inventory man completions sync bundle verify gc help"
+            opts="copy inspect inventory man completions sync client-config bundle verify gc help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -696,6 +839,20 @@ _mirror() {
         mirror__subcmd__help__subcmd__bundle__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mirror__subcmd__help__subcmd__client__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1060,7 +1217,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__sync)
-            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --prune --prune-max --gc-min-age --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --prune --prune-max --gc-min-age --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --client-config --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1222,6 +1379,13 @@ _mirror() {
                     fi
                     return 0
                     ;;
+                --client-config)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
@@ -1242,7 +1406,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__verify)
-            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --require-signature-identity --require-signature-identity-regexp --require-signature-issuer --require-signature-issuer-regexp --trusted-root --metrics-file --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1381,6 +1545,37 @@ _mirror() {
                     ;;
                 --require-signature)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-identity-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-issuer-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-root)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --metrics-file)

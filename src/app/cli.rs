@@ -186,6 +186,23 @@ pub enum Command {
     #[command(after_long_help = SYNC_EXAMPLES)]
     Sync(Box<SyncArgs>),
 
+    /// Write the configuration that points clients at the mirror: containerd hosts.toml,
+    /// a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift
+    /// ImageDigestMirrorSet and ImageTagMirrorSet.
+    ///
+    /// Each source repository the sync file maps (Docker Hub names normalised, `target`,
+    /// `target-prefix`, `source-registry` discovery) gets its mirrors in the file's order. The
+    /// targets are read first, as `mirror verify` reads them: a pull by digest is served by a
+    /// mirror only under the same digest, so a tag holding a filtered index (`on-reject:
+    /// filter`) gets a comment and a warning that pulls by its source digest go upstream, with
+    /// the fix. Mirrors over plain HTTP or with `tls-verify: false` are marked insecure;
+    /// `cert-dir` CA files are referenced. Writes nothing to any registry.
+    ///
+    /// Exit codes: 0 written (warnings do not change it); 1 failure; 2 usage or an invalid sync
+    /// file; 5 authentication; 130 interrupted. See docs/sync.md.
+    #[command(after_long_help = CLIENT_CONFIG_EXAMPLES)]
+    ClientConfig(Box<ClientConfigArgs>),
+
     /// Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`).
     ///
     /// `check` verifies bundle.json and every volume (presence, size, SHA-256) and names a
@@ -262,6 +279,63 @@ A minimal mirror.yaml:
     - source: docker.io/library/nginx
       target: registry.example.com/mirror/nginx
       tags: {semver: \">=1.26 <2\", exclude: \"-perl$\"}";
+
+const CLIENT_CONFIG_EXAMPLES: &str = "Examples:
+  mirror client-config -f mirror.yaml --output-dir /srv/client-config
+  mirror client-config -f mirror.yaml --format containerd --output-dir /etc/containerd
+  mirror client-config -f mirror.yaml --format idms,itms | oc apply -f -
+  mirror client-config -f mirror.yaml --dry-run
+  mirror sync -f mirror.yaml --client-config /srv/client-config
+
+Under --output-dir DIR: certs.d/<registry>/hosts.toml (containerd config_path, ctr --hosts-dir),
+registries.conf.d/50-sparse-mirror.conf, imagedigestmirrorset.yaml, imagetagmirrorset.yaml.";
+
+/// `--format` of `mirror client-config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientFormatArg {
+    /// containerd certs.d/<registry>/hosts.toml.
+    Containerd,
+    /// A registries.conf.d drop-in (CRI-O, podman, skopeo, buildah).
+    RegistriesConf,
+    /// An OpenShift ImageDigestMirrorSet.
+    Idms,
+    /// An OpenShift ImageTagMirrorSet.
+    Itms,
+}
+
+/// Options of `mirror client-config`.
+#[derive(Debug, Args)]
+pub struct ClientConfigArgs {
+    /// The sync configuration file (YAML; see docs/sync.md).
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_hint = clap::ValueHint::FilePath, env = "MIRROR_SYNC_FILE")]
+    pub file: PathBuf,
+
+    /// Which files (comma-separated or repeated; default: all four).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMAT")]
+    pub format: Vec<ClientFormatArg>,
+
+    /// Write the files under DIR (each through a temporary file and a rename); without it they
+    /// are printed to stdout.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub output_dir: Option<PathBuf>,
+
+    /// Print the plan (each source, its mirrors, whether pulls by digest are served) and the
+    /// files that would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Targets checked at once.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+
+    /// Request limits.
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+
+    /// Registry access shared by every host (per-host settings live in the file).
+    #[command(flatten)]
+    pub access: SharedAccessArgs,
+}
 
 const INVENTORY_EXAMPLES: &str = "Examples:
   # on the far side: what the disconnected registry holds, for every target of the sync file
@@ -413,6 +487,11 @@ pub struct SyncArgs {
     /// Monitoring.
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    /// After the run, write the client configuration (as `mirror client-config --output-dir
+    /// DIR`, every format) from what the targets hold now.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "Sync")]
+    pub client_config: Option<PathBuf>,
 }
 
 /// Options of `mirror verify`.

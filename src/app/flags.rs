@@ -364,9 +364,51 @@ pub struct SignatureArgs {
     )]
     pub require_signature: Vec<PathBuf>,
 
-    /// With --require-signature: every selected child manifest must carry a valid signature too.
-    #[arg(long, requires = "require_signature", help_heading = "Signatures")]
+    /// With --require-signature or an identity: every selected child manifest must carry a
+    /// valid signature too.
+    #[arg(long, help_heading = "Signatures")]
     pub require_signature_children: bool,
+
+    /// Accept keyless cosign signatures whose certificate names this identity (the SAN: an
+    /// email or URI), as cosign's --certificate-identity; repeatable. Needs an issuer flag and
+    /// --trusted-root. Checked offline: certificate chain, SCT, Rekor entry (docs/signatures.md).
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        requires = "trusted_root",
+        help_heading = "Signatures"
+    )]
+    pub require_signature_identity: Vec<String>,
+
+    /// As --require-signature-identity, a regular expression matched anywhere in the SAN (as
+    /// cosign's --certificate-identity-regexp; anchor it with ^…$); repeatable.
+    #[arg(
+        long,
+        value_name = "RE",
+        requires = "trusted_root",
+        help_heading = "Signatures"
+    )]
+    pub require_signature_identity_regexp: Vec<String>,
+
+    /// The OIDC issuer the identities must come from, as cosign's --certificate-oidc-issuer.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "require_signature_issuer_regexp",
+        help_heading = "Signatures"
+    )]
+    pub require_signature_issuer: Option<String>,
+
+    /// As --require-signature-issuer, a regular expression (cosign's
+    /// --certificate-oidc-issuer-regexp).
+    #[arg(long, value_name = "RE", help_heading = "Signatures")]
+    pub require_signature_issuer_regexp: Option<String>,
+
+    /// The Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log keys,
+    /// timestamp authorities) keyless signatures are checked against; read from disk, never
+    /// fetched. Refresh it on the connected side (`cosign trusted-root create`).
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Signatures")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 /// `--bundle`: write a delta bundle for an air-gapped side instead of the target

@@ -3,10 +3,12 @@
 
 pub mod bundle;
 pub mod cli;
+pub mod client_config;
 pub mod commands;
 pub mod endpoint;
 pub mod flags;
 pub mod hooks;
+pub mod keyless_settings;
 pub mod metrics;
 pub mod printer;
 pub mod run;

@@ -49,6 +49,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Inventory(_) => "inventory",
         Command::Man { .. } => "man",
         Command::Sync(_) => "sync",
+        Command::ClientConfig(_) => "client-config",
         Command::Bundle(BundleCommand::Apply(_)) => "bundle apply",
         Command::Bundle(BundleCommand::Check { .. }) => "bundle check",
         Command::Verify(_) => "verify",
@@ -71,6 +72,9 @@ async fn dispatch(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u
                 source: e,
             }),
         Command::Sync(args) => commands::sync::sync_command(args, printer, cancel).await,
+        Command::ClientConfig(args) => {
+            commands::client_config::client_config_command(args, printer, cancel).await
+        }
         Command::Bundle(BundleCommand::Apply(args)) => {
             commands::bundle::apply_command(args, printer, cancel).await
         }

@@ -375,8 +375,16 @@ pub fn signature_policy(a: &SignatureArgs) -> Result<crate::engine::signature::P
         .iter()
         .map(|p| read_public_key(p))
         .collect::<Result<Vec<_>>>()?;
+    let keyless = crate::app::keyless_settings::keyless_policy(a)?;
+    if a.require_signature_children && keys.is_empty() && keyless.is_none() {
+        return Err(Error::Usage {
+            message: "--require-signature-children needs --require-signature or --require-signature-identity[-regexp]".into(),
+            hint: None,
+        });
+    }
     Ok(crate::engine::signature::Policy {
         keys,
+        keyless,
         children: a.require_signature_children,
     })
 }

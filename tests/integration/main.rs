@@ -4,6 +4,7 @@
 //! indexes, distribution v3's `platforms: list` mode).
 
 mod fake_registry; // in-process registry that accepts sparse indexes
+mod fake_sigstore; // in-process private Fulcio + Rekor for keyless signing (issue 23)
 mod fault_proxy; // fault-injecting proxy in front of a real registry
 mod fixtures; // deterministic images with unusual JSON formatting
 mod harness; // registry processes, HTTP helpers, running the binary
@@ -17,6 +18,8 @@ mod auth; // credentials, token auth, TLS and secret hygiene against secured reg
 mod bundle; // issue 16: --bundle, bundle apply/check, ledger, mounts // oci-archive tars: only regular files and directories are unpacked
 mod citations; // registry-fact citations name sections of docs/registries.md
 mod cli; // help, completions, exit-code docs, usage errors
+mod client_config; // issue 26: generated client configuration: snapshots, parsers, CRD schema
+mod client_pull; // issue 26: skopeo and containerd pull through the generated files, source down
 mod copy_layout; // registry ↔ OCI layout
 mod copy_registry; // registry → registry: byte equality, sparse rejection, policies, reruns
 mod copy_sparse; // a target that accepts sparse indexes
@@ -28,6 +31,7 @@ mod hooks; // issue 17: sync hooks and copy --on-change run real programs
 mod hostile; // hostile sources: refused with a clear error, nothing written to the target
 mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
 mod inventory; // issue 16: mirror inventory of registries, layouts and sync targets; the sealed file
+mod keyless_signers; // issue 23: cosign 3/2 sign keylessly against the private instance
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)

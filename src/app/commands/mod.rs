@@ -6,6 +6,7 @@
 //! [`Printer`]: crate::app::printer::Printer
 
 pub mod bundle;
+pub mod client_config;
 pub mod copy;
 pub mod gc;
 pub mod inspect;

@@ -10,6 +10,8 @@ use futures_util::StreamExt;
 use crate::app::bundle::finish::finish_bundle;
 use crate::app::bundle::near::Near;
 use crate::app::cli::SyncArgs;
+use crate::app::client_config::model::Format;
+use crate::app::client_config::output as client_config;
 use crate::app::hooks;
 use crate::app::metrics;
 use crate::app::printer::Printer;
@@ -44,6 +46,14 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         return usage(
             "--verify checks the targets, which a --bundle run does not write".into(),
             "check the bundle with `mirror bundle check DIR`, and the far side after `mirror bundle apply` with `mirror verify`",
+        );
+    }
+    if args.client_config.is_some()
+        && (near.is_some() || args.shard.is_some() || args.shards.is_some())
+    {
+        return usage(
+            "--client-config needs the whole run on the targets: it does not combine with --bundle, --shard or --shards".into(),
+            "run `mirror client-config -f FILE --output-dir DIR` once the targets hold everything (after `mirror bundle apply`, or after every shard)",
         );
     }
     let fars: Vec<ImageRef> = cfg
@@ -133,6 +143,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         cancel: cancel.clone(),
         bundle: near.clone().map(|n| (n, fars.clone())),
     };
+    let discoveries = cfg.discoveries.clone();
     let discovered = discover::resolve(&mut cfg, &ctx.eps, &args.file).await?;
     discover::show(printer, &discovered);
     let prune_args = PruneArgs {
@@ -360,5 +371,17 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         finish_bundle(n, args.dry_run, printer, cancel).await?;
     }
     metrics::record(reports.iter().map(metrics::ItemResult::from_item));
+    if let (Some(dir), false) = (&args.client_config, cancel.is_cancelled()) {
+        // What the targets hold after the run (after --verify, as verified).
+        let model = client_config::model(
+            &args.file,
+            &cfg,
+            &discoveries,
+            &summary.discovered,
+            &reports,
+            &ctx.eps.plain_http_hosts(),
+        )?;
+        client_config::emit(&model, &Format::ALL, Some(dir), args.dry_run, printer)?;
+    }
     Ok(summary.exit_code)
 }

@@ -162,6 +162,9 @@ pub struct RegistryConfig {
     pub tls_verify: Option<bool>,
     /// `USER:PASSWORD`, usually from the environment: `"${REG_USER}:${REG_PASSWORD}"`.
     pub credentials: Option<Credentials>,
+    /// A certs.d-style directory (`*.crt` CA files, `NAME.cert` + `NAME.key` for mutual TLS),
+    /// as `--src-cert-dir`/`--dest-cert-dir`; `mirror client-config` references its files.
+    pub cert_dir: Option<std::path::PathBuf>,
 }
 
 impl Overrides {
@@ -210,6 +213,7 @@ impl Overrides {
                 .unwrap_or(LayoutRefName::Tag),
             prune: self.prune.or(d.prune),
             signatures: crate::engine::signature::Policy {
+                keyless: None,
                 keys: self
                     .require_signature
                     .or_else(|| d.require_signature.clone())
