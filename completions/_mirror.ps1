@@ -42,6 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('client-config', 'client-config', [CompletionResultType]::ParameterValue, 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet')
             [CompletionResult]::new('bundle', 'bundle', [CompletionResultType]::ParameterValue, 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a target holds a complete mirror of a source image (HEAD requests only)')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Delete the blobs of an OCI layout that nothing reachable from its index.json references')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -212,6 +213,8 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--shards', '--shards', [CompletionResultType]::ParameterName, 'Split into COUNT shards and run the one named by $JOB_COMPLETION_INDEX (Kubernetes Indexed Job)')
             [CompletionResult]::new('--min-rate-remaining', '--min-rate-remaining', [CompletionResultType]::ParameterName, 'Pause before pulling when a registry''s `ratelimit-remaining` (Docker Hub) drops below N')
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Where to keep index manifests between runs, so unchanged tags cost HEAD requests only')
+            [CompletionResult]::new('--prune-max', '--prune-max', [CompletionResultType]::ParameterName, 'More tag deletions than N in one run deletes nothing (exit 6, the list printed); 0 only plans')
+            [CompletionResult]::new('--gc-min-age', '--gc-min-age', [CompletionResultType]::ParameterName, 'OCI layout targets: after pruning, unreferenced blobs younger than this stay (a copy may still be writing them)')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries for each idempotent request or blob copy (exponential backoff with jitter)')
@@ -235,6 +238,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--keep-going', '--keep-going', [CompletionResultType]::ParameterName, 'Go on after an item fails (the default); the exit code is then 6')
             [CompletionResult]::new('--no-keep-going', '--no-keep-going', [CompletionResultType]::ParameterName, 'Stop starting new items after the first failure')
             [CompletionResult]::new('--no-cache', '--no-cache', [CompletionResultType]::ParameterName, 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)')
+            [CompletionResult]::new('--prune', '--prune', [CompletionResultType]::ParameterName, 'After the items, delete the target tags each entry''s rules own and no longer select')
             [CompletionResult]::new('--allow-insecure-auth', '--allow-insecure-auth', [CompletionResultType]::ParameterName, 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)')
             [CompletionResult]::new('--hook-failure-exit', '--hook-failure-exit', [CompletionResultType]::ParameterName, 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0')
             [CompletionResult]::new('--sign-children', '--sign-children', [CompletionResultType]::ParameterName, 'With --sign-key: also sign each copied child image manifest')
@@ -301,6 +305,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--on-reject', '--on-reject', [CompletionResultType]::ParameterName, 'When the target refuses a sparse index: fail (exit 6 for that image), or push a filtered index (new digest). `full` cannot help here: the bundle holds only the selected platforms')
             [CompletionResult]::new('--parallel', '--parallel', [CompletionResultType]::ParameterName, 'Repositories applied at the same time (the images of one repository go one after another)')
             [CompletionResult]::new('--work-dir', '--work-dir', [CompletionResultType]::ParameterName, 'Where volumes are unpacked (default: the system temp directory)')
+            [CompletionResult]::new('--prune-max', '--prune-max', [CompletionResultType]::ParameterName, 'More tag deletions than N deletes nothing (exit 6, the list printed); 0 only plans')
             [CompletionResult]::new('-j', '-j', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
             [CompletionResult]::new('--jobs', '--jobs', [CompletionResultType]::ParameterName, 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries for each idempotent request or blob copy (exponential backoff with jitter)')
@@ -316,6 +321,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr. NO_COLOR is honoured by `auto`')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Say what would be pushed and which left-out blobs are present, mountable or missing (HEAD requests only); push nothing')
+            [CompletionResult]::new('--prune', '--prune', [CompletionResultType]::ParameterName, 'After the images, apply the bundle''s deletion plan (written by `sync --bundle --prune`): each far tag that still names the planned digest is deleted with its artifacts, never a digest another tag needs. Nothing is pruned in a repository where an image failed')
             [CompletionResult]::new('--dest-password-stdin', '--dest-password-stdin', [CompletionResultType]::ParameterName, 'Read the target password from stdin (with --dest-creds USER)')
             [CompletionResult]::new('--dest-plain-http', '--dest-plain-http', [CompletionResultType]::ParameterName, 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)')
             [CompletionResult]::new('--allow-insecure-auth', '--allow-insecure-auth', [CompletionResultType]::ParameterName, 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)')
@@ -416,6 +422,24 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mirror;gc' {
+            [CompletionResult]::new('--min-age', '--min-age', [CompletionResultType]::ParameterName, 'Keep unreferenced blobs younger than this many seconds')
+            [CompletionResult]::new('--lock-timeout', '--lock-timeout', [CompletionResultType]::ParameterName, 'Seconds to wait for another writer of the same OCI layout before failing')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour on stderr. NO_COLOR is honoured by `auto`')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'List the unreferenced blobs and their sizes; delete nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only errors on stderr: no warnings, no summary, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--no-progress', '--no-progress', [CompletionResultType]::ParameterName, 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mirror;help' {
             [CompletionResult]::new('copy', 'copy', [CompletionResultType]::ParameterValue, 'Copy an image, keeping only selected platforms and the original index digest')
             [CompletionResult]::new('inspect', 'inspect', [CompletionResultType]::ParameterValue, 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing')
@@ -426,6 +450,7 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             [CompletionResult]::new('client-config', 'client-config', [CompletionResultType]::ParameterValue, 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet')
             [CompletionResult]::new('bundle', 'bundle', [CompletionResultType]::ParameterValue, 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check that a target holds a complete mirror of a source image (HEAD requests only)')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Delete the blobs of an OCI layout that nothing reachable from its index.json references')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -462,6 +487,9 @@ Register-ArgumentCompleter -Native -CommandName 'mirror' -ScriptBlock {
             break
         }
         'mirror;help;verify' {
+            break
+        }
+        'mirror;help;gc' {
             break
         }
         'mirror;help;help' {

@@ -28,6 +28,9 @@ _mirror() {
             mirror,copy)
                 cmd="mirror__subcmd__copy"
                 ;;
+            mirror,gc)
+                cmd="mirror__subcmd__gc"
+                ;;
             mirror,help)
                 cmd="mirror__subcmd__help"
                 ;;
@@ -76,6 +79,9 @@ _mirror() {
             mirror__subcmd__help,copy)
                 cmd="mirror__subcmd__help__subcmd__copy"
                 ;;
+            mirror__subcmd__help,gc)
+                cmd="mirror__subcmd__help__subcmd__gc"
+                ;;
             mirror__subcmd__help,help)
                 cmd="mirror__subcmd__help__subcmd__help"
                 ;;
@@ -107,7 +113,7 @@ _mirror() {
 
     case "${cmd}" in
         mirror)
-            opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version copy inspect inventory man completions sync client-config bundle verify help"
+            opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version copy inspect inventory man completions sync client-config bundle verify gc help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -159,7 +165,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__bundle__subcmd__apply)
-            opts="-j -o -q -v -h -V --dry-run --on-reject --parallel --work-dir --jobs --retries --timeout --lock-timeout --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
+            opts="-j -o -q -v -h -V --dry-run --on-reject --parallel --work-dir --prune --prune-max --jobs --retries --timeout --lock-timeout --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -178,6 +184,10 @@ _mirror() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o plusdirs
                     fi
+                    return 0
+                    ;;
+                --prune-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --jobs)
@@ -769,8 +779,42 @@ _mirror() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mirror__subcmd__gc)
+            opts="-o -q -v -h -V --dry-run --min-age --lock-timeout --output --quiet --verbose --no-progress --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --min-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mirror__subcmd__help)
-            opts="copy inspect inventory man completions sync client-config bundle verify help"
+            opts="copy inspect inventory man completions sync client-config bundle verify gc help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -854,6 +898,20 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__help__subcmd__copy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mirror__subcmd__help__subcmd__gc)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1178,7 +1236,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__sync)
-            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --sign-key --sign-children --sign-format --sign-key-password-stdin --bundle --inventory --ledger --max-volume-size --pack --metrics-file --client-config --output --quiet --verbose --no-progress --color --help --version"
+            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --prune --prune-max --gc-min-age --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --sign-key --sign-children --sign-format --sign-key-password-stdin --bundle --inventory --ledger --max-volume-size --pack --metrics-file --client-config --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1235,6 +1293,14 @@ _mirror() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o plusdirs
                     fi
+                    return 0
+                    ;;
+                --prune-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gc-min-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --jobs)

@@ -39,6 +39,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand client-config 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
             cand bundle 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
             cand verify 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
+            cand gc 'Delete the blobs of an OCI layout that nothing reachable from its index.json references'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mirror;copy'= {
@@ -203,6 +204,8 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --shards 'Split into COUNT shards and run the one named by $JOB_COMPLETION_INDEX (Kubernetes Indexed Job)'
             cand --min-rate-remaining 'Pause before pulling when a registry''s `ratelimit-remaining` (Docker Hub) drops below N'
             cand --cache-dir 'Where to keep index manifests between runs, so unchanged tags cost HEAD requests only'
+            cand --prune-max 'More tag deletions than N in one run deletes nothing (exit 6, the list printed); 0 only plans'
+            cand --gc-min-age 'OCI layout targets: after pruning, unreferenced blobs younger than this stay (a copy may still be writing them)'
             cand -j 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
             cand --jobs 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
             cand --retries 'Retries for each idempotent request or blob copy (exponential backoff with jitter)'
@@ -226,6 +229,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --keep-going 'Go on after an item fails (the default); the exit code is then 6'
             cand --no-keep-going 'Stop starting new items after the first failure'
             cand --no-cache 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
+            cand --prune 'After the items, delete the target tags each entry''s rules own and no longer select'
             cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
             cand --hook-failure-exit 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
             cand --sign-children 'With --sign-key: also sign each copied child image manifest'
@@ -289,6 +293,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --on-reject 'When the target refuses a sparse index: fail (exit 6 for that image), or push a filtered index (new digest). `full` cannot help here: the bundle holds only the selected platforms'
             cand --parallel 'Repositories applied at the same time (the images of one repository go one after another)'
             cand --work-dir 'Where volumes are unpacked (default: the system temp directory)'
+            cand --prune-max 'More tag deletions than N deletes nothing (exit 6, the list printed); 0 only plans'
             cand -j 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
             cand --jobs 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more'
             cand --retries 'Retries for each idempotent request or blob copy (exponential backoff with jitter)'
@@ -304,6 +309,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
             cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
             cand --dry-run 'Say what would be pushed and which left-out blobs are present, mountable or missing (HEAD requests only); push nothing'
+            cand --prune 'After the images, apply the bundle''s deletion plan (written by `sync --bundle --prune`): each far tag that still names the planned digest is deleted with its artifacts, never a digest another tag needs. Nothing is pruned in a repository where an image failed'
             cand --dest-password-stdin 'Read the target password from stdin (with --dest-creds USER)'
             cand --dest-plain-http 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
             cand --allow-insecure-auth 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
@@ -397,6 +403,23 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mirror;gc'= {
+            cand --min-age 'Keep unreferenced blobs younger than this many seconds'
+            cand --lock-timeout 'Seconds to wait for another writer of the same OCI layout before failing'
+            cand -o 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --output 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report'
+            cand --color 'When to use colour on stderr. NO_COLOR is honoured by `auto`'
+            cand --dry-run 'List the unreferenced blobs and their sizes; delete nothing'
+            cand -q 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand --quiet 'Print only errors on stderr: no warnings, no summary, no progress'
+            cand -v 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --verbose 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+            cand --no-progress 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mirror;help'= {
             cand copy 'Copy an image, keeping only selected platforms and the original index digest'
             cand inspect 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
@@ -407,6 +430,7 @@ set edit:completion:arg-completer[mirror] = {|@words|
             cand client-config 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
             cand bundle 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
             cand verify 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
+            cand gc 'Delete the blobs of an OCI layout that nothing reachable from its index.json references'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mirror;help;copy'= {
@@ -432,6 +456,8 @@ set edit:completion:arg-completer[mirror] = {|@words|
         &'mirror;help;bundle;check'= {
         }
         &'mirror;help;verify'= {
+        }
+        &'mirror;help;gc'= {
         }
         &'mirror;help;help'= {
         }

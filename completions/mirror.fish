@@ -43,6 +43,7 @@ complete -c mirror -n "__fish_mirror_needs_command" -f -a "sync" -d 'Mirror ever
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "client-config" -d 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "bundle" -d 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
+complete -c mirror -n "__fish_mirror_needs_command" -f -a "gc" -d 'Delete the blobs of an OCI layout that nothing reachable from its index.json references'
 complete -c mirror -n "__fish_mirror_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -s p -l platform -d 'Platform(s) to mirror: os/arch[/variant][:os.version]; globs allowed; `!PATTERN` excludes' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l platformless -d 'What to do with index entries that have no platform (artifacts, nested indexes)' -r -f -a "copy\t'Copy them (default)'
@@ -190,6 +191,8 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l shard -d 'Run onl
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l shards -d 'Split into COUNT shards and run the one named by $JOB_COMPLETION_INDEX (Kubernetes Indexed Job)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l min-rate-remaining -d 'Pause before pulling when a registry\'s `ratelimit-remaining` (Docker Hub) drops below N' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l cache-dir -d 'Where to keep index manifests between runs, so unchanged tags cost HEAD requests only' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l prune-max -d 'More tag deletions than N in one run deletes nothing (exit 6, the list printed); 0 only plans' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l gc-min-age -d 'OCI layout targets: after pruning, unreferenced blobs younger than this stay (a copy may still be writing them)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
@@ -216,6 +219,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l verify -d 'After 
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l keep-going -d 'Go on after an item fails (the default); the exit code is then 6'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-keep-going -d 'Stop starting new items after the first failure'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l no-cache -d 'Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source)'
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l prune -d 'After the items, delete the target tags each entry\'s rules own and no longer select'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l hook-failure-exit -d 'A failed hook makes the exit code non-zero (copy: 1; sync: 6) when it would be 0'
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l sign-children -d 'With --sign-key: also sign each copied child image manifest'
@@ -268,6 +272,7 @@ filter\t'Push a new index listing only the copied entries (new digest)'
 full\t'Copy the remaining children too and push the original index'"
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l parallel -d 'Repositories applied at the same time (the images of one repository go one after another)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l work-dir -d 'Where volumes are unpacked (default: the system temp directory)' -r -f -a "(__fish_complete_directories)"
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l prune-max -d 'More tag deletions than N deletes nothing (exit 6, the list printed); 0 only plans' -r
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -s j -l jobs -d 'Concurrent transfers: blob copies (HEAD requests for `verify`); at most a third of them (rounded up) move blobs of 1 MiB or more' -r
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l retries -d 'Retries for each idempotent request or blob copy (exponential backoff with jitter)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l timeout -d 'Per-request timeout in seconds (blob bodies excepted)' -r
@@ -285,6 +290,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_su
 always\t'Always'
 never\t'Never'"
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dry-run -d 'Say what would be pushed and which left-out blobs are present, mountable or missing (HEAD requests only); push nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l prune -d 'After the images, apply the bundle\'s deletion plan (written by `sync --bundle --prune`): each far tag that still names the planned digest is deleted with its artifacts, never a digest another tag needs. Nothing is pruned in a repository where an image failed'
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-password-stdin -d 'Read the target password from stdin (with --dest-creds USER)'
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l dest-plain-http -d 'Talk plain HTTP to the target registry (loopback hosts fall back to it by themselves)'
 complete -c mirror -n "__fish_mirror_using_subcommand bundle; and __fish_seen_subcommand_from apply" -l allow-insecure-auth -d 'Send credentials over plain HTTP to registries that are not on this machine (unsafe)'
@@ -360,15 +366,29 @@ complete -c mirror -n "__fish_mirror_using_subcommand verify" -s v -l verbose -d
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mirror -n "__fish_mirror_using_subcommand verify" -s V -l version -d 'Print version'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "inventory" -d 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "completions" -d 'Print shell completions to stdout'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "client-config" -d 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "bundle" -d 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
-complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -l min-age -d 'Keep unreferenced blobs younger than this many seconds' -r
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -s o -l output -d 'Result format on stdout: `human` prints TARGET@DIGEST, `json` prints the full report' -r -f -a "human\t'`TARGET@DIGEST` on stdout, a summary on stderr'
+json\t'The JSON report on stdout (see docs/json-output.md)'"
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -l color -d 'When to use colour on stderr. NO_COLOR is honoured by `auto`' -r -f -a "auto\t'Colour when stderr is a terminal and NO_COLOR is unset'
+always\t'Always'
+never\t'Never'"
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -l dry-run -d 'List the unreferenced blobs and their sizes; delete nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -s q -l quiet -d 'Print only errors on stderr: no warnings, no summary, no progress'
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -s v -l verbose -d 'More logging on stderr: -v for debug, -vv for trace (RUST_LOG overrides)'
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -l no-progress -d 'Never draw progress bars (they are drawn only when stderr is a terminal anyway)'
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mirror -n "__fish_mirror_using_subcommand gc" -s V -l version -d 'Print version'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "copy" -d 'Copy an image, keeping only selected platforms and the original index digest'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "inspect" -d 'Show what a reference resolves to: the index, every child with its platform and size, attestations, annotations, and which children a sparse source lacks. Copies nothing'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "inventory" -d 'List what registry repositories or OCI layouts hold (tags, manifests, blobs, with digests and sizes), for computing an air-gap delta against it. Writes nothing (but see --probe-sparse)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "man" -d 'Write man pages (mirror.1 and one per subcommand) into a directory'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "completions" -d 'Print shell completions to stdout'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "sync" -d 'Mirror every image and tag listed in a YAML file: incremental, parallel, shardable'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "client-config" -d 'Write the configuration that points clients at the mirror: containerd hosts.toml, a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift ImageDigestMirrorSet and ImageTagMirrorSet'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "bundle" -d 'Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "verify" -d 'Check that a target holds a complete mirror of a source image (HEAD requests only)'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "gc" -d 'Delete the blobs of an OCI layout that nothing reachable from its index.json references'
+complete -c mirror -n "__fish_mirror_using_subcommand help; and not __fish_seen_subcommand_from copy inspect inventory man completions sync client-config bundle verify gc help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mirror -n "__fish_mirror_using_subcommand help; and __fish_seen_subcommand_from bundle" -f -a "apply" -d 'Push every image of a bundle to its target; left-out blobs must be there already'
 complete -c mirror -n "__fish_mirror_using_subcommand help; and __fish_seen_subcommand_from bundle" -f -a "check" -d 'Verify bundle.json and every volume without unpacking or pushing anything'

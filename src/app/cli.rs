@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::flags::LayoutLockArgs;
 pub use crate::app::flags::{
     BundleArgs, ColorChoice, CopyHookArgs, GlobalArgs, HookPolicyArgs, MetricsArgs, OnRejectArg,
     OutputFormat, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs, SigningArgs,
@@ -90,6 +91,16 @@ pub struct BundleApplyArgs {
     /// Where volumes are unpacked (default: the system temp directory).
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub work_dir: Option<PathBuf>,
+
+    /// After the images, apply the bundle's deletion plan (written by `sync --bundle --prune`):
+    /// each far tag that still names the planned digest is deleted with its artifacts, never a
+    /// digest another tag needs. Nothing is pruned in a repository where an image failed.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// More tag deletions than N deletes nothing (exit 6, the list printed); 0 only plans.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub prune_max: usize,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -215,6 +226,42 @@ pub enum Command {
     /// the target (--require-signature); 2 usage.
     #[command(after_long_help = VERIFY_EXAMPLES)]
     Verify(Box<VerifyArgs>),
+
+    /// Delete the blobs of an OCI layout that nothing reachable from its index.json references.
+    ///
+    /// Marks every manifest and blob reachable from index.json (an index's present children,
+    /// each manifest's config and layers), then deletes the rest of blobs/, holding the layout's
+    /// lock so no copy commits meanwhile. Blobs younger than --min-age stay: a copy that is still
+    /// writing has not named them in index.json yet. `--dry-run` lists what would go, with sizes.
+    ///
+    /// Exit codes: 0 done; 1 the layout cannot be read (nothing deleted); 2 usage.
+    #[command(after_long_help = GC_EXAMPLES)]
+    Gc(GcArgs),
+}
+
+const GC_EXAMPLES: &str = "Examples:
+  mirror gc oci:/mnt/usb/mirror --dry-run          # what would go, with sizes
+  mirror gc oci:/mnt/usb/mirror --min-age 0        # everything unreferenced, now
+  mirror gc oci:/mnt/usb/mirror --output json";
+
+/// Options of `mirror gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The layout: oci:DIR.
+    #[arg(value_name = "LAYOUT")]
+    pub layout: String,
+
+    /// List the unreferenced blobs and their sizes; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Keep unreferenced blobs younger than this many seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub min_age: u64,
+
+    /// How long to wait for a copy that holds the layout's lock.
+    #[command(flatten)]
+    pub lock: LayoutLockArgs,
 }
 
 const SYNC_EXAMPLES: &str = "Examples:
@@ -394,6 +441,32 @@ pub struct SyncArgs {
     /// Use no manifest cache (an unchanged tag then costs one GET on the target, none on the source).
     #[arg(long, help_heading = "Transfer")]
     pub no_cache: bool,
+
+    /// After the items, delete the target tags each entry's rules own and no longer select.
+    ///
+    /// Owned: the entry's `regex`/`exclude`/`semver` match the tag. Dropped: cut by `latest`,
+    /// or the source answers 404 for it. Their cosign tags and referrers go too; a digest
+    /// another tag still needs stays. Nothing is pruned for an entry whose listing or any item
+    /// failed. `prune: true` in the file does the same per entry, `prune: false` keeps an entry
+    /// out. With --bundle, the plan goes into bundle.json for `bundle apply --prune`. See
+    /// docs/sync.md ("Pruning").
+    #[arg(long, help_heading = "Prune")]
+    pub prune: bool,
+
+    /// More tag deletions than N in one run deletes nothing (exit 6, the list printed); 0 only
+    /// plans.
+    #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Prune")]
+    pub prune_max: usize,
+
+    /// OCI layout targets: after pruning, unreferenced blobs younger than this stay (a copy
+    /// may still be writing them).
+    #[arg(
+        long,
+        default_value_t = 3600,
+        value_name = "SECONDS",
+        help_heading = "Prune"
+    )]
+    pub gc_min_age: u64,
 
     /// Transfer limits.
     #[command(flatten)]

@@ -149,14 +149,9 @@ pub struct TransferArgs {
     )]
     pub timeout: u64,
 
-    /// Seconds to wait for another writer of the same OCI layout before failing.
-    #[arg(
-        long,
-        default_value_t = 60,
-        value_name = "SECONDS",
-        help_heading = "OCI layouts"
-    )]
-    pub lock_timeout: u64,
+    /// OCI layouts.
+    #[command(flatten)]
+    pub layout: LayoutLockArgs,
 }
 
 impl Default for TransferArgs {
@@ -165,9 +160,22 @@ impl Default for TransferArgs {
             jobs: 8,
             retries: 5,
             timeout: 60,
-            lock_timeout: 60,
+            layout: LayoutLockArgs { lock_timeout: 60 },
         }
     }
+}
+
+/// How long to wait for an OCI layout's lock (in the transfer group, and alone in `mirror gc`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LayoutLockArgs {
+    /// Seconds to wait for another writer of the same OCI layout before failing.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "OCI layouts"
+    )]
+    pub lock_timeout: u64,
 }
 
 /// Registry access options that are not per side.

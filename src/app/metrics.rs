@@ -311,6 +311,9 @@ pub fn render(
         "would-repair",
         "complete",
         "incomplete",
+        "pruned",
+        "would-prune",
+        "prune-refused",
     ] {
         by_outcome.insert(o, 0);
     }
@@ -377,6 +380,17 @@ pub fn render(
         s,
         "mirror_rate_limit_pauses_total{{command=\"{c}\"}} {}",
         sum(|i| i.rate_limit_pauses)
+    );
+    family(
+        &mut s,
+        "mirror_pruned_total",
+        "counter",
+        "Tags deleted by --prune in the last run (their artifacts not counted).",
+    );
+    let _ = writeln!(
+        s,
+        "mirror_pruned_total{{command=\"{c}\"}} {}",
+        items.iter().filter(|i| i.outcome == "pruned").count()
     );
     family(
         &mut s,

@@ -54,6 +54,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Bundle(BundleCommand::Check { .. }) => "bundle check",
         Command::Verify(_) => "verify",
         Command::Completions { .. } => "completions",
+        Command::Gc(_) => "gc",
     }
 }
 
@@ -81,6 +82,7 @@ async fn dispatch(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u
             commands::bundle::check_command(dir, printer).await
         }
         Command::Verify(args) => commands::verify::verify_command(args, printer, cancel).await,
+        Command::Gc(args) => commands::gc::gc_command(args, printer).await,
         Command::Completions { shell } => {
             commands::man::print_completions(*shell, printer);
             Ok(exit::OK)

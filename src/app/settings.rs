@@ -92,7 +92,7 @@ impl TransferSettings {
                 ..RetryPolicy::default()
             },
             timeout: Duration::from_secs(a.timeout.max(1)),
-            lock_timeout: Duration::from_secs(a.lock_timeout),
+            lock_timeout: Duration::from_secs(a.layout.lock_timeout),
         }
     }
 }

@@ -67,6 +67,16 @@ impl Error {
             Error::Registry(r) if r.status == 400 && r.body.as_deref().is_some_and(|b| b.contains("HTTP request to an HTTPS server")) => h.push(
                 format!("the registry speaks HTTPS: {}", style.say("drop --src-plain-http/--dest-plain-http", "remove `plain-http: true` for its host under `registries:`")),
             ),
+            Error::Auth { credential_source, reason, .. } if reason.starts_with("DELETE ") => {
+                h.push(format!("credentials tried: {credential_source}"));
+                h.push("deleting needs the `delete` right: a token for `repository:NAME:delete` (distribution's token auth asks for that action on every DELETE), or an account allowed to delete artifacts (Harbor: a robot account with the delete permission); docs/registries.md §Deletes".into());
+            }
+            Error::Registry(r) if r.method == "DELETE" && (r.status == 405 || r.has_code("UNSUPPORTED")) => h.push(
+                "the registry does not allow deletes: distribution needs `storage.delete.enabled: true` in its configuration (off by default); elsewhere allow this account to delete manifests, or leave `prune` off for this target (docs/registries.md §Deletes)".into(),
+            ),
+            Error::Registry(r) if r.method == "DELETE" && r.status == 400 => h.push(
+                "the registry refused this kind of delete (distribution 2.8 deletes manifests by digest only, never a tag alone; docs/registries.md §Deletes)".into(),
+            ),
             Error::Auth { credential_source, status, registry, .. } => {
                 h.push(format!("credentials tried: {credential_source}"));
                 if *status == Some(403) {

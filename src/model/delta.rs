@@ -15,6 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::model::digest::Digest;
+use crate::model::prune::{PlannedDeletion, PrunedTag};
 use crate::model::reference::ImageRef;
 
 /// `format` of an inventory.
@@ -181,6 +182,9 @@ pub struct Inventory {
     pub registries: Vec<RegistryFacts>,
     /// Per repository, sorted by name.
     pub repositories: Vec<Repository>,
+    /// Ledger: tags bundles planned to delete (`--prune`; read by `model/far_tags.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<PrunedTag>,
     /// `sha256:<hex>` of the canonical JSON with this field empty.
     pub checksum: String,
 }
@@ -254,6 +258,7 @@ impl Inventory {
             bundles: vec![],
             registries: vec![],
             repositories: vec![],
+            pruned: vec![],
             checksum: String::new(),
         }
     }
@@ -572,6 +577,10 @@ pub struct BundleManifest {
     /// The tar volumes, in order, when packed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Volume>,
+    /// `--prune`: the near side's deletion plan for the far side, applied by
+    /// `mirror bundle apply --prune` after the images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prune: Vec<PlannedDeletion>,
     /// Sizes.
     pub totals: Totals,
     /// `sha256:<hex>` of the canonical JSON with this field empty.

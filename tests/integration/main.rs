@@ -39,6 +39,7 @@ mod missing_children; // issue 21: children the source lacks are checked --jobs 
 mod one_truth; // issue 13: copy, verify and sync report one target state (filtered mirrors, read cost)
 mod outputs; // insta snapshots of the human output and JSON of copy, sync, verify and inspect
 mod preflight_probe; // the preflight's probe index per registry behaviour (2.8, crane, fake v3 list mode)
+mod prune; // issue 25: sync --prune, gc, bundle apply --prune; 2.8 with and without deletes, crane
 mod retry_after; // issue 21: a Retry-After beyond the 30 s limit ends the step at once, saying when to retry
 mod secrets; // no URL userinfo, token parameter or _state in logs, reports or errors
 mod short_body; // issue 21: a blob body shorter than its Content-Length gets a hint that fits

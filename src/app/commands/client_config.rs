@@ -93,7 +93,7 @@ pub async fn client_config_command(
     let expanded: Vec<(usize, Result<Vec<WorkItem>>)> = futures_util::stream::iter(wanted)
         .map(|i| {
             let (cfg, ctx) = (&cfg, &ctx);
-            async move { (i, expand(cfg, i, &ctx.eps).await) }
+            async move { (i, expand(cfg, i, &ctx.eps).await.map(|(items, _)| items)) }
         })
         .buffered(args.parallel as usize)
         .collect()

@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod client_config;
 pub mod copy;
+pub mod gc;
 pub mod inspect;
 pub mod inventory;
 pub mod man;

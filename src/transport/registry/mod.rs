@@ -34,6 +34,7 @@ use crate::transport::storage::{BlobBody, Pushed, ReferrerList, Storage};
 mod auth_flow;
 mod catalog;
 mod client;
+pub mod delete;
 mod errors;
 pub mod headers;
 mod pager;

@@ -57,6 +57,8 @@ pub struct ImageSettings {
     pub sign_children: Option<bool>,
     /// `sign-format` (`--sign-format` when absent).
     pub sign_format: Option<crate::engine::signature::sign::SignFormat>,
+    /// `prune:` as written (under `defaults:` or the entry); `None` follows `--prune`.
+    pub prune: Option<bool>,
 }
 
 impl ImageSettings {

@@ -75,6 +75,9 @@ pub(super) struct Overrides {
     pub sign_children: Option<bool>,
     /// `tag` (default), `bundle` or `both` (as `--sign-format`).
     pub sign_format: Option<SignFormat>,
+    /// Delete target tags the entry's rules own and no longer select (as `mirror sync --prune`;
+    /// `false` keeps an entry out of `--prune`).
+    pub prune: Option<bool>,
     /// Images without `target:` go to `PREFIX/<source repository path>` (see `prefix.rs`).
     pub target_prefix: Option<TargetPrefix>,
 }
@@ -115,6 +118,7 @@ pub(super) struct FileImage {
     sign_key: Option<std::path::PathBuf>,
     sign_children: Option<bool>,
     sign_format: Option<SignFormat>,
+    prune: Option<bool>,
 }
 
 impl FileImage {
@@ -138,6 +142,7 @@ impl FileImage {
             sign_key: self.sign_key,
             sign_children: self.sign_children,
             sign_format: self.sign_format,
+            prune: self.prune,
             target_prefix: None,
         };
         let split = Split {
@@ -220,6 +225,7 @@ impl Overrides {
                 .layout_ref_name
                 .or(d.layout_ref_name)
                 .unwrap_or(LayoutRefName::Tag),
+            prune: self.prune.or(d.prune),
             signatures: crate::engine::signature::Policy {
                 keyless: None,
                 keys: self

@@ -405,3 +405,35 @@ fn a_registry_given_as_source_or_target_points_to_discovery_and_prefixes() {
     let e = err("images:\n  - source: quay.io/org/app:v1\n    target: mirror.local/app\n");
     assert!(e.to_string().contains("names a tag or digest"), "{e}");
 }
+
+#[test]
+fn prune_is_a_default_an_entry_may_override() {
+    let cfg = parse(
+        "m.yaml",
+        r#"
+defaults:
+  prune: true
+images:
+  - source: reg.local:5000/a
+    target: reg.local:5000/m/a
+    tags: {latest: 2}
+  - source: reg.local:5000/b
+    target: reg.local:5000/m/b
+    tags: {latest: 2}
+    prune: false
+  - source: reg.local:5000/c
+    target: reg.local:5000/m/c
+    tags: [v1]
+"#,
+    )
+    .unwrap();
+    let p: Vec<Option<bool>> = (0..3).map(|i| cfg.settings(i).prune).collect();
+    assert_eq!(p, vec![Some(true), Some(false), Some(true)]);
+    let e = parse(
+        "m.yaml",
+        "images:\n  - source: r.local/a\n    target: r.local/b\n    tags: [v1]\n    prune: yes\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("prune"), "{e}");
+}
