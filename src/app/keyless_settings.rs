@@ -17,23 +17,27 @@ fn usage(message: String, hint: Option<&str>) -> Error {
     }
 }
 
-/// Reads and parses a `trusted_root.json` (bounded); `what` names the flag or key.
-pub fn read_trusted_root(p: &Path, what: &str) -> Result<TrustedRoot> {
-    let hint = "refresh it on the connected side with `cosign trusted-root create` and carry it over (docs/signatures.md)";
+/// Where a site gets a trusted root, for the errors about one.
+pub const ROOT_HINT: &str = "refresh it on the connected side with `cosign trusted-root create` and carry it over (docs/signatures.md)";
+
+/// Reads and parses a `trusted_root.json` (bounded), or says why it cannot be used (the file
+/// name first).
+pub fn load_trusted_root(p: &Path) -> std::result::Result<TrustedRoot, String> {
     let name = p.display().to_string();
-    let meta =
-        std::fs::metadata(p).map_err(|e| usage(format!("{what} {name}: {e}"), Some(hint)))?;
+    let meta = std::fs::metadata(p).map_err(|e| format!("{name}: {e}"))?;
     if meta.len() > MAX_TRUSTED_ROOT as u64 {
-        return Err(usage(
-            format!(
-                "{what} {name}: {} bytes is too large for a trusted root (at most {MAX_TRUSTED_ROOT})",
-                meta.len()
-            ),
-            Some(hint),
+        return Err(format!(
+            "{name}: {} bytes is too large for a trusted root (at most {MAX_TRUSTED_ROOT})",
+            meta.len()
         ));
     }
-    let bytes = std::fs::read(p).map_err(|e| usage(format!("{what} {name}: {e}"), Some(hint)))?;
-    TrustedRoot::from_json(&bytes, &name).map_err(|e| usage(format!("{what} {e}"), Some(hint)))
+    let bytes = std::fs::read(p).map_err(|e| format!("{name}: {e}"))?;
+    TrustedRoot::from_json(&bytes, &name).map_err(|e| e.to_string())
+}
+
+/// Reads and parses a `trusted_root.json` (bounded); `what` names the flag or key.
+pub fn read_trusted_root(p: &Path, what: &str) -> Result<TrustedRoot> {
+    load_trusted_root(p).map_err(|m| usage(format!("{what} {m}"), Some(ROOT_HINT)))
 }
 
 /// The identities of one policy: each identity (exact or expression) with the issuer.

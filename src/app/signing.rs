@@ -30,8 +30,9 @@ pub fn sign_format(a: Option<SignFormatArg>) -> SignFormat {
     }
 }
 
-/// Whether `policy` verifies what is copied: the one question `--sign-key` asks (a keyless
-/// identity policy answers it too once it exists).
+/// Whether `policy` verifies what is copied: the one question `--sign-key` asks. Upstream keys
+/// (`--require-signature`) and a keyless identity policy (`--require-signature-identity` with
+/// `--trusted-root`) both answer it.
 pub fn verifies(policy: &Policy) -> bool {
     policy.enabled()
 }
@@ -48,7 +49,7 @@ pub fn check_verified(policy: &Policy, key: &Path, what: &str) -> Result<()> {
             key.display()
         ),
         hint: Some(
-            "add --require-signature UPSTREAM.pub (sync: `require-signature:`), the upstream's public key, so the gateway never signs an image nobody vouched for"
+            "add --require-signature UPSTREAM.pub (the upstream's public key), or a keyless policy: --require-signature-identity ID --require-signature-issuer URL --trusted-root FILE (sync: `require-signature:` or `require-signature-identity:`), so the gateway never signs an image nobody vouched for"
                 .into(),
         ),
     })

@@ -413,16 +413,48 @@ async fn mirror_agrees_with_cosign(v: Cosign) {
         "the sparse copy keeps the signature valid:\n{}",
         c.text
     );
+    // The gateway over a keyless upstream: the identity policy is the verification
+    // `--sign-key` needs, and the filtered index (a digest nobody upstream signed) carries the
+    // site signature, which this cosign accepts with the site's public key alone.
+    let site = crate::signers::CosignKeys::import(
+        Cosign::V3,
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+    )
+    .await;
+    let site_key = site.openssl_key().display().to_string();
     let out = gated(
         &format!("{h}/{REPO}:v1"),
         &format!("{dh}/{REPO}:v1"),
         ME,
         ISSUER,
         &root,
-        &["--on-reject", "filter"],
+        &[
+            "--on-reject",
+            "filter",
+            "--sign-key",
+            &site_key,
+            "-o",
+            "json",
+        ],
     )
     .await;
     assert_eq!(out.code, 0, "{out}");
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    let filtered = report["pushed_digest"].as_str().unwrap().to_string();
+    assert_ne!(filtered, img.index.digest, "{out}");
+    assert_eq!(report["signed"][0]["subject"], filtered.as_str(), "{out}");
+    assert_eq!(report["signed"][0]["status"], "signed", "{out}");
+    let r = site.verify(v, &format!("{dh}/{REPO}:v1")).await;
+    assert!(
+        r.ok,
+        "cosign verify --key site.pub on the filtered index:\n{}",
+        r.text
+    );
+    assert!(
+        r.text.contains(&format!("{ME} {ISSUER}")),
+        "the provenance names the keyless upstream signer:\n{}",
+        r.text
+    );
     let out = mirror_async(&[
         "verify",
         &format!("{h}/{REPO}:v1"),

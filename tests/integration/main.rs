@@ -33,6 +33,7 @@ mod hostile; // hostile sources: refused with a clear error, nothing written to 
 mod hostile_registry; // hostile registries: no panic, no hang, bounded memory, credentials stay home
 mod inventory; // issue 16: mirror inventory of registries, layouts and sync targets; the sealed file
 mod keyless_signers; // issue 23: cosign 3/2 sign keylessly against the private instance
+mod keyless_sync; // issue 23: keyless identity policies in the sync file (defaults, entries, --verify, --bundle)
 mod layers; // the architecture check: no import cycles between top-level modules, layers kept
 mod messages; // golden snapshots of errors and help
 mod missing_children; // issue 21: children the source lacks are checked --jobs at a time (copy, --dry-run)

@@ -49,7 +49,9 @@ pub struct ImageSettings {
     pub include_foreign: bool,
     /// Layout ref-name form.
     pub layout_ref_name: LayoutRefName,
-    /// `require-signature` / `require-signature-children` (empty keys: no gate).
+    /// `require-signature`, `require-signature-children` and the keyless keys
+    /// (`require-signature-identity[-regexp]`, `-issuer[-regexp]`, `trusted-root`; no keys and
+    /// no identity: no gate).
     pub signatures: crate::engine::signature::Policy,
     /// `sign-key` (the site key's file; `--sign-key` when absent).
     pub sign_key: Option<std::path::PathBuf>,

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 use super::discovery::{RepoFilter, SourceRegistry};
 use super::image::ImageSettings;
+use super::keyless::{IdentityList, Issuer, Keys, Regexp, RegexpList, RootFile};
 use super::prefix::TargetPrefix;
 use super::values::{
     Credentials, Jobs, KeyList, LayoutRefName, Platforms, RuleList, Source, Target, TypeList,
@@ -78,6 +80,17 @@ pub(super) struct Overrides {
     /// Delete target tags the entry's rules own and no longer select (as `mirror sync --prune`;
     /// `false` keeps an entry out of `--prune`).
     pub prune: Option<bool>,
+    /// Keyless signatures whose certificate names one of these identities (as
+    /// `--require-signature-identity`); located, for the checks made after merging.
+    pub require_signature_identity: Option<Spanned<IdentityList>>,
+    /// As `--require-signature-identity-regexp`.
+    pub require_signature_identity_regexp: Option<Spanned<RegexpList>>,
+    /// As `--require-signature-issuer`.
+    pub require_signature_issuer: Option<Spanned<Issuer>>,
+    /// As `--require-signature-issuer-regexp`.
+    pub require_signature_issuer_regexp: Option<Spanned<Regexp>>,
+    /// As `--trusted-root`: a `trusted_root.json`, read once per run (`keyless.rs`).
+    pub trusted_root: Option<Spanned<RootFile>>,
     /// Images without `target:` go to `PREFIX/<source repository path>` (see `prefix.rs`).
     pub target_prefix: Option<TargetPrefix>,
 }
@@ -119,6 +132,11 @@ pub(super) struct FileImage {
     sign_children: Option<bool>,
     sign_format: Option<SignFormat>,
     prune: Option<bool>,
+    require_signature_identity: Option<Spanned<IdentityList>>,
+    require_signature_identity_regexp: Option<Spanned<RegexpList>>,
+    require_signature_issuer: Option<Spanned<Issuer>>,
+    require_signature_issuer_regexp: Option<Spanned<Regexp>>,
+    trusted_root: Option<Spanned<RootFile>>,
 }
 
 impl FileImage {
@@ -143,6 +161,11 @@ impl FileImage {
             sign_children: self.sign_children,
             sign_format: self.sign_format,
             prune: self.prune,
+            require_signature_identity: self.require_signature_identity,
+            require_signature_identity_regexp: self.require_signature_identity_regexp,
+            require_signature_issuer: self.require_signature_issuer,
+            require_signature_issuer_regexp: self.require_signature_issuer_regexp,
+            trusted_root: self.trusted_root,
             target_prefix: None,
         };
         let split = Split {
@@ -182,8 +205,21 @@ pub struct RegistryConfig {
 }
 
 impl Overrides {
+    /// The keyless keys written here; `level` names this level in messages.
+    pub(super) fn keyless<'a>(&'a self, level: &'a str) -> Keys<'a> {
+        Keys {
+            level,
+            identity: self.require_signature_identity.as_ref(),
+            identity_regexp: self.require_signature_identity_regexp.as_ref(),
+            issuer: self.require_signature_issuer.as_ref(),
+            issuer_regexp: self.require_signature_issuer_regexp.as_ref(),
+            trusted_root: self.trusted_root.as_ref(),
+        }
+    }
+
     /// These overrides over `d` (the defaults), with the built-in defaults for what neither
-    /// gives. A list given here replaces the default's list.
+    /// gives. A list given here replaces the default's list. The keyless part of the signature
+    /// policy is left out: `keyless::resolve` checks and builds it.
     pub(super) fn over(self, d: &Overrides) -> ImageSettings {
         let types = self
             .referrers_artifact_types
