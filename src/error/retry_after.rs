@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::model::time::civil;
+
 /// A `Retry-After` header: delay-seconds or an HTTP date (RFC 9110 §10.2.3;
 /// docs/registries.md §Rate limits). Parsed by `transport::retry::parse_retry_after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,27 +65,10 @@ fn about(s: u64) -> String {
     }
 }
 
-/// The civil date of `secs` since the epoch: (year, month 1-12, day 1-31, weekday 0 = Sunday,
-/// seconds into the day). Howard Hinnant's `civil_from_days`; any `u64` fits.
-fn civil(secs: u64) -> (u64, u64, u64, usize, u64) {
-    let days = secs / 86_400;
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    // 1970-01-01 was a Thursday.
-    let weekday = ((days + 4) % 7) as usize;
-    (year, month, day, weekday, secs % 86_400)
-}
-
 /// `2031-01-01 00:00:00 UTC`.
 fn utc(secs: u64) -> String {
-    let (y, m, d, _, t) = civil(secs);
+    let c = civil(secs);
+    let (y, m, d, t) = (c.year, c.month, c.day, c.seconds);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         t / 3600,
@@ -98,7 +83,8 @@ fn http_date(secs: u64) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let (y, m, d, wd, t) = civil(secs);
+    let c = civil(secs);
+    let (y, m, d, wd, t) = (c.year, c.month, c.day, c.weekday, c.seconds);
     format!(
         "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
         DAYS[wd],

@@ -83,25 +83,17 @@ pub fn registry_of(key: &str) -> Option<&str> {
     key.split_once('/').map(|(h, _)| h)
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (the proleptic Gregorian calendar,
-/// Howard Hinnant's days-from-civil inverse), for `created` fields.
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch, for `created` fields.
 pub fn utc_timestamp(unix_secs: u64) -> String {
-    let days = (unix_secs / 86_400) as i64;
-    let rem = unix_secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let c = crate::model::time::civil(unix_secs);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.seconds / 3_600,
+        c.seconds % 3_600 / 60,
+        c.seconds % 60
     )
 }
 

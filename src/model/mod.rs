@@ -10,3 +10,4 @@ pub mod media;
 pub mod platform;
 pub mod prune;
 pub mod reference;
+pub mod time;

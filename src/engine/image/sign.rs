@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::engine::copy::types::descriptor_of;
 use crate::engine::image::job::{ImageJob, ImageOutcome};
 use crate::engine::progress::{Event, Reporter};
 use crate::engine::signature::payload::{Provenance, Relation};
@@ -13,7 +14,7 @@ use crate::engine::signature::sign::Subject;
 use crate::engine::signature::subjects;
 use crate::error::Result;
 use crate::model::digest::Digest;
-use crate::model::manifest::{Descriptor, RawManifest};
+use crate::model::manifest::Descriptor;
 use crate::transport::storage::Storage;
 
 /// The target repository without tag or digest: the payload's `docker-reference`.
@@ -23,18 +24,6 @@ pub fn repository(target: &str) -> &str {
         (Some(c), Some(s)) if c > s => &t[..c],
         (Some(c), None) => &t[..c],
         _ => t,
-    }
-}
-
-fn descriptor_of(m: &RawManifest) -> Descriptor {
-    Descriptor {
-        media_type: m.media_type.clone(),
-        digest: m.digest.clone(),
-        size: m.bytes.len() as u64,
-        platform: None,
-        artifact_type: None,
-        annotations: Default::default(),
-        urls: Default::default(),
     }
 }
 
