@@ -19,11 +19,17 @@ _mirror() {
             mirror,bundle)
                 cmd="mirror__subcmd__bundle"
                 ;;
+            mirror,client-config)
+                cmd="mirror__subcmd__client__subcmd__config"
+                ;;
             mirror,completions)
                 cmd="mirror__subcmd__completions"
                 ;;
             mirror,copy)
                 cmd="mirror__subcmd__copy"
+                ;;
+            mirror,gc)
+                cmd="mirror__subcmd__gc"
                 ;;
             mirror,help)
                 cmd="mirror__subcmd__help"
@@ -64,11 +70,17 @@ _mirror() {
             mirror__subcmd__help,bundle)
                 cmd="mirror__subcmd__help__subcmd__bundle"
                 ;;
+            mirror__subcmd__help,client-config)
+                cmd="mirror__subcmd__help__subcmd__client__subcmd__config"
+                ;;
             mirror__subcmd__help,completions)
                 cmd="mirror__subcmd__help__subcmd__completions"
                 ;;
             mirror__subcmd__help,copy)
                 cmd="mirror__subcmd__help__subcmd__copy"
+                ;;
+            mirror__subcmd__help,gc)
+                cmd="mirror__subcmd__help__subcmd__gc"
                 ;;
             mirror__subcmd__help,help)
                 cmd="mirror__subcmd__help__subcmd__help"
@@ -101,7 +113,7 @@ _mirror() {
 
     case "${cmd}" in
         mirror)
-            opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version copy inspect inventory man completions sync bundle verify help"
+            opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version copy inspect inventory man completions sync client-config bundle verify gc help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -153,7 +165,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__bundle__subcmd__apply)
-            opts="-j -o -q -v -h -V --dry-run --on-reject --parallel --work-dir --jobs --retries --timeout --lock-timeout --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
+            opts="-j -o -q -v -h -V --dry-run --on-reject --parallel --work-dir --prune --prune-max --jobs --retries --timeout --lock-timeout --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,6 +184,10 @@ _mirror() {
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o plusdirs
                     fi
+                    return 0
+                    ;;
+                --prune-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --jobs)
@@ -344,6 +360,112 @@ _mirror() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mirror__subcmd__client__subcmd__config)
+            opts="-f -j -o -q -v -h -V --file --format --output-dir --dry-run --parallel --jobs --retries --timeout --lock-timeout --authfile --allow-insecure-auth --output --quiet --verbose --no-progress --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "containerd registries-conf idms itms" -- "${cur}"))
+                    return 0
+                    ;;
+                --output-dir)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                --parallel)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authfile)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mirror__subcmd__completions)
             opts="-o -q -v -h -V --output --quiet --verbose --no-progress --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -371,7 +493,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__copy)
-            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --range-streams --limit-rate --range-window --range-min-rtt --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --layout-ref-name --on-change --on-failure --hook-env --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --dry-run --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --range-streams --limit-rate --range-window --range-chunk --range-min-rtt --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --require-signature-identity --require-signature-identity-regexp --require-signature-issuer --require-signature-issuer-regexp --trusted-root --sign-key --sign-children --sign-format --sign-key-password-stdin --layout-ref-name --on-change --on-failure --hook-env --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -434,6 +556,10 @@ _mirror() {
                     return 0
                     ;;
                 --range-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --range-chunk)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -526,6 +652,56 @@ _mirror() {
                     ;;
                 --require-signature)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-identity-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-issuer-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-root)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --sign-key)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --sign-format)
+                    COMPREPLY=($(compgen -W "tag bundle both" -- "${cur}"))
                     return 0
                     ;;
                 --layout-ref-name)
@@ -623,8 +799,42 @@ _mirror() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mirror__subcmd__gc)
+            opts="-o -q -v -h -V --dry-run --min-age --lock-timeout --output --quiet --verbose --no-progress --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --min-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mirror__subcmd__help)
-            opts="copy inspect inventory man completions sync bundle verify help"
+            opts="copy inspect inventory man completions sync client-config bundle verify gc help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -679,6 +889,20 @@ _mirror() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mirror__subcmd__help__subcmd__client__subcmd__config)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mirror__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -694,6 +918,20 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__help__subcmd__copy)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mirror__subcmd__help__subcmd__gc)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1018,7 +1256,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__sync)
-            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --jobs --retries --timeout --lock-timeout --range-streams --limit-rate --range-window --range-min-rtt --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --bundle --inventory --ledger --max-volume-size --pack --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-f -j -o -q -v -h -V --file --dry-run --verify --parallel --keep-going --no-keep-going --shard --shards --min-rate-remaining --cache-dir --no-cache --prune --prune-max --gc-min-age --jobs --retries --timeout --lock-timeout --range-streams --limit-rate --range-window --range-chunk --range-min-rtt --authfile --allow-insecure-auth --hook-timeout --hook-failure-exit --sign-key --sign-children --sign-format --sign-key-password-stdin --bundle --inventory --ledger --max-volume-size --pack --metrics-file --client-config --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1077,6 +1315,14 @@ _mirror() {
                     fi
                     return 0
                     ;;
+                --prune-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gc-min-age)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --jobs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1109,6 +1355,10 @@ _mirror() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --range-chunk)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --range-min-rtt)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1130,6 +1380,25 @@ _mirror() {
                     ;;
                 --hook-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sign-key)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --sign-format)
+                    COMPREPLY=($(compgen -W "tag bundle both" -- "${cur}"))
                     return 0
                     ;;
                 --bundle)
@@ -1188,6 +1457,13 @@ _mirror() {
                     fi
                     return 0
                     ;;
+                --client-config)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "human json" -- "${cur}"))
                     return 0
@@ -1208,7 +1484,7 @@ _mirror() {
             return 0
             ;;
         mirror__subcmd__verify)
-            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --metrics-file --output --quiet --verbose --no-progress --color --help --version"
+            opts="-p -j -o -q -v -h -V --platform --require-platforms --no-attestations --platformless --on-reject --referrers --referrers-artifact-type --digest-tags --always-copy --never-copy --include-foreign-layers --jobs --retries --timeout --lock-timeout --src-creds --src-password-stdin --src-registry-token --src-authfile --src-plain-http --src-tls-verify --src-cert-dir --dest-creds --dest-password-stdin --dest-registry-token --dest-authfile --dest-plain-http --dest-tls-verify --dest-cert-dir --authfile --allow-insecure-auth --require-signature --require-signature-children --require-signature-identity --require-signature-identity-regexp --require-signature-issuer --require-signature-issuer-regexp --trusted-root --metrics-file --output --quiet --verbose --no-progress --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1347,6 +1623,37 @@ _mirror() {
                     ;;
                 --require-signature)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-identity-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --require-signature-issuer-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-root)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --metrics-file)

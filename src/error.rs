@@ -18,8 +18,10 @@ use crate::model::manifest::ManifestError;
 pub mod hints;
 
 mod http;
+mod retry_after;
 
 pub use self::http::{redact_url, OciError, RegistryError};
+pub use self::retry_after::RetryAfter;
 
 /// Result alias for the engine.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -270,6 +272,41 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The registry asked (`Retry-After`) to wait longer than a retry waits at most: not
+    /// retried, so a run does not sleep for hours on the registry's word; the hint says when to
+    /// try again. An outer retry loop does not retry it either.
+    #[error("{what}: the registry asked to wait {asked}, longer than the {} s a retry waits: not retried", limit.as_secs())]
+    RetryAfterTooLong {
+        /// The step, e.g. `GET manifest`.
+        what: String,
+        /// What the registry asked for.
+        asked: RetryAfter,
+        /// The longest `Retry-After` a retry honours.
+        limit: Duration,
+        /// The answer that carried it.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A body that broke off before its end on every read: the first GET and each resume with
+    /// `Range` (transport/resume.rs). The answers began, so the host, port and credentials are
+    /// right; the registry, or a proxy in front of it, ends the transfer early. The resumes were
+    /// the retries: an outer loop does not retry it again.
+    #[error("{method} {what}: the body broke off before its end on all {reads} reads (the first GET and {} resumes with Range); {received} of {expected} bytes arrived", reads.saturating_sub(1))]
+    BodyCutShort {
+        /// HTTP method.
+        method: String,
+        /// The object and where from, e.g. `blob sha256:… from host/repo`.
+        what: String,
+        /// Reads tried.
+        reads: u32,
+        /// Bytes that arrived in order (the most any read reached).
+        received: u64,
+        /// The object's size.
+        expected: u64,
+        /// How the last read ended.
+        #[source]
+        source: Box<Error>,
+    },
     /// Something that should not happen; names the invariant.
     #[error("internal error: {0}")]
     Internal(String),
@@ -343,7 +380,9 @@ impl Error {
     /// The innermost error (through contexts).
     pub fn root(&self) -> &Error {
         match self {
-            Error::Context { source, .. } | Error::RetriesExhausted { source, .. } => source.root(),
+            Error::Context { source, .. }
+            | Error::RetriesExhausted { source, .. }
+            | Error::RetryAfterTooLong { source, .. } => source.root(),
             other => other,
         }
     }
@@ -351,7 +390,7 @@ impl Error {
     /// Whether some retry loop already gave up on this error.
     fn exhausted(&self) -> bool {
         match self {
-            Error::RetriesExhausted { .. } => true,
+            Error::RetriesExhausted { .. } | Error::RetryAfterTooLong { .. } => true,
             Error::Context { source, .. } => source.exhausted(),
             _ => false,
         }
@@ -390,7 +429,7 @@ impl Error {
     }
 
     /// `Retry-After` from the registry, if any.
-    pub fn retry_after(&self) -> Option<Duration> {
+    pub fn retry_after(&self) -> Option<RetryAfter> {
         match self.root() {
             Error::Registry(r) => r.retry_after,
             _ => None,

@@ -143,6 +143,9 @@ pub fn response(data: &[u8]) {
                 body: None,
                 retry_after: Some(d),
             });
+            // What a refused Retry-After says to the user formats any parsed value.
+            assert!(d.to_string().contains("Retry-After: "), "{v:?}");
+            assert!(!d.when().is_empty(), "{v:?}");
             assert!(
                 policy.delay(1, &e) <= policy.cap,
                 "{v:?}: a wait over the cap"

@@ -7,9 +7,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::flags::LayoutLockArgs;
 pub use crate::app::flags::{
     BundleArgs, ColorChoice, CopyHookArgs, GlobalArgs, HookPolicyArgs, MetricsArgs, OnRejectArg,
-    OutputFormat, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
+    OutputFormat, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs, SigningArgs,
     SourceAccessArgs, TargetAccessArgs, TransferArgs, WanArgs,
 };
 
@@ -90,6 +91,16 @@ pub struct BundleApplyArgs {
     /// Where volumes are unpacked (default: the system temp directory).
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub work_dir: Option<PathBuf>,
+
+    /// After the images, apply the bundle's deletion plan (written by `sync --bundle --prune`):
+    /// each far tag that still names the planned digest is deleted with its artifacts, never a
+    /// digest another tag needs. Nothing is pruned in a repository where an image failed.
+    #[arg(long)]
+    pub prune: bool,
+
+    /// More tag deletions than N deletes nothing (exit 6, the list printed); 0 only plans.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub prune_max: usize,
 
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -175,6 +186,23 @@ pub enum Command {
     #[command(after_long_help = SYNC_EXAMPLES)]
     Sync(Box<SyncArgs>),
 
+    /// Write the configuration that points clients at the mirror: containerd hosts.toml,
+    /// a registries.conf.d drop-in (CRI-O, podman, skopeo, buildah), OpenShift
+    /// ImageDigestMirrorSet and ImageTagMirrorSet.
+    ///
+    /// Each source repository the sync file maps (Docker Hub names normalised, `target`,
+    /// `target-prefix`, `source-registry` discovery) gets its mirrors in the file's order. The
+    /// targets are read first, as `mirror verify` reads them: a pull by digest is served by a
+    /// mirror only under the same digest, so a tag holding a filtered index (`on-reject:
+    /// filter`) gets a comment and a warning that pulls by its source digest go upstream, with
+    /// the fix. Mirrors over plain HTTP or with `tls-verify: false` are marked insecure;
+    /// `cert-dir` CA files are referenced. Writes nothing to any registry.
+    ///
+    /// Exit codes: 0 written (warnings do not change it); 1 failure; 2 usage or an invalid sync
+    /// file; 5 authentication; 130 interrupted. See docs/sync.md.
+    #[command(after_long_help = CLIENT_CONFIG_EXAMPLES)]
+    ClientConfig(Box<ClientConfigArgs>),
+
     /// Apply or check a delta bundle on the air-gapped side (written by `copy`/`sync --bundle`).
     ///
     /// `check` verifies bundle.json and every volume (presence, size, SHA-256) and names a
@@ -198,6 +226,42 @@ pub enum Command {
     /// the target (--require-signature); 2 usage.
     #[command(after_long_help = VERIFY_EXAMPLES)]
     Verify(Box<VerifyArgs>),
+
+    /// Delete the blobs of an OCI layout that nothing reachable from its index.json references.
+    ///
+    /// Marks every manifest and blob reachable from index.json (an index's present children,
+    /// each manifest's config and layers), then deletes the rest of blobs/, holding the layout's
+    /// lock so no copy commits meanwhile. Blobs younger than --min-age stay: a copy that is still
+    /// writing has not named them in index.json yet. `--dry-run` lists what would go, with sizes.
+    ///
+    /// Exit codes: 0 done; 1 the layout cannot be read (nothing deleted); 2 usage.
+    #[command(after_long_help = GC_EXAMPLES)]
+    Gc(GcArgs),
+}
+
+const GC_EXAMPLES: &str = "Examples:
+  mirror gc oci:/mnt/usb/mirror --dry-run          # what would go, with sizes
+  mirror gc oci:/mnt/usb/mirror --min-age 0        # everything unreferenced, now
+  mirror gc oci:/mnt/usb/mirror --output json";
+
+/// Options of `mirror gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The layout: oci:DIR.
+    #[arg(value_name = "LAYOUT")]
+    pub layout: String,
+
+    /// List the unreferenced blobs and their sizes; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Keep unreferenced blobs younger than this many seconds.
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub min_age: u64,
+
+    /// How long to wait for a copy that holds the layout's lock.
+    #[command(flatten)]
+    pub lock: LayoutLockArgs,
 }
 
 const SYNC_EXAMPLES: &str = "Examples:
@@ -215,6 +279,63 @@ A minimal mirror.yaml:
     - source: docker.io/library/nginx
       target: registry.example.com/mirror/nginx
       tags: {semver: \">=1.26 <2\", exclude: \"-perl$\"}";
+
+const CLIENT_CONFIG_EXAMPLES: &str = "Examples:
+  mirror client-config -f mirror.yaml --output-dir /srv/client-config
+  mirror client-config -f mirror.yaml --format containerd --output-dir /etc/containerd
+  mirror client-config -f mirror.yaml --format idms,itms | oc apply -f -
+  mirror client-config -f mirror.yaml --dry-run
+  mirror sync -f mirror.yaml --client-config /srv/client-config
+
+Under --output-dir DIR: certs.d/<registry>/hosts.toml (containerd config_path, ctr --hosts-dir),
+registries.conf.d/50-sparse-mirror.conf, imagedigestmirrorset.yaml, imagetagmirrorset.yaml.";
+
+/// `--format` of `mirror client-config`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientFormatArg {
+    /// containerd certs.d/<registry>/hosts.toml.
+    Containerd,
+    /// A registries.conf.d drop-in (CRI-O, podman, skopeo, buildah).
+    RegistriesConf,
+    /// An OpenShift ImageDigestMirrorSet.
+    Idms,
+    /// An OpenShift ImageTagMirrorSet.
+    Itms,
+}
+
+/// Options of `mirror client-config`.
+#[derive(Debug, Args)]
+pub struct ClientConfigArgs {
+    /// The sync configuration file (YAML; see docs/sync.md).
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_hint = clap::ValueHint::FilePath, env = "MIRROR_SYNC_FILE")]
+    pub file: PathBuf,
+
+    /// Which files (comma-separated or repeated; default: all four).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "FORMAT")]
+    pub format: Vec<ClientFormatArg>,
+
+    /// Write the files under DIR (each through a temporary file and a rename); without it they
+    /// are printed to stdout.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub output_dir: Option<PathBuf>,
+
+    /// Print the plan (each source, its mirrors, whether pulls by digest are served) and the
+    /// files that would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Targets checked at once.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallel: u16,
+
+    /// Request limits.
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+
+    /// Registry access shared by every host (per-host settings live in the file).
+    #[command(flatten)]
+    pub access: SharedAccessArgs,
+}
 
 const INVENTORY_EXAMPLES: &str = "Examples:
   # on the far side: what the disconnected registry holds, for every target of the sync file
@@ -321,6 +442,32 @@ pub struct SyncArgs {
     #[arg(long, help_heading = "Transfer")]
     pub no_cache: bool,
 
+    /// After the items, delete the target tags each entry's rules own and no longer select.
+    ///
+    /// Owned: the entry's `regex`/`exclude`/`semver` match the tag. Dropped: cut by `latest`,
+    /// or the source answers 404 for it. Their cosign tags and referrers go too; a digest
+    /// another tag still needs stays. Nothing is pruned for an entry whose listing or any item
+    /// failed. `prune: true` in the file does the same per entry, `prune: false` keeps an entry
+    /// out. With --bundle, the plan goes into bundle.json for `bundle apply --prune`. See
+    /// docs/sync.md ("Pruning").
+    #[arg(long, help_heading = "Prune")]
+    pub prune: bool,
+
+    /// More tag deletions than N in one run deletes nothing (exit 6, the list printed); 0 only
+    /// plans.
+    #[arg(long, default_value_t = 10, value_name = "N", help_heading = "Prune")]
+    pub prune_max: usize,
+
+    /// OCI layout targets: after pruning, unreferenced blobs younger than this stay (a copy
+    /// may still be writing them).
+    #[arg(
+        long,
+        default_value_t = 3600,
+        value_name = "SECONDS",
+        help_heading = "Prune"
+    )]
+    pub gc_min_age: u64,
+
     /// Transfer limits.
     #[command(flatten)]
     pub transfer: TransferArgs,
@@ -337,6 +484,10 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub hooks: HookPolicyArgs,
 
+    /// The gateway's site key, for every image (the file's `sign-key` wins).
+    #[command(flatten)]
+    pub signing: SigningArgs,
+
     /// Air-gap delta bundle.
     #[command(flatten)]
     pub bundle: BundleArgs,
@@ -344,6 +495,11 @@ pub struct SyncArgs {
     /// Monitoring.
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    /// After the run, write the client configuration (as `mirror client-config --output-dir
+    /// DIR`, every format) from what the targets hold now.
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath, help_heading = "Sync")]
+    pub client_config: Option<PathBuf>,
 }
 
 /// Options of `mirror verify`.
@@ -463,6 +619,10 @@ pub struct CopyArgs {
     /// The signature gate.
     #[command(flatten)]
     pub signatures: SignatureArgs,
+
+    /// The gateway: sign what crossed with the site key.
+    #[command(flatten)]
+    pub signing: SigningArgs,
 
     /// What an OCI-layout target records in `org.opencontainers.image.ref.name`: the tag, or the
     /// full source reference (`registry/repo:tag`). Both forms are accepted when reading.

@@ -151,14 +151,9 @@ pub struct TransferArgs {
     )]
     pub timeout: u64,
 
-    /// Seconds to wait for another writer of the same OCI layout before failing.
-    #[arg(
-        long,
-        default_value_t = 60,
-        value_name = "SECONDS",
-        help_heading = "OCI layouts"
-    )]
-    pub lock_timeout: u64,
+    /// OCI layouts.
+    #[command(flatten)]
+    pub layout: LayoutLockArgs,
 }
 
 impl Default for TransferArgs {
@@ -167,7 +162,7 @@ impl Default for TransferArgs {
             jobs: 8,
             retries: 5,
             timeout: 60,
-            lock_timeout: 60,
+            layout: LayoutLockArgs { lock_timeout: 60 },
         }
     }
 }
@@ -222,6 +217,19 @@ impl Default for WanArgs {
             range_min_rtt: None,
         }
     }
+}
+
+/// How long to wait for an OCI layout's lock (in the transfer group, and alone in `mirror gc`).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct LayoutLockArgs {
+    /// Seconds to wait for another writer of the same OCI layout before failing.
+    #[arg(
+        long,
+        default_value_t = 60,
+        value_name = "SECONDS",
+        help_heading = "OCI layouts"
+    )]
+    pub lock_timeout: u64,
 }
 
 /// Registry access options that are not per side.
@@ -410,9 +418,100 @@ pub struct SignatureArgs {
     )]
     pub require_signature: Vec<PathBuf>,
 
-    /// With --require-signature: every selected child manifest must carry a valid signature too.
-    #[arg(long, requires = "require_signature", help_heading = "Signatures")]
+    /// With --require-signature or an identity: every selected child manifest must carry a
+    /// valid signature too.
+    #[arg(long, help_heading = "Signatures")]
     pub require_signature_children: bool,
+
+    /// Accept keyless cosign signatures whose certificate names this identity (the SAN: an
+    /// email or URI), as cosign's --certificate-identity; repeatable. Needs an issuer flag and
+    /// --trusted-root. Checked offline: certificate chain, SCT, Rekor entry (docs/signatures.md).
+    #[arg(
+        long,
+        value_name = "IDENTITY",
+        requires = "trusted_root",
+        help_heading = "Signatures"
+    )]
+    pub require_signature_identity: Vec<String>,
+
+    /// As --require-signature-identity, a regular expression matched anywhere in the SAN (as
+    /// cosign's --certificate-identity-regexp; anchor it with ^…$); repeatable.
+    #[arg(
+        long,
+        value_name = "RE",
+        requires = "trusted_root",
+        help_heading = "Signatures"
+    )]
+    pub require_signature_identity_regexp: Vec<String>,
+
+    /// The OIDC issuer the identities must come from, as cosign's --certificate-oidc-issuer.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "require_signature_issuer_regexp",
+        help_heading = "Signatures"
+    )]
+    pub require_signature_issuer: Option<String>,
+
+    /// As --require-signature-issuer, a regular expression (cosign's
+    /// --certificate-oidc-issuer-regexp).
+    #[arg(long, value_name = "RE", help_heading = "Signatures")]
+    pub require_signature_issuer_regexp: Option<String>,
+
+    /// The Sigstore trusted root (trusted_root.json: Fulcio CAs, Rekor and CT log keys,
+    /// timestamp authorities) keyless signatures are checked against; read from disk, never
+    /// fetched. Refresh it on the connected side (`cosign trusted-root create`).
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Signatures")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+/// `--sign-format` values (mapped to the engine's `SignFormat` in app/signing.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SignFormatArg {
+    /// cosign's `sha256-<hex>.sig` tag: read by cosign 2 and 3, Kyverno, policy-controller and
+    /// Connaisseur; works on every registry.
+    #[default]
+    Tag,
+    /// A Sigstore bundle referrer (cosign 3's format; the `sha256-<hex>` fallback tag where the
+    /// registry has no referrers API).
+    Bundle,
+    /// Both.
+    Both,
+}
+
+/// The gateway of `copy` and `sync`: sign what was verified and copied with the site key
+/// (docs/signatures.md).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SigningArgs {
+    /// Once the image is complete on the target, sign the digest its tag resolves to (the
+    /// source's index, a sparse or a filtered one) with this private key, so clusters behind
+    /// the gap trust one site key. Needs --require-signature: only what was verified is signed.
+    ///
+    /// Keys: cosign's encrypted cosign.key (password from COSIGN_PASSWORD or
+    /// --sign-key-password-stdin) or an unencrypted PKCS#8 PEM: ECDSA P-256/P-384, RSA of at
+    /// least 2048 bits, Ed25519. A digest that already carries a valid signature by this key is
+    /// not signed again.
+    #[arg(long, value_name = "KEY_FILE", value_hint = clap::ValueHint::FilePath, help_heading = "Signatures")]
+    pub sign_key: Option<PathBuf>,
+
+    /// With --sign-key: also sign each copied child image manifest.
+    #[arg(long, requires = "sign_key", help_heading = "Signatures")]
+    pub sign_children: bool,
+
+    /// With --sign-key: which signature objects to write.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        requires = "sign_key",
+        help_heading = "Signatures"
+    )]
+    pub sign_format: Option<SignFormatArg>,
+
+    /// With --sign-key: read the password of cosign's encrypted key from stdin (instead of
+    /// COSIGN_PASSWORD).
+    #[arg(long, requires = "sign_key", help_heading = "Signatures")]
+    pub sign_key_password_stdin: bool,
 }
 
 /// `--bundle`: write a delta bundle for an air-gapped side instead of the target

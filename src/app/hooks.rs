@@ -325,7 +325,7 @@ fn stderr_stdio() -> std::process::Stdio {
 /// Run the hook a sync item calls for (if any) and add its report to the item.
 pub async fn after_item(hooks: &Hooks, r: &mut ItemReport, printer: Printer) {
     let (event, argv) = match r.action {
-        Action::Copied | Action::PartialRepair => ("on-change", &hooks.on_change),
+        Action::Copied | Action::PartialRepair | Action::Pruned => ("on-change", &hooks.on_change),
         Action::Failed => ("on-failure", &hooks.on_failure),
         _ => return,
     };
@@ -339,7 +339,12 @@ pub async fn after_item(hooks: &Hooks, r: &mut ItemReport, printer: Printer) {
             outcome: r.action.as_str(),
             source: &r.source,
             target: &r.target,
-            digest: r.source_digest.as_ref().map(|d| d.to_string()),
+            // A pruned tag has no source digest: the hook gets the one deleted.
+            digest: match r.action {
+                Action::Pruned => r.target_digest.as_ref(),
+                _ => r.source_digest.as_ref(),
+            }
+            .map(|d| d.to_string()),
             stdin,
         },
     )

@@ -22,6 +22,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::app::sync::report::{Action, ItemReport};
 use crate::engine::report::Report;
+use crate::engine::signature::format::Format;
+use crate::engine::signature::publish::{SignStatus, Signed};
 
 /// One item's result, as metrics see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +42,22 @@ pub struct ItemResult {
     pub rate_limit_pauses: u64,
     /// Hooks that failed (or timed out).
     pub hook_failures: u64,
+    /// Site signatures (`--sign-key`): `(status, format)` of each, e.g. `("signed", "tag")`.
+    pub signed: Vec<(&'static str, &'static str)>,
+}
+
+/// The metric labels of one site signature.
+fn signed_labels(s: &Signed) -> (&'static str, &'static str) {
+    let status = match s.status {
+        SignStatus::Signed => "signed",
+        SignStatus::Existing => "existing",
+        SignStatus::Planned => "planned",
+    };
+    let format = match s.format {
+        Format::CosignSimpleSigning => "tag",
+        _ => "bundle",
+    };
+    (status, format)
 }
 
 /// Whether an outcome counts as a success for `last_success`.
@@ -61,6 +79,7 @@ impl ItemResult {
             manifests_pushed: r.manifests_pushed,
             rate_limit_pauses: r.rate_limit_pauses,
             hook_failures: r.hooks.iter().filter(|h| !h.ok).count() as u64,
+            signed: r.signed.iter().map(signed_labels).collect(),
         }
     }
 
@@ -83,6 +102,7 @@ impl ItemResult {
             manifests_pushed: r.manifests_pushed,
             rate_limit_pauses: 0,
             hook_failures: 0,
+            signed: r.signed.iter().map(signed_labels).collect(),
         }
     }
 }
@@ -109,6 +129,7 @@ pub fn note_hook_failure(failed_item: bool) {
             manifests_pushed: 0,
             rate_limit_pauses: 0,
             hook_failures: 1,
+            signed: vec![],
         }),
     }
 }
@@ -142,6 +163,7 @@ pub fn finish(
                 manifests_pushed: 0,
                 rate_limit_pauses: 0,
                 hook_failures: 0,
+                signed: vec![],
             });
         }
     }
@@ -289,6 +311,9 @@ pub fn render(
         "would-repair",
         "complete",
         "incomplete",
+        "pruned",
+        "would-prune",
+        "prune-refused",
     ] {
         by_outcome.insert(o, 0);
     }
@@ -358,6 +383,17 @@ pub fn render(
     );
     family(
         &mut s,
+        "mirror_pruned_total",
+        "counter",
+        "Tags deleted by --prune in the last run (their artifacts not counted).",
+    );
+    let _ = writeln!(
+        s,
+        "mirror_pruned_total{{command=\"{c}\"}} {}",
+        items.iter().filter(|i| i.outcome == "pruned").count()
+    );
+    family(
+        &mut s,
         "mirror_hook_failures_total",
         "counter",
         "Hooks that failed or timed out in the last run.",
@@ -367,6 +403,28 @@ pub fn render(
         "mirror_hook_failures_total{{command=\"{c}\"}} {}",
         sum(|i| i.hook_failures)
     );
+
+    family(
+        &mut s,
+        "mirror_signatures_total",
+        "counter",
+        "Site signatures (--sign-key) of the last run: signed (written), existing (a valid one was already there), planned (dry run); by format (tag: the .sig tag, bundle: the Sigstore bundle referrer).",
+    );
+    let mut by_sig: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for status in ["signed", "existing", "planned"] {
+        for format in ["tag", "bundle"] {
+            by_sig.insert((status, format), 0);
+        }
+    }
+    for l in items.iter().flat_map(|i| &i.signed) {
+        *by_sig.entry(*l).or_default() += 1;
+    }
+    for ((status, format), n) in &by_sig {
+        let _ = writeln!(
+            s,
+            "mirror_signatures_total{{command=\"{c}\",status=\"{status}\",format=\"{format}\"}} {n}"
+        );
+    }
 
     // Per item. Duplicates (sync --verify checks items again) keep the last result.
     let mut per: BTreeMap<(String, String), &ItemResult> = BTreeMap::new();
@@ -468,6 +526,7 @@ mod tests {
             manifests_pushed: 1,
             rate_limit_pauses: 0,
             hook_failures: 0,
+            signed: vec![],
         }
     }
 

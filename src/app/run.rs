@@ -49,10 +49,12 @@ fn command_name(c: &Command) -> &'static str {
         Command::Inventory(_) => "inventory",
         Command::Man { .. } => "man",
         Command::Sync(_) => "sync",
+        Command::ClientConfig(_) => "client-config",
         Command::Bundle(BundleCommand::Apply(_)) => "bundle apply",
         Command::Bundle(BundleCommand::Check { .. }) => "bundle check",
         Command::Verify(_) => "verify",
         Command::Completions { .. } => "completions",
+        Command::Gc(_) => "gc",
     }
 }
 
@@ -70,6 +72,9 @@ async fn dispatch(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u
                 source: e,
             }),
         Command::Sync(args) => commands::sync::sync_command(args, printer, cancel).await,
+        Command::ClientConfig(args) => {
+            commands::client_config::client_config_command(args, printer, cancel).await
+        }
         Command::Bundle(BundleCommand::Apply(args)) => {
             commands::bundle::apply_command(args, printer, cancel).await
         }
@@ -77,6 +82,7 @@ async fn dispatch(cli: &Cli, printer: Printer, cancel: &CancelToken) -> Result<u
             commands::bundle::check_command(dir, printer).await
         }
         Command::Verify(args) => commands::verify::verify_command(args, printer, cancel).await,
+        Command::Gc(args) => commands::gc::gc_command(args, printer).await,
         Command::Completions { shell } => {
             commands::man::print_completions(*shell, printer);
             Ok(exit::OK)

@@ -11,11 +11,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::app::bundle::stamp::now_utc;
 use crate::app::cli::{CopyArgs, InspectArgs, RefName, VerifyArgs};
 use crate::app::flags::{
     AccessArgs, OnRejectArg, PlatformlessArg, SelectionArgs, SharedAccessArgs, SignatureArgs,
     TransferArgs, WanArgs,
 };
+use crate::app::signing::{copy_signing, KeyLoader};
 use crate::auth::credentials::CredentialFlags;
 use crate::auth::Auth;
 use crate::engine::artifacts::ArtifactOptions;
@@ -96,7 +98,7 @@ impl TransferSettings {
                 ..RetryPolicy::default()
             },
             timeout: Duration::from_secs(a.timeout.max(1)),
-            lock_timeout: Duration::from_secs(a.lock_timeout),
+            lock_timeout: Duration::from_secs(a.layout.lock_timeout),
         }
     }
 }
@@ -395,6 +397,10 @@ pub struct CopySettings {
     pub signatures: crate::engine::signature::Policy,
     /// `--range-streams`, `--limit-rate`: shared by the run.
     pub wan: Transfer,
+    /// The gateway (`--sign-key`), checked against `signatures`.
+    pub signing: Option<std::sync::Arc<crate::engine::signature::publish::SiteSigning>>,
+    /// Warnings found while reading the settings (a signing key other users can read).
+    pub warnings: Vec<String>,
 }
 
 /// A public key file larger than this is refused before it is read.
@@ -408,8 +414,16 @@ pub fn signature_policy(a: &SignatureArgs) -> Result<crate::engine::signature::P
         .iter()
         .map(|p| read_public_key(p))
         .collect::<Result<Vec<_>>>()?;
+    let keyless = crate::app::keyless_settings::keyless_policy(a)?;
+    if a.require_signature_children && keys.is_empty() && keyless.is_none() {
+        return Err(Error::Usage {
+            message: "--require-signature-children needs --require-signature or --require-signature-identity[-regexp]".into(),
+            hint: None,
+        });
+    }
     Ok(crate::engine::signature::Policy {
         keys,
+        keyless,
         children: a.require_signature_children,
     })
 }
@@ -445,6 +459,14 @@ impl CopySettings {
             &transfer,
             cancel,
         )?;
+        if a.signing.sign_key_password_stdin && (a.src.password_stdin || a.dest.password_stdin) {
+            return Err(Error::usage(
+                "--sign-key-password-stdin and --src/--dest-password-stdin cannot both read stdin",
+            ));
+        }
+        let signatures = signature_policy(&a.signatures)?;
+        let mut keys = KeyLoader::new(a.signing.sign_key_password_stdin);
+        let signing = copy_signing(&a.signing, &signatures, &mut keys, &now_utc())?;
         Ok(CopySettings {
             source: sides.source,
             target: sides.target,
@@ -457,8 +479,10 @@ impl CopySettings {
             lock_timeout: transfer.lock_timeout,
             artifacts: selection.artifacts,
             cancel: cancel.clone(),
-            signatures: signature_policy(&a.signatures)?,
             wan: wan_settings(&a.wan, None, &transfer),
+            signatures,
+            signing,
+            warnings: keys.warnings,
         })
     }
 }

@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod plan;
 mod preflight;
 pub mod progress;
+pub mod prune;
 pub mod referrers;
 pub mod report;
 pub mod resolve;

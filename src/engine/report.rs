@@ -17,6 +17,7 @@ use crate::engine::referrers::{
     ArtifactPlan, ArtifactReport, ArtifactStatus, FallbackUpdate, Skipped,
 };
 use crate::engine::select::Decision;
+use crate::engine::signature::publish::SignStatus;
 use crate::model::digest::Digest;
 
 /// Report schema version.
@@ -111,6 +112,10 @@ pub struct Report {
     /// Absent from the JSON without the flag.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<crate::engine::signature::Verified>,
+    /// `--sign-key`: the site signatures written (`signed`), found already there (`existing`)
+    /// or, in a dry run, `planned`: one per signed digest and format. Absent without the flag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<crate::engine::signature::publish::Signed>,
 }
 
 impl Report {
@@ -145,6 +150,7 @@ impl Report {
         r.present_bytes = o.present_bytes;
         r.add_artifacts(&o.artifact_plan, o.artifacts.as_ref());
         r.signatures = o.signatures.clone();
+        r.signed = o.signed.clone();
         r
     }
 
@@ -205,6 +211,7 @@ impl Report {
             artifacts_skipped: vec![],
             fallback_tags: vec![],
             signatures: vec![],
+            signed: vec![],
         }
     }
 
@@ -288,6 +295,7 @@ impl Report {
                 _ => self.source_digest.to_string(),
             };
             let _ = writeln!(s, "{} is up to date: it holds {state}", self.target);
+            self.render_signed(&mut s);
             return s;
         }
         let b = &self.blobs;
@@ -328,7 +336,28 @@ impl Report {
             let _ = write!(s, "; sparse index ({skipped} entries left out)");
         }
         s.push('\n');
+        self.render_signed(&mut s);
         s
+    }
+
+    /// One line per site signature (`--sign-key`).
+    fn render_signed(&self, s: &mut String) {
+        for g in &self.signed {
+            let what = match g.status {
+                SignStatus::Signed => "signed",
+                SignStatus::Existing => "already signed",
+                SignStatus::Planned => "would sign",
+            };
+            let _ = write!(
+                s,
+                "{what} {} with the site key {} ({}",
+                g.subject, g.key_fingerprint, g.format
+            );
+            if let Some(t) = &g.tag {
+                let _ = write!(s, ", tag {t}");
+            }
+            let _ = writeln!(s, ")");
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Advice shown under an error: found by looking at its root cause.
 
+use super::retry_after::RetryAfter;
 use super::Error;
 use crate::model::manifest::ManifestError;
 
@@ -33,11 +34,20 @@ impl Error {
     /// Advice in the words of `style`'s reader.
     pub fn hints_for(&self, style: HintStyle) -> Vec<String> {
         let mut h = vec![];
+        if let Some(asked) = refused_retry_after(self) {
+            h.push(format!("try again {}, as the registry asked", asked.when()));
+        }
         match self.root() {
             Error::Usage { hint: Some(hint), .. } => h.push(hint.clone()),
             Error::Config(_) => {
                 h.push("nothing was run; the file format is in docs/sync.md".into())
             }
+            Error::BodyCutShort { source, .. } if source.to_string().to_ascii_lowercase().contains("timed out") => h.push(
+                "the registry stopped sending mid-body for longer than --timeout on every read: on a slow link or a busy registry, raise --timeout".into(),
+            ),
+            Error::BodyCutShort { .. } => h.push(
+                "the registry answered, so its host, port and credentials are right, but the body ended early on every read: a proxy or load balancer between here and the registry that cuts transfers, or the registry's storage backend failing mid-read, is the likely cause (their logs name the blob); a rerun copies only what is missing".into(),
+            ),
             Error::Network { https_to_http: true, .. } => h.push(format!(
                 "the registry seems to speak plain HTTP: {}",
                 style.say("pass --src-plain-http or --dest-plain-http", "set `plain-http: true` for its host under `registries:`")
@@ -56,6 +66,16 @@ impl Error {
             }
             Error::Registry(r) if r.status == 400 && r.body.as_deref().is_some_and(|b| b.contains("HTTP request to an HTTPS server")) => h.push(
                 format!("the registry speaks HTTPS: {}", style.say("drop --src-plain-http/--dest-plain-http", "remove `plain-http: true` for its host under `registries:`")),
+            ),
+            Error::Auth { credential_source, reason, .. } if reason.starts_with("DELETE ") => {
+                h.push(format!("credentials tried: {credential_source}"));
+                h.push("deleting needs the `delete` right: a token for `repository:NAME:delete` (distribution's token auth asks for that action on every DELETE), or an account allowed to delete artifacts (Harbor: a robot account with the delete permission); docs/registries.md §Deletes".into());
+            }
+            Error::Registry(r) if r.method == "DELETE" && (r.status == 405 || r.has_code("UNSUPPORTED")) => h.push(
+                "the registry does not allow deletes: distribution needs `storage.delete.enabled: true` in its configuration (off by default); elsewhere allow this account to delete manifests, or leave `prune` off for this target (docs/registries.md §Deletes)".into(),
+            ),
+            Error::Registry(r) if r.method == "DELETE" && r.status == 400 => h.push(
+                "the registry refused this kind of delete (distribution 2.8 deletes manifests by digest only, never a tag alone; docs/registries.md §Deletes)".into(),
             ),
             Error::Auth { credential_source, status, registry, .. } => {
                 h.push(format!("credentials tried: {credential_source}"));
@@ -117,6 +137,15 @@ impl Error {
             _ => {}
         }
         h
+    }
+}
+
+/// The `Retry-After` a retry loop refused to wait for, if that is why `e` gave up.
+fn refused_retry_after(e: &Error) -> Option<RetryAfter> {
+    match e {
+        Error::RetryAfterTooLong { asked, .. } => Some(*asked),
+        Error::Context { source, .. } => refused_retry_after(source),
+        _ => None,
     }
 }
 

@@ -1,8 +1,8 @@
 //! Registry answers as errors: the OCI error document, the HTTP failure, URL redaction.
 
 use std::fmt;
-use std::time::Duration;
 
+use super::retry_after::RetryAfter;
 use crate::model::digest::Digest;
 
 /// One entry of a registry's `{"errors":[…]}` body. `detail` may be any JSON.
@@ -60,8 +60,8 @@ pub struct RegistryError {
     pub errors: Vec<OciError>,
     /// The body when it was not an OCI error document (truncated).
     pub body: Option<String>,
-    /// `Retry-After`, if sent.
-    pub retry_after: Option<Duration>,
+    /// `Retry-After`, if sent (and parsable).
+    pub retry_after: Option<RetryAfter>,
 }
 
 impl RegistryError {

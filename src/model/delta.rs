@@ -15,6 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::model::digest::Digest;
+use crate::model::prune::{PlannedDeletion, PrunedTag};
 use crate::model::reference::ImageRef;
 
 /// `format` of an inventory.
@@ -82,25 +83,17 @@ pub fn registry_of(key: &str) -> Option<&str> {
     key.split_once('/').map(|(h, _)| h)
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (the proleptic Gregorian calendar,
-/// Howard Hinnant's days-from-civil inverse), for `created` fields.
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch, for `created` fields.
 pub fn utc_timestamp(unix_secs: u64) -> String {
-    let days = (unix_secs / 86_400) as i64;
-    let rem = unix_secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let c = crate::model::time::civil(unix_secs);
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        c.year,
+        c.month,
+        c.day,
+        c.seconds / 3_600,
+        c.seconds % 3_600 / 60,
+        c.seconds % 60
     )
 }
 
@@ -181,6 +174,9 @@ pub struct Inventory {
     pub registries: Vec<RegistryFacts>,
     /// Per repository, sorted by name.
     pub repositories: Vec<Repository>,
+    /// Ledger: tags bundles planned to delete (`--prune`; read by `model/far_tags.rs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<PrunedTag>,
     /// `sha256:<hex>` of the canonical JSON with this field empty.
     pub checksum: String,
 }
@@ -254,6 +250,7 @@ impl Inventory {
             bundles: vec![],
             registries: vec![],
             repositories: vec![],
+            pruned: vec![],
             checksum: String::new(),
         }
     }
@@ -572,6 +569,10 @@ pub struct BundleManifest {
     /// The tar volumes, in order, when packed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<Volume>,
+    /// `--prune`: the near side's deletion plan for the far side, applied by
+    /// `mirror bundle apply --prune` after the images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prune: Vec<PlannedDeletion>,
     /// Sizes.
     pub totals: Totals,
     /// `sha256:<hex>` of the canonical JSON with this field empty.

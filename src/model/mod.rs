@@ -4,7 +4,10 @@
 
 pub mod delta;
 pub mod digest;
+pub mod far_tags;
 pub mod manifest;
 pub mod media;
 pub mod platform;
+pub mod prune;
 pub mod reference;
+pub mod time;

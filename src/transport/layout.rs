@@ -26,6 +26,7 @@ use crate::transport::ranges::{RangedBlob, Verify};
 use crate::transport::storage::{BlobBody, Pushed, Storage};
 
 mod files;
+pub mod prune;
 pub use files::write_atomic;
 use files::{io_err, BatchWriter, SHARED_MODE};
 
@@ -212,9 +213,20 @@ impl Layout {
             .collect()
     }
 
-    /// Find the root descriptor for a tag (accepting `REPO:TAG` ref names too) or digest.
+    /// Find the root descriptor for a tag (accepting `REPO:TAG` ref names too) or digest. Tags
+    /// pushed in this run and not yet committed by `finish` come first, the latest of them
+    /// winning as it will in `index.json`: a writer reads its own writes (the gateway appends
+    /// its signature to the `.sig` tag a referrers copy just pushed, docs/signatures.md).
     fn find(&self, reference: &str) -> Result<Option<Descriptor>> {
-        let entries = self.entries()?;
+        let pending: Vec<(Option<String>, Descriptor)> = self
+            .pending
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .rev()
+            .filter_map(|(n, v)| Some((n.clone(), serde_json::from_value(v.clone()).ok()?)))
+            .collect();
+        let entries: Vec<_> = pending.into_iter().chain(self.entries()?).collect();
         if let Ok(d) = reference.parse::<Digest>() {
             return Ok(entries.into_iter().map(|(_, e)| e).find(|e| e.digest == d));
         }
@@ -320,12 +332,9 @@ impl Layout {
         Ok(())
     }
 
-    /// Apply pending tag updates to `index.json` under the lock.
-    fn commit_index(&self) -> Result<()> {
-        let pending = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
-        if pending.is_empty() {
-            return Ok(());
-        }
+    /// Take the advisory lock on `index.json.lock`, waiting up to the lock timeout. `index.json`
+    /// changes only while it is held (released when the file is dropped).
+    fn lock_index(&self) -> Result<std::fs::File> {
         let lock_path = self.root.join("index.json.lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
@@ -336,7 +345,7 @@ impl Layout {
         let deadline = std::time::Instant::now() + self.lock_timeout;
         loop {
             match lock.try_lock() {
-                Ok(()) => break,
+                Ok(()) => return Ok(lock),
                 Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
@@ -352,6 +361,25 @@ impl Layout {
                 }
             }
         }
+    }
+
+    /// Replace `index.json` (temp file + rename); the caller holds [`Layout::lock_index`].
+    fn write_index(&self, entries: Vec<serde_json::Value>) -> Result<()> {
+        let mut doc = BTreeMap::new();
+        doc.insert("schemaVersion", serde_json::json!(2));
+        doc.insert("mediaType", serde_json::json!(media::OCI_INDEX));
+        doc.insert("manifests", serde_json::Value::Array(entries));
+        let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
+        write_atomic(&self.root.join(INDEX_FILE), &bytes)
+    }
+
+    /// Apply pending tag updates to `index.json` under the lock.
+    fn commit_index(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.pending.lock().expect("not poisoned"));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let lock = self.lock_index()?;
         let mut entries = self.read_index()?;
         for (name, desc) in pending {
             entries.retain(|e| {
@@ -367,12 +395,7 @@ impl Layout {
             });
             entries.push(desc);
         }
-        let mut doc = BTreeMap::new();
-        doc.insert("schemaVersion", serde_json::json!(2));
-        doc.insert("mediaType", serde_json::json!(media::OCI_INDEX));
-        doc.insert("manifests", serde_json::Value::Array(entries));
-        let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
-        write_atomic(&self.root.join(INDEX_FILE), &bytes)?;
+        self.write_index(entries)?;
         drop(lock);
         Ok(())
     }
@@ -577,41 +600,4 @@ impl Storage for Layout {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Regression: a writer killed after `oci-layout` but before `index.json` left a layout
-    /// that every rerun refused ("index.json is missing").
-    #[test]
-    fn reopening_a_half_created_layout_completes_it() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join(LAYOUT_FILE),
-            br#"{"imageLayoutVersion":"1.0.0"}"#,
-        )
-        .unwrap();
-        let l = Layout::create(dir.path()).unwrap();
-        assert!(l.read_index().unwrap().is_empty());
-        l.pending.lock().unwrap().push((Some("v1".into()), serde_json::json!({"digest": "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"})));
-        l.commit_index().unwrap();
-        assert_eq!(l.read_index().unwrap().len(), 1);
-    }
-
-    #[test]
-    fn garbled_layout_file_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(LAYOUT_FILE), b"{nope").unwrap();
-        let e = Layout::open(dir.path()).err().unwrap().to_string();
-        assert!(e.contains("oci-layout is not valid"), "{e}");
-        std::fs::write(
-            dir.path().join(LAYOUT_FILE),
-            br#"{"imageLayoutVersion":"9.0.0"}"#,
-        )
-        .unwrap();
-        assert!(Layout::create(dir.path())
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("unsupported imageLayoutVersion"));
-    }
-}
+mod tests;

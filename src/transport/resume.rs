@@ -7,7 +7,9 @@
 //! already delivered skipped. Either way the consumer sees one continuous byte sequence, and the
 //! digest is still verified over the whole blob by the consumer (`copy.rs` wraps every blob in a
 //! `VerifyingStream`), so a resume can never smuggle wrong bytes in. Attempts are bounded by the
-//! retry policy, with its backoff between them.
+//! retry policy, with its backoff between them. When they are spent on bodies that broke off
+//! (rather than on a re-open that failed), the error says so ([`Error::BodyCutShort`]): the
+//! registry answers but ends its bodies early, which no retry of an outer loop mends.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,6 +38,8 @@ struct State {
     /// Bytes to drop from the front of `body` (the source restarted before `delivered`).
     skip: u64,
     resumes: u32,
+    /// Whether `body` is the failure of a re-open rather than a body that was being read.
+    reopen_failed: bool,
     policy: RetryPolicy,
     reopen: Reopen,
     what: String,
@@ -50,6 +54,7 @@ pub fn resuming(first: Body, size: u64, policy: RetryPolicy, what: String, reope
         delivered: 0,
         skip: 0,
         resumes: 0,
+        reopen_failed: false,
         policy,
         reopen,
         what,
@@ -84,9 +89,24 @@ pub fn resuming(first: Body, size: u64, policy: RetryPolicy, what: String, reope
                 },
                 Some(Err(e)) => e,
             };
-            if !problem.is_transient() || st.resumes >= st.policy.retries {
+            if !problem.is_transient() {
                 st.done = true;
                 return Some((Err(problem), st));
+            }
+            if st.resumes >= st.policy.retries {
+                st.done = true;
+                if st.reopen_failed {
+                    return Some((Err(problem), st));
+                }
+                let e = Error::BodyCutShort {
+                    method: "GET".into(),
+                    what: st.what.clone(),
+                    reads: st.resumes + 1,
+                    received: st.delivered,
+                    expected: st.size,
+                    source: Box::new(problem),
+                };
+                return Some((Err(e), st));
             }
             st.resumes += 1;
             let delay = st.policy.delay(st.resumes, &problem);
@@ -102,6 +122,7 @@ pub fn resuming(first: Body, size: u64, policy: RetryPolicy, what: String, reope
                 Ok((start, body)) if start <= st.delivered => {
                     st.skip = st.delivered - start;
                     st.body = body;
+                    st.reopen_failed = false;
                 }
                 Ok((start, _)) => {
                     st.done = true;
@@ -114,6 +135,7 @@ pub fn resuming(first: Body, size: u64, policy: RetryPolicy, what: String, reope
                 // Counted as an attempt; the next round tries again or gives up.
                 Err(e) => {
                     st.body = stream::once(async move { Err(e) }).boxed();
+                    st.reopen_failed = true;
                 }
             }
         }
@@ -177,6 +199,7 @@ mod tests {
             retries: 3,
             base: Duration::from_millis(1),
             cap: Duration::from_millis(1),
+            ..RetryPolicy::default()
         }
     }
 
@@ -250,13 +273,35 @@ mod tests {
 
     #[tokio::test]
     async fn gives_up_after_the_retries_and_passes_permanent_errors_through() {
-        let failing: Reopen = Arc::new(|_| Box::pin(async { Ok((0, chunks(vec![Err(reset())]))) }));
+        // Every read breaks off after 3 bytes: a body cut short, not retried by an outer loop.
+        let failing: Reopen =
+            Arc::new(|_| Box::pin(async { Ok((0, chunks(vec![Ok(b"012"), Err(reset())]))) }));
+        let b = resuming(
+            chunks(vec![Ok(b"012"), Err(reset())]),
+            10,
+            policy(),
+            "blob x from r/a".into(),
+            failing,
+        );
+        let e = collect(b).await.unwrap_err();
+        assert!(!e.is_transient(), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "GET blob x from r/a: the body broke off before its end on all 4 reads (the first \
+             GET and 3 resumes with Range); 3 of 10 bytes arrived"
+        );
+        assert!(
+            matches!(&e, Error::BodyCutShort { source, .. } if matches!(**source, Error::Network { .. }))
+        );
+        // A re-open that fails every time is that failure (transient: an outer loop may retry
+        // the whole step), not a body cut short.
+        let unreachable: Reopen = Arc::new(|_| Box::pin(async { Err(reset()) }));
         let b = resuming(
             chunks(vec![Err(reset())]),
             10,
             policy(),
             "blob".into(),
-            failing,
+            unreachable,
         );
         assert!(collect(b).await.unwrap_err().is_transient());
         let never: Reopen = Arc::new(|_| panic!("must not reopen after a permanent error"));

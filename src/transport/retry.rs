@@ -1,18 +1,22 @@
 //! One retry policy for idempotent steps: HEAD, GET, manifest PUT, and a whole blob copy restarted
 //! from a fresh source stream.
 //!
-//! Exponential backoff with full jitter, honouring `Retry-After` (capped). Only errors that
-//! [`Error::is_transient`] marks are retried; everything else fails fast with the registry's code.
-//! With `MIRROR_TEST` set, delays shrink to milliseconds so fault-injection tests stay fast.
+//! Exponential backoff with full jitter, honouring `Retry-After` up to 30 s
+//! (docs/registries.md §Rate limits). A registry that asks for more (a day, a date years
+//! ahead) is not retried at all: the step ends at once with what it asked for and when to try
+//! again ([`Error::RetryAfterTooLong`]), instead of retrying at the cap and failing minutes
+//! later anyway. Only errors that [`Error::is_transient`] marks are retried; everything else
+//! fails fast with the registry's code. With `MIRROR_TEST` set, delays shrink to milliseconds
+//! so fault-injection tests stay fast (the 30 s limit on `Retry-After` does not shrink: what is
+//! honoured stays the same).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, RetryAfter};
 
-/// Whether a `Retry-After` above the cap was logged already (logged once per run, at `-v`).
-static CLAMP_LOGGED: AtomicBool = AtomicBool::new(false);
+/// The longest `Retry-After` a retry waits for.
+pub const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// How many times and how long to wait.
 #[derive(Debug, Clone, Copy)]
@@ -21,8 +25,10 @@ pub struct RetryPolicy {
     pub retries: u32,
     /// First backoff step.
     pub base: Duration,
-    /// Largest backoff step and largest honoured `Retry-After`.
+    /// Largest backoff step, and largest wait for an honoured `Retry-After`.
     pub cap: Duration,
+    /// The longest `Retry-After` honoured; a longer one ends the step at once.
+    pub longest_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -40,6 +46,7 @@ impl Default for RetryPolicy {
             } else {
                 Duration::from_secs(30)
             },
+            longest_retry_after: LONGEST_RETRY_AFTER,
         }
     }
 }
@@ -53,17 +60,11 @@ impl RetryPolicy {
         }
     }
 
-    /// The delay before retry number `attempt` (1-based).
+    /// The delay before retry number `attempt` (1-based): the `Retry-After` the registry sent
+    /// (at most the cap), or the backoff.
     pub fn delay(&self, attempt: u32, err: &Error) -> Duration {
         if let Some(after) = err.retry_after() {
-            if after > self.cap && !CLAMP_LOGGED.swap(true, Ordering::Relaxed) {
-                tracing::debug!(
-                    asked_s = after.as_secs(),
-                    cap_ms = self.cap.as_millis() as u64,
-                    "the registry asked to wait longer than the retry cap (Retry-After); waiting the cap instead"
-                );
-            }
-            return after.min(self.cap);
+            return after.wait().min(self.cap);
         }
         let exp = self.base.saturating_mul(1u32 << attempt.min(16));
         let ceiling = exp.min(self.cap);
@@ -95,24 +96,42 @@ impl RetryPolicy {
     {
         let mut attempt = 0;
         loop {
-            match op().await {
+            let e = match op().await {
                 Ok(v) => return Ok(v),
-                Err(e) if retryable(&e) && attempt < self.retries => {
-                    attempt += 1;
-                    let d = self.delay(attempt, &e);
-                    tracing::debug!(what, attempt, delay_ms = d.as_millis() as u64, error = %e, "retrying");
-                    tokio::time::sleep(d).await;
-                }
-                Err(e) if attempt > 0 && retryable(&e) => {
-                    return Err(Error::RetriesExhausted {
+                Err(e) if retryable(&e) => e,
+                Err(e) => return Err(e),
+            };
+            if let Some(asked) = self.too_long(&e) {
+                tracing::debug!(what, %asked, "not retried: Retry-After beyond the limit");
+                return Err(Error::RetryAfterTooLong {
+                    what: what.to_string(),
+                    asked,
+                    limit: self.longest_retry_after,
+                    source: Box::new(e),
+                });
+            }
+            if attempt == self.retries {
+                return Err(if attempt == 0 {
+                    e
+                } else {
+                    Error::RetriesExhausted {
                         what: what.to_string(),
                         attempts: attempt + 1,
                         source: Box::new(e),
-                    })
-                }
-                Err(e) => return Err(e),
+                    }
+                });
             }
+            attempt += 1;
+            let d = self.delay(attempt, &e);
+            tracing::debug!(what, attempt, delay_ms = d.as_millis() as u64, error = %e, "retrying");
+            tokio::time::sleep(d).await;
         }
+    }
+
+    /// The `Retry-After` of `e` when it asks for more than this policy waits.
+    fn too_long(&self, e: &Error) -> Option<RetryAfter> {
+        e.retry_after()
+            .filter(|a| a.wait() > self.longest_retry_after)
     }
 }
 
@@ -129,22 +148,25 @@ fn jitter() -> f64 {
 }
 
 /// Parse `Retry-After`: delay-seconds or an HTTP date. Any value parses without overflow: a
-/// number too large for `u64`, or a date past what the clock can hold, is "very long" (the
-/// caller clamps it to the cap); a date in the past is zero; anything else is `None`.
-pub fn parse_retry_after(v: &str) -> Option<Duration> {
+/// number too large for `u64` is `u64::MAX` seconds (beyond the limit, so not retried); a date
+/// in the past is a wait of zero; a date whose seconds overflow, and anything else, is `None`.
+pub fn parse_retry_after(v: &str) -> Option<RetryAfter> {
     retry_after_at(v, SystemTime::now())
 }
 
 /// [`parse_retry_after`] as seen at `now`.
-fn retry_after_at(v: &str, now: SystemTime) -> Option<Duration> {
+fn retry_after_at(v: &str, now: SystemTime) -> Option<RetryAfter> {
     let v = v.trim();
     if !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_digit()) {
         // delay-seconds: all digits; more than u64 holds is as good as forever.
-        return Some(Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX)));
+        return Some(RetryAfter::Seconds(v.parse::<u64>().unwrap_or(u64::MAX)));
     }
-    let secs = httpdate_secs(v)?;
+    let at = httpdate_secs(v)?;
     let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    Some(Duration::from_secs(secs.saturating_sub(now)))
+    Some(RetryAfter::Date {
+        at,
+        wait: Duration::from_secs(at.saturating_sub(now)),
+    })
 }
 
 /// IMF-fixdate only (`Sun, 06 Nov 1994 08:49:37 GMT`), which is what servers send, as seconds
@@ -197,10 +219,13 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("3"), Some(RetryAfter::Seconds(3)));
         assert_eq!(
             parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
+            Some(RetryAfter::Date {
+                at: 784111777,
+                wait: Duration::ZERO
+            })
         );
         assert_eq!(
             httpdate_secs("Sun, 06 Nov 1994 08:49:37 GMT"),
@@ -208,7 +233,7 @@ mod tests {
         );
         let now = UNIX_EPOCH + Duration::from_secs(784111777 - 90);
         assert_eq!(
-            retry_after_at("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            retry_after_at("Sun, 06 Nov 1994 08:49:37 GMT", now).map(|a| a.wait()),
             Some(Duration::from_secs(90))
         );
         assert_eq!(parse_retry_after("soon"), None);
@@ -217,16 +242,16 @@ mod tests {
     /// Issue 14: these panicked (overflow in the date arithmetic) or waited the cap silently.
     #[test]
     fn hostile_retry_after_values_never_overflow() {
-        let forever = Some(Duration::from_secs(u64::MAX));
+        let forever = Some(RetryAfter::Seconds(u64::MAX));
         assert_eq!(parse_retry_after("18446744073709551615"), forever);
         assert_eq!(parse_retry_after("99999999999999999999999999"), forever);
-        // Far-future dates are long waits (clamped by the policy), never a panic.
+        // Far-future dates are long waits (not retried by the policy), never a panic.
         let century = Duration::from_secs(100 * 365 * 86400);
         for v in [
             "Sun, 06 Nov 400000000000 08:49:37 GMT",
             "Fri, 31 Dec 9999 23:59:59 GMT",
         ] {
-            let d = parse_retry_after(v).unwrap();
+            let d = parse_retry_after(v).unwrap().wait();
             assert!(d > century, "{v}: {d:?}");
         }
         // A year whose seconds do not fit in u64 is not a date.
@@ -250,16 +275,76 @@ mod tests {
             retries: 1,
             base: Duration::from_millis(1),
             cap: Duration::from_secs(30),
+            longest_retry_after: LONGEST_RETRY_AFTER,
         };
-        let e = Error::from(crate::error::RegistryError {
+        assert_eq!(p.delay(1, &unavailable(forever)), Duration::from_secs(30));
+    }
+
+    fn unavailable(retry_after: Option<RetryAfter>) -> Error {
+        Error::from(crate::error::RegistryError {
             method: "GET".into(),
-            url: "u".into(),
+            url: "http://registry.test/v2/a/manifests/v1".into(),
             status: 503,
             errors: vec![],
             body: None,
-            retry_after: forever,
-        });
-        assert_eq!(p.delay(1, &e), Duration::from_secs(30));
+            retry_after,
+        })
+    }
+
+    /// Issue 21: a `Retry-After` beyond the limit ends the step at the first answer, saying
+    /// what the registry asked for and when to try again; one within it is waited for (at
+    /// most the cap, which test mode shrinks) and retried.
+    #[tokio::test]
+    async fn a_retry_after_beyond_the_limit_is_not_retried() {
+        let p = RetryPolicy {
+            retries: 5,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+            longest_retry_after: Duration::from_secs(30),
+        };
+        for asked in [
+            RetryAfter::Seconds(31),
+            RetryAfter::Seconds(u64::MAX),
+            RetryAfter::Date {
+                at: 253_402_300_799,
+                wait: Duration::from_secs(3600),
+            },
+        ] {
+            let mut n = 0;
+            let e = p
+                .run("GET manifest", || {
+                    n += 1;
+                    async move { Err::<(), _>(unavailable(Some(asked))) }
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(n, 1, "{asked:?} was retried");
+            assert!(matches!(e, Error::RetryAfterTooLong { .. }), "{e:?}");
+            assert!(!e.is_transient(), "an outer loop must not retry it");
+            assert_eq!(e.retry_after(), Some(asked));
+            assert!(
+                e.to_string().starts_with(&format!(
+                    "GET manifest: the registry asked to wait {asked}, longer than the 30 s"
+                )),
+                "{e}"
+            );
+            assert_eq!(
+                e.hints()[0],
+                format!("try again {}, as the registry asked", asked.when())
+            );
+        }
+        for asked in [RetryAfter::Seconds(30), RetryAfter::Seconds(0)] {
+            let mut n = 0;
+            let e = p
+                .run("GET manifest", || {
+                    n += 1;
+                    async move { Err::<(), _>(unavailable(Some(asked))) }
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(n, 6, "{asked:?}");
+            assert!(e.to_string().contains("gave up after 6 attempts"), "{e}");
+        }
     }
 
     #[tokio::test]
@@ -268,6 +353,7 @@ mod tests {
             retries: 3,
             base: Duration::from_millis(1),
             cap: Duration::from_millis(2),
+            longest_retry_after: LONGEST_RETRY_AFTER,
         };
         let mut n = 0;
         let r: Result<()> = p

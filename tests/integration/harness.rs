@@ -188,11 +188,21 @@ impl Registry {
     /// `auth:`). Ready when `GET /v2/` gets any HTTP answer (401 with auth, 400 for plain HTTP
     /// to a TLS port), or exactly 200 when both are empty.
     pub fn start_secured(http_yaml: &str, extra_yaml: &str) -> Registry {
+        Self::start_inner(http_yaml, extra_yaml, true)
+    }
+
+    /// Starts a registry with distribution's default `storage.delete.enabled: false`: every
+    /// DELETE answers 405 `UNSUPPORTED`.
+    pub fn start_without_deletes() -> Registry {
+        Self::start_inner("", "", false)
+    }
+
+    fn start_inner(http_yaml: &str, extra_yaml: &str, deletes: bool) -> Registry {
         let bin = registry_bin();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match Self::try_start(&bin, http_yaml, extra_yaml) {
+            match Self::try_start(&bin, http_yaml, extra_yaml, deletes) {
                 Ok(r) => return r,
                 // Another process grabbed the port between our probe and its bind.
                 Err(log) if attempt < 5 && log.contains("address already in use") => continue,
@@ -201,14 +211,19 @@ impl Registry {
         }
     }
 
-    fn try_start(bin: &Path, http_yaml: &str, extra_yaml: &str) -> Result<Registry, String> {
+    fn try_start(
+        bin: &Path,
+        http_yaml: &str,
+        extra_yaml: &str,
+        deletes: bool,
+    ) -> Result<Registry, String> {
         let dir = tempfile::tempdir().expect("creating registry temp dir");
         let data = dir.path().join("data");
         fs::create_dir_all(&data).unwrap();
         let port = free_port();
         let config = format!(
             "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\n\
-             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+             storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: {deletes}\n\
              http:\n  addr: 127.0.0.1:{port}\n  secret: test\n{http_yaml}\n{extra_yaml}\n",
             data.display()
         );

@@ -12,6 +12,7 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,7 +54,7 @@ pub enum Body {
     Bytes(Vec<u8>),
     /// 64 KiB chunks of `fill`, forever.
     Endless(u8),
-    /// `Content-Length: claimed`, then only `sent`, then the connection ends.
+    /// `Content-Length: claimed`, then only `sent`, then the connection closes.
     Lying { claimed: u64, sent: Vec<u8> },
 }
 
@@ -93,6 +94,11 @@ struct Shared {
     own: String,
     seen: Mutex<Vec<Req>>,
     client: reqwest::Client,
+    /// Added before every answer (scripted or forwarded).
+    latency: Duration,
+    /// Requests being answered now, and the most at once since the last reset.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 /// A running hostile server on `127.0.0.1:<random port>`; stops when dropped.
@@ -111,6 +117,16 @@ impl Drop for HostileServer {
 impl HostileServer {
     /// Start a server running `script` in front of `upstream` (`host:port`), if any.
     pub async fn start(upstream: Option<String>, script: Script) -> HostileServer {
+        Self::start_slow(upstream, script, Duration::ZERO).await
+    }
+
+    /// [`start`](Self::start), answering every request `latency` late (a distant registry), so
+    /// how many requests a client has in flight shows in [`most_in_flight`](Self::most_in_flight).
+    pub async fn start_slow(
+        upstream: Option<String>,
+        script: Script,
+        latency: Duration,
+    ) -> HostileServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("address");
@@ -124,6 +140,9 @@ impl HostileServer {
             own: addr.to_string(),
             seen: Mutex::new(vec![]),
             client,
+            latency,
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
         });
         let s = shared.clone();
         let task = tokio::spawn(async move {
@@ -152,6 +171,12 @@ impl HostileServer {
     pub fn seen(&self) -> Vec<Req> {
         self.shared.seen.lock().unwrap().clone()
     }
+
+    /// The most requests answered at once (until their heads were sent) since the last call;
+    /// resets the count.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.most_in_flight.swap(0, Ordering::SeqCst)
+    }
 }
 
 type Out = Response<UnsyncBoxBody<Bytes, std::io::Error>>;
@@ -163,6 +188,17 @@ fn full(b: impl Into<Bytes>) -> UnsyncBoxBody<Bytes, std::io::Error> {
 }
 
 async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Out, Infallible> {
+    let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    s.most_in_flight.fetch_max(now, Ordering::SeqCst);
+    if !s.latency.is_zero() {
+        tokio::time::sleep(s.latency).await;
+    }
+    let out = answer_or_forward(&s, req).await;
+    s.in_flight.fetch_sub(1, Ordering::SeqCst);
+    Ok(out)
+}
+
+async fn answer_or_forward(s: &Arc<Shared>, req: Request<Incoming>) -> Out {
     let r = Req {
         method: req.method().to_string(),
         target: req
@@ -177,12 +213,12 @@ async fn handle(s: Arc<Shared>, req: Request<Incoming>) -> Result<Out, Infallibl
     };
     s.seen.lock().unwrap().push(r.clone());
     if let Some(a) = (s.script)(&r) {
-        return Ok(answer(a));
+        return answer(a);
     }
     let Some(up) = &s.upstream else {
-        return Ok(answer(Answer::json(404, r#"{"errors":[]}"#)));
+        return answer(Answer::json(404, r#"{"errors":[]}"#));
     };
-    Ok(forward(&s, up, req).await)
+    forward(s, up, req).await
 }
 
 fn answer(a: Answer) -> Out {
@@ -194,7 +230,16 @@ fn answer(a: Answer) -> Out {
             StreamBody::new(s).boxed_unsync()
         }
         Body::Lying { sent, .. } => {
-            let s = stream::iter([Ok::<_, std::io::Error>(Frame::data(Bytes::from(sent)))]);
+            // The head and `sent` go out first (hyper flushes while the stream waits), then the
+            // body fails and hyper closes the connection short of the `Content-Length`, as a
+            // registry or proxy that dies mid-body does. Ending the stream at once instead made
+            // hyper drop the connection before the head was sent.
+            let cut = stream::once(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err(std::io::Error::other("the body is cut short"))
+            });
+            let s =
+                stream::iter([Ok::<_, std::io::Error>(Frame::data(Bytes::from(sent)))]).chain(cut);
             StreamBody::new(s).boxed_unsync()
         }
     };

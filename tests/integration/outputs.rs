@@ -186,6 +186,10 @@ async fn command_outputs() {
         &cache,
         "-o",
         "json",
+        // One item at a time: JSON lines come out as items finish, so concurrent items would
+        // make the order (and the snapshot) depend on timing.
+        "--parallel",
+        "1",
     ]))
     .await;
     insta::assert_snapshot!("sync-rerun-json", shown(&o));

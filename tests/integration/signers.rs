@@ -153,6 +153,16 @@ impl CosignKeys {
         self.dir.path().join("cosign.pub")
     }
 
+    /// cosign's encrypted private key (`cosign.key`, password `test-password`).
+    pub fn private_key(&self) -> PathBuf {
+        self.dir.path().join("cosign.key")
+    }
+
+    /// The unencrypted PKCS#8 PEM openssl made (keys from [`CosignKeys::import`] only).
+    pub fn openssl_key(&self) -> PathBuf {
+        self.dir.path().join("pkcs8.pem")
+    }
+
     async fn cosign(&self, v: Cosign, args: &[&str]) -> Run {
         let bin = peer_bin(if v == Cosign::V3 {
             "cosign"

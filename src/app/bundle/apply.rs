@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde::Serialize;
 
+use crate::app::bundle::prune_apply::{apply_prune, print as print_pruned, PruneApplied};
 use crate::app::cli::BundleApplyArgs;
 use crate::app::endpoint::open_endpoint;
 use crate::app::printer::{CliReporter, Printer};
@@ -152,6 +154,9 @@ pub struct ApplyReport {
     pub duration_seconds: f64,
     /// The exit code.
     pub exit_code: u8,
+    /// `--prune`: the bundle's deletion plan as applied (absent without a plan or the flag).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prune: Vec<PruneApplied>,
 }
 
 struct Env<'a> {
@@ -385,6 +390,7 @@ impl Env<'_> {
             delta: None,
             known_blobs: Arc::new(present.clone()),
             transfer: Default::default(),
+            site_signing: None,
         };
         let r: Arc<dyn Reporter> = reporter.clone();
         let o = mirror_image(&job, src, TargetSlot::Open(dst), &r).await;
@@ -471,6 +477,7 @@ pub async fn apply(
         failed: 0,
         duration_seconds: 0.0,
         exit_code: exit::OK,
+        prune: vec![],
     };
     // Repositories in parallel (--parallel), the images of one repository one after another:
     // distribution 2.8 answers concurrent pushes of one blob into one repository with spurious
@@ -532,6 +539,28 @@ pub async fn apply(
     cancel.check()?;
     let mut results: Vec<(usize, AppliedImage, bool)> = results.into_iter().flatten().collect();
     results.sort_by_key(|(k, _, _)| *k);
+    match (m.prune.is_empty(), args.prune) {
+        (true, _) => {}
+        (false, true) => {
+            let failed: HashSet<String> = results
+                .iter()
+                .filter(|(_, _, ok)| !ok)
+                .map(|(k, _, _)| m.images[*k].repository.clone())
+                .collect();
+            let open = |r: ImageRef| -> BoxFuture<'_, Result<Endpoint>> {
+                Box::pin(env.open(r, !args.dry_run))
+            };
+            let jobs = env.transfer.jobs;
+            report.prune =
+                apply_prune(&m.prune, &failed, &open, (args.dry_run, args.prune_max, jobs)).await;
+            print_pruned(printer, &report.prune);
+        }
+        (false, false) => printer.info_line(&format!(
+            "bundle {}: carries a deletion plan of {} tag(s) for the far side; pass --prune to apply it",
+            m.id,
+            m.prune.len()
+        )),
+    }
     for (_, out, ok) in results {
         match ok {
             true => report.applied += 1,
@@ -540,7 +569,7 @@ pub async fn apply(
         report.images.push(out);
     }
     report.duration_seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-    report.exit_code = if report.failed > 0 {
+    report.exit_code = if report.failed > 0 || report.prune.iter().any(|p| p.error.is_some()) {
         exit::PARTIAL_FAILURE
     } else {
         exit::OK

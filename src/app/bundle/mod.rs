@@ -4,8 +4,8 @@
 //!   case, leaving out the blobs an inventory or the ledger says the far side holds
 //!   (`near.rs`), then seal it (`seal.rs`: `bundle.json`, volumes, ledger; `finish.rs` seals and
 //!   prints the `summary.rs` line);
-//! - far side: `mirror bundle check|apply DIR` (`apply.rs`; the commands are in
-//!   `app/commands/bundle.rs`).
+//! - far side: `mirror bundle check|apply DIR` (`apply.rs`, and `prune_apply.rs` for
+//!   `--prune`; the commands are in `app/commands/bundle.rs`).
 //!
 //! This file only declares the modules: each file imports what it needs from the file that
 //! defines it.
@@ -13,6 +13,7 @@
 pub mod apply;
 pub mod finish;
 pub mod near;
+pub mod prune_apply;
 pub mod seal;
 pub mod stamp;
 pub mod summary;

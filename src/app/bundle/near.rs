@@ -16,7 +16,9 @@ use crate::model::delta::{
     INVENTORY_FORMAT, LEDGER_FORMAT,
 };
 use crate::model::digest::Digest;
+use crate::model::far_tags::FarTags;
 use crate::model::manifest::Descriptor;
+use crate::model::prune::PlannedDeletion;
 use crate::model::reference::{ImageRef, LayoutRef};
 
 /// The layout directory inside a bundle directory.
@@ -53,7 +55,11 @@ pub struct Near {
     pub ledger: Option<(PathBuf, Inventory)>,
     /// Pack into volumes: `None` keeps the directory; `Some(max)` packs (`None` max: one volume).
     pub volumes: Option<Option<u64>>,
+    /// The far side's tags, from the same files: what `--prune` plans against.
+    pub far_tags: FarTags,
     recorded: Mutex<Vec<Recorded>>,
+    /// `--prune`: the deletions planned for the far side ([`Near::plan_prune`]).
+    prune: Mutex<Vec<PlannedDeletion>>,
     /// [`Near::delta`] by repository key: built once, shared by every image of a repository.
     deltas: Mutex<HashMap<String, Arc<Delta>>>,
 }
@@ -89,9 +95,11 @@ impl Near {
             ));
         }
         let mut far = FarSide::default();
+        let mut inventories = vec![];
         for p in &a.inventories {
             let inv = load_inventory(p, &[INVENTORY_FORMAT, LEDGER_FORMAT])?;
             far.add(&inv, &p.display().to_string());
+            inventories.push(inv);
         }
         let ledger = match &a.ledger {
             Some(p) if p.exists() => {
@@ -117,11 +125,19 @@ impl Near {
             (None, true) => Some(None),
             (None, false) => None,
         };
+        let pruned = ledger.as_ref().map_or(vec![], |(_, l)| l.pruned.clone());
+        let far_tags = FarTags::new(
+            &inventories.iter().collect::<Vec<_>>(),
+            ledger.as_ref().map(|(_, l)| l),
+            &pruned,
+        );
         Ok(Some(Arc::new(Near {
             dir: dir.clone(),
             far,
             ledger,
             volumes,
+            far_tags,
+            prune: Mutex::default(),
             recorded: Mutex::default(),
             deltas: Mutex::default(),
         })))
@@ -211,6 +227,18 @@ impl Near {
         let mut all = self.recorded.lock().expect("not poisoned");
         all.retain(|x| x.layout_ref != r.layout_ref);
         all.push(r);
+    }
+
+    /// Add deletions to the far side's plan (`sync --bundle --prune`).
+    pub fn plan_prune(&self, plan: Vec<PlannedDeletion>) {
+        self.prune.lock().expect("not poisoned").extend(plan);
+    }
+
+    /// The far side's deletion plan, sorted by target.
+    pub fn prune_plan(&self) -> Vec<PlannedDeletion> {
+        let mut v = self.prune.lock().expect("not poisoned").clone();
+        v.sort_by(|a, b| a.target.cmp(&b.target));
+        v
     }
 
     /// What was recorded, sorted by target (items finish in any order; a bundle's image order

@@ -16,6 +16,7 @@ use crate::model::delta::{
 };
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, ManifestView};
+use crate::model::prune::PrunedTag;
 use crate::transport::layout::{write_atomic, Layout};
 use crate::transport::Storage;
 
@@ -164,6 +165,7 @@ pub async fn seal(
         left_out: left_out.into_values().collect(),
         layout: None,
         volumes: vec![],
+        prune: near.prune_plan(),
         totals,
         checksum: String::new(),
     };
@@ -193,6 +195,12 @@ pub async fn seal(
         l.created = created;
         l.tool = crate::app::bundle::stamp::tool();
         l.bundles.push(m.id.clone());
+        // A tag shipped again is no longer remembered as pruned.
+        l.pruned.retain(|p| {
+            !shipped
+                .get(&p.repository)
+                .is_some_and(|s| s.0.iter().any(|t| t.tag == p.tag))
+        });
         for (name, (tags, manifests, blobs)) in shipped {
             let obj = |(d, n): (Digest, u64)| Object {
                 digest: d,
@@ -207,6 +215,20 @@ pub async fn seal(
             });
         }
         l.normalise();
+        // The far side drops what this bundle's plan deletes: the ledger forgets those tags
+        // and remembers the plan, so an older inventory does not bring them back.
+        for p in &m.prune {
+            if let Some(r) = l.repositories.iter_mut().find(|r| r.name == p.repository) {
+                r.tags.retain(|t| t.tag != p.tag);
+            }
+            l.pruned.push(PrunedTag {
+                repository: p.repository.clone(),
+                tag: p.tag.clone(),
+                digest: p.digest.clone(),
+                bundle: m.id.clone(),
+                created: m.created.clone(),
+            });
+        }
         write_atomic(path, &l.seal())?;
     }
     Ok(Some(m))

@@ -121,6 +121,9 @@ impl Copied {
 async fn copy_image(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -> Result<Copied> {
     let mut s = CopySettings::from_args(args, cancel)?;
     let reporter = Arc::new(CliReporter::new(printer));
+    for w in std::mem::take(&mut s.warnings) {
+        reporter.event(Event::Warning(w));
+    }
     let (source_text, target_text) = (
         s.source.reference.to_string(),
         s.target.reference.to_string(),
@@ -181,6 +184,7 @@ async fn copy_image(args: &CopyArgs, printer: Printer, cancel: &CancelToken) -> 
         delta: bundled.as_ref().map(|(n, far, _)| n.delta(far)),
         known_blobs: Default::default(),
         transfer: s.wan.clone(),
+        site_signing: s.signing.clone(),
     };
     let _writing = (!s.dry_run).then(|| cancel.writing());
     let r: Arc<dyn Reporter> = reporter.clone();

@@ -6,7 +6,9 @@
 //! [`Printer`]: crate::app::printer::Printer
 
 pub mod bundle;
+pub mod client_config;
 pub mod copy;
+pub mod gc;
 pub mod inspect;
 pub mod inventory;
 pub mod man;

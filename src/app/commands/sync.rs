@@ -3,23 +3,28 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 
 use crate::app::bundle::finish::finish_bundle;
 use crate::app::bundle::near::Near;
+use crate::app::bundle::stamp::now_utc;
 use crate::app::cli::SyncArgs;
+use crate::app::client_config::model::Format;
+use crate::app::client_config::output as client_config;
 use crate::app::hooks;
 use crate::app::metrics;
 use crate::app::printer::Printer;
 use crate::app::settings::{wan_settings, TransferSettings};
+use crate::app::signing::{KeyLoader, SyncSigning};
 use crate::app::sync::config;
 use crate::app::sync::discover;
 use crate::app::sync::endpoints::Endpoints;
-use crate::app::sync::expand::{bundle_item, expand, source_name};
+use crate::app::sync::expand::{bundle_item, expand, source_name, Expanded};
 use crate::app::sync::item::{run_item, Mode, RunCtx};
 use crate::app::sync::output::{error_text, Output};
+use crate::app::sync::prune_run::{self, EntryFacts, PruneArgs};
 use crate::app::sync::refresh::WorkItem;
 use crate::app::sync::report::{Action, ItemReport, Summary};
 use crate::app::sync::shard::Shard;
@@ -43,6 +48,14 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         return usage(
             "--verify checks the targets, which a --bundle run does not write".into(),
             "check the bundle with `mirror bundle check DIR`, and the far side after `mirror bundle apply` with `mirror verify`",
+        );
+    }
+    if args.client_config.is_some()
+        && (near.is_some() || args.shard.is_some() || args.shards.is_some())
+    {
+        return usage(
+            "--client-config needs the whole run on the targets: it does not combine with --bundle, --shard or --shards".into(),
+            "run `mirror client-config -f FILE --output-dir DIR` once the targets hold everything (after `mirror bundle apply`, or after every shard)",
         );
     }
     let fars: Vec<ImageRef> = cfg
@@ -92,6 +105,27 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
             );
         }
     }
+    // The site keys (`sign-key`, `--sign-key`): read now, so a bad key or password stops the
+    // run (exit 2) before anything is copied.
+    let mut keys = KeyLoader::new(args.signing.sign_key_password_stdin);
+    let places: Vec<String> = cfg
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| match img.line {
+            Some(l) => format!("images[{i}] at {}:{l}", args.file.display()),
+            None => format!("images[{i}]"),
+        })
+        .collect();
+    let signing = SyncSigning::load(
+        &args.signing,
+        cfg.images.iter().map(|i| &i.settings).zip(places),
+        &mut keys,
+        &now_utc(),
+    )?;
+    for w in &keys.warnings {
+        printer.warn(w);
+    }
     let transfer = TransferSettings::from_args(&args.transfer);
     let retry = transfer.retry;
     let cache = if args.no_cache || args.dry_run {
@@ -134,25 +168,47 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         printer,
         cancel: cancel.clone(),
         bundle: near.clone().map(|n| (n, fars.clone())),
+        signing,
     };
+    let discoveries = cfg.discoveries.clone();
     let discovered = discover::resolve(&mut cfg, &ctx.eps, &args.file).await?;
     discover::show(printer, &discovered);
+    let prune_args = PruneArgs {
+        all: args.prune,
+        max: args.prune_max,
+        gc_min_age: Duration::from_secs(args.gc_min_age),
+    };
+    let pruning = (0..cfg.images.len()).any(|i| prune_run::enabled(&cfg, i, &prune_args));
+    if pruning && shard.is_some() {
+        return usage(
+            "--prune (or `prune: true` in the file) does not combine with --shard/--shards: a shard does not know whether the items of other shards succeeded".into(),
+            "run the shards without pruning, then one unsharded `mirror sync -f FILE --prune` (unchanged tags cost HEAD requests only)",
+        );
+    }
 
     // Expand every image (tag listings in parallel), keeping configuration order.
-    let expanded: Vec<(usize, Result<Vec<WorkItem>>)> =
-        futures_util::stream::iter(0..cfg.images.len())
-            .map(|i| {
-                let (cfg, ctx) = (&cfg, &ctx);
-                async move { (i, expand(cfg, i, &ctx.eps).await) }
-            })
-            .buffered(args.parallel as usize)
-            .collect()
-            .await;
+    let expanded: Vec<(usize, Result<Expanded>)> = futures_util::stream::iter(0..cfg.images.len())
+        .map(|i| {
+            let (cfg, ctx) = (&cfg, &ctx);
+            async move { (i, expand(cfg, i, &ctx.eps).await) }
+        })
+        .buffered(args.parallel as usize)
+        .collect()
+        .await;
     let mut items: Vec<WorkItem> = vec![];
     let mut listing_failures: Vec<(String, ItemReport)> = vec![];
+    let mut facts = vec![EntryFacts::default(); cfg.images.len()];
     for (i, r) in expanded {
         match r {
-            Ok(list) => items.extend(list),
+            Ok((list, listed)) => {
+                facts[i].listed = Some(listed);
+                facts[i].selected = list
+                    .iter()
+                    .filter(|it| it.target_tag.is_some())
+                    .filter_map(|it| it.key.rsplit_once(':').map(|(_, t)| t.to_string()))
+                    .collect();
+                items.extend(list)
+            }
             Err(e) => {
                 let img = &cfg.images[i];
                 let name = source_name(&img.source.reference);
@@ -236,6 +292,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         .collect()
         .await;
     reports.extend(done);
+    let (mut not_owned, mut gc) = (vec![], vec![]);
     let not_run = not_run.load(Ordering::SeqCst);
     if not_run > 0 {
         let why = if cancel.is_cancelled() {
@@ -244,6 +301,40 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
             "--no-keep-going"
         };
         printer.warn(&format!("{not_run} item(s) not started because of {why}"));
+    }
+
+    if pruning && !cancel.is_cancelled() {
+        for (_, r) in &reports {
+            if r.action == Action::Failed && r.image < facts.len() {
+                facts[r.image].failed += 1;
+            }
+        }
+        let pruned = prune_run::run(&ctx, &cfg, &facts, &prune_args).await;
+        let pout = Output {
+            printer,
+            status: true,
+            total: pruned.items.len(),
+            done: AtomicUsize::new(0),
+        };
+        let base = 2 * items.len() + 1;
+        for (k, mut r) in pruned.items.into_iter().enumerate() {
+            hooks::after_item(&hooks, &mut r, printer).await;
+            pout.item(&r);
+            reports.push((base + k, r));
+        }
+        if !printer.json() {
+            for n in &pruned.not_owned {
+                printer.info_line(&format!(
+                    "prune: images[{}] → {}: kept {} tag(s) its rules do not own (delete them by hand if they are yours): {}",
+                    n.image,
+                    n.target,
+                    n.tags.len(),
+                    n.tags.join(", ")
+                ));
+            }
+        }
+        not_owned = pruned.not_owned;
+        gc = pruned.gc;
     }
 
     if args.verify && !args.dry_run && !cancel.is_cancelled() {
@@ -283,6 +374,8 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         items_total,
         shard: shard.map(|s| s.to_string()),
         discovered,
+        not_owned,
+        gc,
         ..Summary::default()
     };
     for r in &reports {
@@ -291,7 +384,7 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     summary.duration_seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     summary.exit_code = if cancel.is_cancelled() {
         exit::INTERRUPTED
-    } else if summary.failed > 0 || not_run > 0 {
+    } else if summary.failed > 0 || not_run > 0 || summary.prune_failures > 0 {
         exit::PARTIAL_FAILURE
     } else if summary.incomplete > 0 {
         exit::INCOMPLETE
@@ -305,5 +398,17 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
         finish_bundle(n, args.dry_run, printer, cancel).await?;
     }
     metrics::record(reports.iter().map(metrics::ItemResult::from_item));
+    if let (Some(dir), false) = (&args.client_config, cancel.is_cancelled()) {
+        // What the targets hold after the run (after --verify, as verified).
+        let model = client_config::model(
+            &args.file,
+            &cfg,
+            &discoveries,
+            &summary.discovered,
+            &reports,
+            &ctx.eps.plain_http_hosts(),
+        )?;
+        client_config::emit(&model, &Format::ALL, Some(dir), args.dry_run, printer)?;
+    }
     Ok(summary.exit_code)
 }

@@ -69,6 +69,7 @@ pub async fn verify_command(
             delta: None,
             known_blobs: Default::default(),
             transfer: Default::default(),
+            site_signing: None,
         };
         let events: Arc<dyn Reporter> = reporter.clone();
         let o = mirror_image(&job, &src, target, &events).await?;

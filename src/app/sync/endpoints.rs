@@ -73,6 +73,20 @@ fn replay(e: &Error, host: &str) -> Error {
 }
 
 impl Endpoints {
+    /// The registry hosts whose client talks plain HTTP after its first `GET /v2/` (a loopback
+    /// registry without `plain-http: true` answers in plain HTTP): what `mirror client-config`
+    /// marks insecure.
+    pub(crate) fn plain_http_hosts(&self) -> Vec<String> {
+        let clients = self.clients.lock().expect("not poisoned");
+        let mut hosts: Vec<String> = clients
+            .iter()
+            .filter(|(_, (c, _))| c.base().starts_with("http://"))
+            .map(|(h, _)| h.clone())
+            .collect();
+        hosts.sort();
+        hosts
+    }
+
     pub(crate) async fn client(&self, r: &RegistryRef) -> Result<Arc<RegistryClient>> {
         let (client, ready) = {
             let mut clients = self.clients.lock().expect("not poisoned");
@@ -91,6 +105,7 @@ impl Endpoints {
                                 creds: rc.credentials.as_ref().map(|c| c.0.clone()),
                                 plain_http: rc.plain_http,
                                 tls_verify: rc.tls_verify.unwrap_or(true),
+                                cert_dir: rc.cert_dir.clone(),
                                 ..AccessArgs::default()
                             };
                             AccessSettings::from_args(

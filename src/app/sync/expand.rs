@@ -28,8 +28,12 @@ fn target_ref_name(cfg: &Config, i: usize, tag: &str) -> String {
     }
 }
 
-/// Expand image `i` into work items (listing the source's tags when its rules need them).
-pub(crate) async fn expand(cfg: &Config, i: usize, eps: &Endpoints) -> Result<Vec<WorkItem>> {
+/// An entry's work items and the source tags listed for them.
+pub(crate) type Expanded = (Vec<WorkItem>, Vec<String>);
+
+/// Expand image `i` into work items (listing the source's tags when its rules need them), and
+/// the tags listed (empty when the rules list nothing), which `--prune` plans with.
+pub(crate) async fn expand(cfg: &Config, i: usize, eps: &Endpoints) -> Result<Expanded> {
     let img = &cfg.images[i];
     let name = source_name(&img.source.reference);
     let target = source_name(&img.target.reference);
@@ -78,7 +82,7 @@ pub(crate) async fn expand(cfg: &Config, i: usize, eps: &Endpoints) -> Result<Ve
             key: format!("{name}@{d}"),
         });
     }
-    Ok(items)
+    Ok((items, available))
 }
 
 /// Point a work item at the bundle's layout: its entry's ref name is the far target

@@ -60,6 +60,8 @@ pub(crate) struct RunCtx {
         Arc<crate::app::bundle::near::Near>,
         Vec<crate::model::reference::ImageRef>,
     )>,
+    /// `sign-key` / `--sign-key`: the site keys, read before any item runs.
+    pub(crate) signing: crate::app::signing::SyncSigning,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -119,6 +121,10 @@ pub(crate) async fn run_item(
             reporter: reporter.clone(),
             cancel: ctx.cancel.clone(),
             signatures: settings.signatures.clone(),
+            site_signing: match mode {
+                Mode::Sync => ctx.signing.for_image(settings),
+                Mode::Verify => None,
+            },
             bundle: ctx.bundle.as_ref().map(|(near, fars)| refresh::BundleSlot {
                 near: near.clone(),
                 far: fars[item.image].clone(),

@@ -19,6 +19,8 @@ pub mod endpoints;
 pub mod expand;
 pub mod item;
 pub mod output;
+pub mod prune;
+pub mod prune_run;
 pub mod refresh;
 pub mod report;
 pub mod shard;

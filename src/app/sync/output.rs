@@ -47,10 +47,14 @@ impl Output {
                 r.target,
                 r.detail()
             );
-            if r.action == Action::Failed {
+            if matches!(r.action, Action::Failed | Action::PruneRefused) {
                 if let Some(e) = &r.error {
+                    // A refused prune's detail names the cause already: its hints remain.
+                    let refused = r.action == Action::PruneRefused;
                     for l in e.lines().skip(1) {
-                        text.push_str(&format!("      {l}\n"));
+                        if !refused || l.trim_start().starts_with("hint:") {
+                            text.push_str(&format!("      {l}\n"));
+                        }
                     }
                 }
             }

@@ -84,6 +84,8 @@ pub struct ItemEnv {
     pub signatures: crate::engine::signature::Policy,
     /// `--bundle`: the item is written into the bundle for its far-side target.
     pub bundle: Option<BundleSlot>,
+    /// `sign-key`: the gateway's site signing of this item.
+    pub site_signing: Option<Arc<crate::engine::signature::publish::SiteSigning>>,
 }
 
 /// A `--bundle` item: the bundle, and the far-side target its image is for.
@@ -130,6 +132,7 @@ pub async fn run(env: ItemEnv, item: &WorkItem, out: &mut ItemReport) -> Result<
         delta: env.bundle.as_ref().map(|b| b.near.delta(&b.far)),
         known_blobs: Default::default(),
         transfer: env.src.transfer(),
+        site_signing: env.site_signing,
     };
     let target = match env.dst {
         Some(d) => TargetSlot::Open(d),
@@ -189,6 +192,7 @@ pub(crate) fn fill(o: &ImageOutcome, mode: Mode, out: &mut ItemReport) {
     out.planned_bytes = o.planned_bytes;
     out.missing = o.missing.clone();
     out.signatures = o.signatures.clone();
+    out.signed = o.signed.clone();
     out.action = match o.action {
         ImageAction::UpToDate => Action::SkippedUnchanged,
         ImageAction::Copied => Action::Copied,

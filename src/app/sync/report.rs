@@ -8,8 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::copy::BlobStats;
 use crate::engine::image::TargetState;
+use crate::engine::prune::types::ArtifactGone;
 use crate::engine::report::human_bytes;
 use crate::model::digest::Digest;
+use crate::model::prune::Reason;
+use crate::transport::layout::prune::GcReport;
 
 /// What happened to one (image, tag) item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +36,13 @@ pub enum Action {
     Complete,
     /// Verify: something is missing; see `missing`.
     Incomplete,
+    /// `--prune`: the tag (and what only it needed) was deleted; see `prune`.
+    Pruned,
+    /// `--prune` in a dry run (or with `--prune-max 0`, or planned for the far side of a
+    /// bundle): the tag would be deleted.
+    WouldPrune,
+    /// `--prune`: the tag was planned for deletion and stays; `error` or `warnings` say why.
+    PruneRefused,
 }
 
 impl Action {
@@ -47,6 +57,9 @@ impl Action {
             Action::WouldRepair => "would-repair",
             Action::Complete => "complete",
             Action::Incomplete => "incomplete",
+            Action::Pruned => "pruned",
+            Action::WouldPrune => "would-prune",
+            Action::PruneRefused => "prune-refused",
         }
     }
 }
@@ -98,12 +111,31 @@ pub struct ItemReport {
     /// the `mirror copy` report); absent without the key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<crate::engine::signature::Verified>,
+    /// `sign-key`: the site signatures written, found already there, or planned (as in the
+    /// `mirror copy` report); absent without the key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<crate::engine::signature::publish::Signed>,
     /// Pauses for a low pull budget (`--min-rate-remaining`); absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rate_limit_pauses: u64,
     /// Hooks run after this item (`hooks:` in the file, `--on-change`); absent when none ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<HookReport>,
+    /// `--prune` items: why, and what went with the tag; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prune: Option<PruneInfo>,
+}
+
+/// What a prune item deleted (or would), and why (docs/sync.md, "Pruning").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneInfo {
+    /// `not-selected: latest 5` or `gone-at-source`.
+    pub why: Reason,
+    /// Only the tag went: a kept tag needs its digest.
+    pub tag_only: bool,
+    /// The artifacts deleted with it (cosign digest tags, referrers, fallback indexes).
+    pub artifacts: Vec<ArtifactGone>,
 }
 
 /// One hook run (see docs/sync.md, "Hooks").
@@ -148,8 +180,10 @@ impl ItemReport {
             exit_code: None,
             duration_seconds: 0.0,
             signatures: vec![],
+            signed: vec![],
             rate_limit_pauses: 0,
             hooks: vec![],
+            prune: None,
         }
     }
 
@@ -215,6 +249,37 @@ impl ItemReport {
                     }
                 )
             }
+            Action::Pruned | Action::WouldPrune => {
+                let p = self.prune.as_ref();
+                let why = p.map_or(String::new(), |p| p.why.to_string());
+                let what = match (self.action, p.is_some_and(|p| p.tag_only)) {
+                    (Action::Pruned, true) => "tag deleted alone (a kept tag needs its digest)",
+                    (Action::Pruned, false) => "deleted",
+                    (_, true) => "would delete the tag alone (a kept tag needs its digest)",
+                    (_, false) => "would delete",
+                };
+                let arts = p.map_or(0, |p| p.artifacts.len());
+                let arts = match arts {
+                    0 => String::new(),
+                    n => format!(", with {n} artifact(s)"),
+                };
+                format!("{what} ({why}){arts}")
+            }
+            Action::PruneRefused => match &self.error {
+                // The request and the registry's answer are the last cause.
+                Some(e) => {
+                    let first = e.lines().next().unwrap_or("");
+                    match e.lines().filter_map(|l| l.trim().strip_prefix("caused by: ")).next_back() {
+                        Some(cause) => format!("{first}: {cause}"),
+                        None => first.to_string(),
+                    }
+                }
+                None => self
+                    .warnings
+                    .first()
+                    .map_or("not deleted", String::as_str)
+                    .to_string(),
+            },
             Action::Failed => self
                 .error
                 .as_deref()
@@ -272,6 +337,36 @@ pub struct Summary {
     /// file has none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discovered: Vec<DiscoveryReport>,
+    /// `--prune`: tags deleted.
+    #[serde(default)]
+    pub pruned: usize,
+    /// `--prune`: tags that would be deleted (dry run, `--prune-max 0`, a bundle's plan).
+    #[serde(default)]
+    pub would_prune: usize,
+    /// `--prune`: planned deletions that did not happen (guards, the cap, refusals).
+    #[serde(default)]
+    pub prune_refused: usize,
+    /// `--prune`: the refusals that are failures (they make the exit code 6).
+    #[serde(default)]
+    pub prune_failures: usize,
+    /// `--prune`: target tags the rules do not own, kept (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_owned: Vec<NotOwned>,
+    /// `--prune` on OCI layout targets: the garbage collection after the refs went.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gc: Vec<GcReport>,
+}
+
+/// Target tags an entry's rules do not own, kept and named (docs/sync.md, "Pruning").
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotOwned {
+    /// Index of the `images:` entry.
+    pub image: usize,
+    /// The target repository (or layout).
+    pub target: String,
+    /// The tags.
+    pub tags: Vec<String>,
 }
 
 /// The repositories one `source-registry:` entry found.
@@ -295,7 +390,14 @@ pub struct DiscoveryReport {
 impl Summary {
     /// Count one item (verify results are counted apart: `items` counts sync items).
     pub fn add(&mut self, r: &ItemReport) {
-        if !matches!(r.action, Action::Complete | Action::Incomplete) {
+        if !matches!(
+            r.action,
+            Action::Complete
+                | Action::Incomplete
+                | Action::Pruned
+                | Action::WouldPrune
+                | Action::PruneRefused
+        ) {
             self.items += 1;
         }
         match r.action {
@@ -307,6 +409,14 @@ impl Summary {
             Action::WouldRepair => self.would_repair += 1,
             Action::Complete => self.complete += 1,
             Action::Incomplete => self.incomplete += 1,
+            Action::Pruned => self.pruned += 1,
+            Action::WouldPrune => self.would_prune += 1,
+            Action::PruneRefused => {
+                self.prune_refused += 1;
+                if r.exit_code.is_some() {
+                    self.prune_failures += 1;
+                }
+            }
         }
         self.blobs_copied += r.blobs.copied;
         self.bytes_copied += r.blobs.copied_bytes;
@@ -327,6 +437,9 @@ impl Summary {
             (self.complete, "complete"),
             (self.incomplete, "incomplete"),
             (self.failed, "failed"),
+            (self.pruned, "pruned"),
+            (self.would_prune, "would prune"),
+            (self.prune_refused, "prune refused"),
         ] {
             if n > 0 || (what == "failed" && self.items > 0) {
                 parts.push(format!("{n} {what}"));
@@ -338,7 +451,10 @@ impl Summary {
             .map(|s| format!(" (shard {s} of {} item(s) in total)", self.items_total))
             .unwrap_or_default();
         let written = if self.blobs_copied + self.blobs_mounted + self.manifests_pushed == 0 {
-            "; nothing written".to_string()
+            match self.pruned {
+                0 => "; nothing written".to_string(),
+                _ => String::new(),
+            }
         } else {
             format!(
                 "; {} blob(s) copied ({}), {} mounted, {} manifest(s) pushed",
@@ -348,8 +464,16 @@ impl Summary {
                 self.manifests_pushed
             )
         };
+        let freed: u64 = self.gc.iter().map(|g| g.orphaned.len() as u64).sum();
+        let gc = match freed {
+            0 if self.gc.is_empty() => String::new(),
+            n => format!(
+                "; garbage collection freed {n} blob(s) ({})",
+                human_bytes(self.gc.iter().map(|g| g.orphaned_bytes).sum())
+            ),
+        };
         format!(
-            "{} item(s){shard}: {}{written} in {:.1}s",
+            "{} item(s){shard}: {}{written}{gc} in {:.1}s",
             self.items,
             parts.join(", "),
             self.duration_seconds
@@ -403,6 +527,8 @@ pub fn table(items: &[ItemReport]) -> String {
             .as_ref()
             .and_then(|s| s.resolves_to())
             .or(i.source_digest.as_ref())
+            // A prune item: the digest the tag named.
+            .or(i.target_digest.as_ref())
             .map_or("-", |d| d.short());
         let _ = writeln!(
             s,

@@ -129,6 +129,28 @@ fn by_version_desc(a: &(Version, &String), b: &(Version, &String)) -> Ordering {
 }
 
 impl TagRules {
+    /// `regex` (any; none given: all) and not `exclude`.
+    fn patterns_match(&self, tag: &str) -> bool {
+        (self.regex.is_empty() || self.regex.iter().any(|r| r.is_match(tag)))
+            && !self.exclude.iter().any(|r| r.is_match(tag))
+    }
+
+    /// Whether these rules own `tag` on the target (`--prune`, docs/sync.md "Pruning"): the
+    /// source is listed (`regex`, `semver` or `latest` given) and the tag passes `regex`,
+    /// `exclude` and `semver` (with `semver` or `latest`, it must read as a version). `latest`
+    /// only ranks what they let through, so a tag it leaves out is still owned. Tags of a
+    /// `list` are never owned by being listed: a removed one cannot be told from another
+    /// tool's.
+    pub fn owns(&self, tag: &str) -> bool {
+        if !self.needs_listing() || !self.patterns_match(tag) {
+            return false;
+        }
+        if self.semver.is_none() && self.latest.is_none() {
+            return true;
+        }
+        tag_version(tag).is_some_and(|v| self.semver.as_ref().is_none_or(|r| r.matches(&v)))
+    }
+
     /// Whether the source's tags must be listed.
     pub fn needs_listing(&self) -> bool {
         !self.regex.is_empty() || self.semver.is_some() || self.latest.is_some()
@@ -150,8 +172,7 @@ impl TagRules {
         let versioned = self.semver.is_some() || self.latest.is_some();
         let mut kept: Vec<&String> = available
             .iter()
-            .filter(|t| self.regex.is_empty() || self.regex.iter().any(|r| r.is_match(t)))
-            .filter(|t| !self.exclude.iter().any(|r| r.is_match(t)))
+            .filter(|t| self.patterns_match(t))
             .collect();
         kept.sort();
         kept.dedup();

@@ -11,6 +11,7 @@ use crate::engine::referrers::{
     all_listed, fallback_tag, index_entries, merge_fallback, referrer_entry, Artifact,
     ArtifactPlan, ArtifactReport, ArtifactStatus, FallbackUpdate, Merge,
 };
+use crate::engine::signature::sign::covers;
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::{Descriptor, RawManifest};
@@ -110,6 +111,7 @@ pub async fn copy<E: Storage>(
         let status = match &a.tag {
             Some(t) => match dst.resolve(t).await? {
                 Some(d) if d == m.digest => ArtifactStatus::Existing,
+                Some(d) if appended(dst.as_ref(), &d, m).await? => ArtifactStatus::Existing,
                 current => {
                     if let Some(old) = current {
                         reporter.event(Event::Warning(format!(
@@ -163,6 +165,17 @@ pub async fn copy<E: Storage>(
     Ok(out)
 }
 
+/// Whether the target's digest tag names `at`, the source's manifest `m` with signatures
+/// appended (the gateway's site signature on a `.sig` tag, docs/signatures.md): kept as it is,
+/// not replaced by the source's and so stripped of what was added.
+pub(crate) async fn appended<E: Storage>(dst: &E, at: &Digest, m: &RawManifest) -> Result<bool> {
+    match dst.fetch_manifest(at.as_str(), None).await {
+        Ok(t) => Ok(covers(&t, m)),
+        Err(e) if missing(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 async fn push<E: Storage>(
     dst: &Arc<E>,
     m: &RawManifest,
@@ -191,7 +204,7 @@ async fn read_fallback<E: Storage>(dst: &Arc<E>, tag: &str) -> Result<Option<Raw
 
 /// Make the target's `sha256-<hex>` index list `ours`, keeping every other entry. Returns the
 /// update, or `None` when nothing had to be written.
-async fn maintain_fallback<E: Storage>(
+pub(crate) async fn maintain_fallback<E: Storage>(
     dst: &Arc<E>,
     subject: &Digest,
     ours: &[serde_json::Value],

@@ -149,10 +149,10 @@ pub(crate) async fn transfer<E: Storage>(
             let (watch, streams) = (blob.watch(), blob.streams());
             let blob = blob.with_limit(how.limit.clone());
             let verify = Verifier::new(d, &location, reporter);
-            let slot = verify.slot.clone();
+            let failed = verify.failed.clone();
             let wrap: crate::transport::ranges::Verify = Box::new(move |b| verify.wrap(b));
             let pushed = dst.push_blob_ranged(d, blob, wrap).await;
-            let source_error = slot.lock().expect("not poisoned").take();
+            let source_error = failed.take();
             match (pushed, source_error) {
                 (Ok(()), _) => Ok(Some(LargeBlob {
                     digest: d.digest.clone(),
@@ -192,7 +192,7 @@ async fn single<E: Storage>(
         None => body.stream,
     };
     let verify = Verifier::new(d, location, reporter);
-    let slot = verify.slot.clone();
+    let failed = verify.failed.clone();
     let stream = verify.wrap(stream);
     let pushed = dst
         .push_blob(
@@ -203,7 +203,7 @@ async fn single<E: Storage>(
             },
         )
         .await;
-    let source_error = slot.lock().expect("not poisoned").take();
+    let source_error = failed.take();
     match (pushed, source_error) {
         (Err(_), Some(source_error)) => Err(source_error),
         (r, _) => r,
@@ -212,12 +212,28 @@ async fn single<E: Storage>(
 
 /// The digest check and progress around a blob's bytes in order. Verifies exactly once. The
 /// first stream error (a digest or size mismatch, or a read failure at the source) is kept in
-/// `slot`, so it is reported as itself rather than as the upload failure it causes.
+/// `failed`, so it is reported as itself rather than as the upload failure it causes.
 struct Verifier {
     d: Descriptor,
     what: String,
     reporter: Arc<dyn Reporter>,
-    slot: Arc<std::sync::Mutex<Option<Error>>>,
+    failed: Failed,
+}
+
+/// The first read failure and the first verification failure of one blob's bytes.
+#[derive(Clone, Default)]
+struct Failed {
+    read: Arc<std::sync::Mutex<Option<Error>>>,
+    verify: Arc<std::sync::Mutex<Option<Error>>>,
+}
+
+impl Failed {
+    /// A read failure wins over the mismatch it causes: after the source's own resumes it may
+    /// be final (`Error::BodyCutShort`), and is not to be retried as a damaged body.
+    fn take(&self) -> Option<Error> {
+        let read = self.read.lock().expect("not poisoned").take();
+        read.or_else(|| self.verify.lock().expect("not poisoned").take())
+    }
 }
 
 impl Verifier {
@@ -226,7 +242,7 @@ impl Verifier {
             d: d.clone(),
             what: format!("content of {location} is wrong"),
             reporter: reporter.clone(),
-            slot: Arc::default(),
+            failed: Failed::default(),
         }
     }
 
@@ -235,12 +251,20 @@ impl Verifier {
             d,
             what,
             reporter,
-            slot,
+            failed,
         } = self;
         // Progress in steps of PROGRESS_STEP bytes (and the rest with the last piece), not
         // one event per 16 KiB piece.
         let (size, mut passed, mut unreported) = (d.size, 0u64, 0u64);
         let digest = d.digest.clone();
+        let keep_read = failed.read.clone();
+        let body = body.map(move |item| {
+            item.map_err(|e| {
+                let text = e.to_string();
+                keep_read.lock().expect("not poisoned").get_or_insert(e);
+                text
+            })
+        });
         VerifyingStream::new(Pieces::new(body), d.digest, d.size)
             .map(move |item| match item {
                 Ok(c) => {
@@ -261,7 +285,7 @@ impl Verifier {
                         source,
                     };
                     let text = e.to_string();
-                    slot.lock().expect("not poisoned").get_or_insert(e);
+                    failed.verify.lock().expect("not poisoned").get_or_insert(e);
                     Err(Error::Internal(text))
                 }
             })

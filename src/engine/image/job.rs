@@ -18,6 +18,7 @@ use crate::engine::plan::Plan;
 use crate::engine::referrers::ArtifactPlan;
 use crate::engine::select::Selector;
 use crate::engine::signature;
+use crate::engine::signature::publish::{Signed, SiteSigning};
 use crate::error::Result;
 use crate::interrupt::CancelToken;
 use crate::model::digest::Digest;
@@ -79,6 +80,9 @@ pub struct ImageJob {
     pub known_blobs: Arc<HashSet<Digest>>,
     /// Ranged downloads and the rate limit, shared by the run (`copy/fetch.rs`).
     pub transfer: Transfer,
+    /// `--sign-key`: once the image is complete on the target, sign what the target reference
+    /// resolves to (and, with `children`, each copied child) with the site key.
+    pub site_signing: Option<Arc<SiteSigning>>,
 }
 
 /// Opens a target that does not exist yet (an OCI layout), once a write is due.
@@ -162,6 +166,8 @@ pub struct ImageOutcome {
     pub seconds: f64,
     /// `--require-signature`: the signature that verified for the index, then for each child.
     pub signatures: Vec<signature::Verified>,
+    /// `--sign-key`: the site signatures written, found already there, or (dry run) planned.
+    pub signed: Vec<Signed>,
 }
 
 impl ImageOutcome {

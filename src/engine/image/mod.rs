@@ -18,6 +18,7 @@
 
 pub mod job;
 pub mod reader;
+mod sign;
 pub mod state;
 mod verify;
 
@@ -38,6 +39,7 @@ use crate::engine::referrers::ArtifactPlan;
 use crate::engine::resolve;
 use crate::engine::select::{Decision, SkipReason};
 use crate::engine::signature;
+use crate::engine::signature::publish::SignStatus;
 use crate::error::{Error, Result};
 use crate::transport::Storage;
 
@@ -58,7 +60,7 @@ pub async fn mirror_image<E: Storage>(
         TargetSlot::Later(open) => (None, Some(open)),
     };
     reporter.event(Event::Stage("checking target"));
-    let reading = state::read(
+    let mut reading = state::read(
         src,
         dst.as_ref(),
         &state::ReadArgs {
@@ -93,6 +95,7 @@ pub async fn mirror_image<E: Storage>(
         skipped_sizes: vec![],
         seconds: 0.0,
         signatures: vec![],
+        signed: vec![],
     };
     if job.mode == Mode::Verify {
         verify::verify(job, src, dst.as_ref(), &reading, reporter, &mut out).await?;
@@ -114,7 +117,8 @@ pub async fn mirror_image<E: Storage>(
         reader::OnTarget::Only(reading.present.clone()),
         job.cache.clone(),
         job.gate.clone(),
-    );
+    )
+    .knowing_absent(std::mem::take(&mut reading.not_in_source));
     if needs_plan {
         out.plan = resolve::resolve(
             &tiered,
@@ -165,6 +169,9 @@ pub async fn mirror_image<E: Storage>(
             out.plan = copy::plan_as_written(src, out.plan, &opts, reporter).await?;
         }
         verify::dry_run(job, src, dst.as_ref(), &reading, &mut out).await;
+        if let (Some(site), Some(d)) = (&job.site_signing, dst.as_ref()) {
+            out.signed = sign::sign_image(job, site, d, &out, true, reporter).await?;
+        }
         out.seconds = started.elapsed().as_secs_f64();
         return Ok(out);
     }
@@ -268,6 +275,14 @@ async fn write<E: Storage>(
             out.action = ImageAction::Repaired;
         }
         out.artifacts = Some(a);
+    }
+    if let Some(site) = &job.site_signing {
+        // The image is complete (on a registry, tagged): sign what the tag resolves to.
+        out.signed = sign::sign_image(job, site, dst, out, false, reporter).await?;
+        let wrote = out.signed.iter().any(|s| s.status == SignStatus::Signed);
+        if wrote && out.action == ImageAction::UpToDate {
+            out.action = ImageAction::Repaired;
+        }
     }
     Ok(())
 }

@@ -88,6 +88,9 @@ pub struct Tiered<S, T> {
     pub gate: Option<Arc<dyn PullGate>>,
     /// Digests that were read from the target (so they are present there).
     pub from_target: Mutex<HashSet<Digest>>,
+    /// Digests known to be absent from the source (HEADed just before): answered as missing
+    /// without a request.
+    pub absent: HashSet<Digest>,
 }
 
 impl<S: Storage, T: Storage> Tiered<S, T> {
@@ -106,7 +109,16 @@ impl<S: Storage, T: Storage> Tiered<S, T> {
             cache,
             gate,
             from_target: Mutex::default(),
+            absent: HashSet::new(),
         }
+    }
+
+    /// This view, answering the manifests in `absent` as missing without asking anyone: the
+    /// state read HEADed them on the source a moment ago (an index of thousands of children
+    /// the source lacks is not read twice).
+    pub fn knowing_absent(mut self, absent: HashSet<Digest>) -> Self {
+        self.absent = absent;
+        self
     }
 
     /// The digests read from the target so far.
@@ -128,6 +140,13 @@ impl<S: Storage, T: Storage> Storage for Tiered<S, T> {
     }
     async fn fetch_manifest(&self, reference: &str, hint: Option<&str>) -> Result<RawManifest> {
         if let Ok(d) = reference.parse::<Digest>() {
+            if self.absent.contains(&d) {
+                return Err(Error::Missing {
+                    what: format!("manifest {d}"),
+                    place: self.source.describe(),
+                    sparse: false,
+                });
+            }
             if let Some(c) = &self.cache {
                 if let Some(m) = c.get(&d, hint).await {
                     return Ok(m);

@@ -27,7 +27,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::copy::types::{descriptor_of, OnReject};
@@ -167,6 +167,9 @@ pub struct Reading {
     pub present: HashSet<Digest>,
     /// Selected children HEADed on the target.
     pub children_checked: usize,
+    /// Selected children that neither the target nor the source holds (HEADed on both): a
+    /// plan need not GET them to learn that ([`Tiered::knowing_absent`]).
+    pub not_in_source: HashSet<Digest>,
 }
 
 /// The parameters of a read.
@@ -276,6 +279,7 @@ pub async fn read<E: Storage>(
         filtered_root: None,
         present: HashSet::new(),
         children_checked: 0,
+        not_in_source: HashSet::new(),
     };
     let (Some(td), Some(dst)) = (td, dst) else {
         return Ok(reading);
@@ -316,7 +320,11 @@ pub async fn read<E: Storage>(
         .cloned()
         .collect();
     reading.children_checked = children.len();
-    let missing = missing_on(src, dst, &unknown, a.jobs).await?;
+    let Lacking {
+        missing,
+        not_in_source,
+    } = missing_on(src, dst, &unknown, a.jobs).await?;
+    reading.not_in_source = not_in_source;
     let missing_set: HashSet<&Digest> = missing.iter().map(|d| &d.digest).collect();
     reading.present.extend(
         children
@@ -418,41 +426,153 @@ pub fn child_platform(p: &Plan, d: &Digest) -> Option<String> {
         })
 }
 
-/// HEAD each descriptor on `dst`; returns the missing ones the source has (a child the source
-/// lacks too is a sparse source, not a fault of the mirror), in order.
+/// What [`missing_on`] learnt about the children the target lacks.
+#[derive(Default)]
+struct Lacking {
+    /// Missing on the target, held by the source (in the list's order).
+    missing: Vec<Descriptor>,
+    /// Missing on the target and not in the source either.
+    not_in_source: HashSet<Digest>,
+}
+
+/// HEAD each descriptor on `dst`, and each one `dst` lacks on `src` (a child the source lacks
+/// too is a sparse source, not a fault of the mirror). `jobs` descriptors are checked at a
+/// time, the two HEADs of one after each other: an index with thousands of children the source
+/// lacks (a hostile or half-deleted source) costs seconds, not one source round trip after
+/// another (issue 21). `buffered` keeps the list's order (the first error in it wins) and holds
+/// at most `jobs` answers ahead of the oldest.
 async fn missing_on<E: Storage>(
     src: &Arc<E>,
     dst: &Arc<E>,
     list: &[Descriptor],
     jobs: usize,
-) -> Result<Vec<Descriptor>> {
-    let checks: Vec<(Descriptor, Result<bool>)> = futures_util::stream::iter(list.iter().cloned())
+) -> Result<Lacking> {
+    let checks = futures_util::stream::iter(list.iter().cloned())
         .map(|d| async move {
-            let has = dst.has_manifest(&d).await;
-            (d, has)
+            let on_target = dst.has_manifest(&d).await.map_err(|e| {
+                e.context(format!(
+                    "checking manifest {} on {}",
+                    d.digest,
+                    dst.describe()
+                ))
+            })?;
+            if on_target {
+                return Ok(None);
+            }
+            let in_source = src
+                .has_manifest(&d)
+                .await
+                .map_err(|e| e.context(format!("checking {} on {}", d.digest, src.describe())))?;
+            Ok::<_, Error>(Some((d, in_source)))
         })
-        .buffered(jobs.max(1))
-        .collect()
-        .await;
-    let mut out = vec![];
-    for (d, has) in checks {
-        let has = has.map_err(|e| {
-            e.context(format!(
-                "checking manifest {} on {}",
-                d.digest,
-                dst.describe()
-            ))
-        })?;
-        if has {
-            continue;
-        }
-        let in_source = src
-            .has_manifest(&d)
-            .await
-            .map_err(|e| e.context(format!("checking {} on {}", d.digest, src.describe())))?;
-        if in_source {
-            out.push(d);
+        .buffered(jobs.max(1));
+    let mut checks = std::pin::pin!(checks);
+    let mut out = Lacking::default();
+    while let Some(checked) = checks.try_next().await? {
+        match checked {
+            None => {}
+            Some((d, true)) => out.missing.push(d),
+            Some((d, false)) => {
+                out.not_in_source.insert(d.digest);
+            }
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+    use crate::transport::{BlobBody, Pushed};
+
+    /// Answers `has_manifest` from `holds` after a delay that shrinks along the list (so later
+    /// checks finish first), counting the checks in flight across both sides.
+    struct Slow {
+        holds: HashSet<Digest>,
+        in_flight: Arc<AtomicUsize>,
+        most: Arc<AtomicUsize>,
+    }
+
+    impl Storage for Slow {
+        fn describe(&self) -> String {
+            "slow".into()
+        }
+        async fn has_manifest(&self, d: &Descriptor) -> Result<bool> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(40 - d.size)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(self.holds.contains(&d.digest))
+        }
+        async fn fetch_manifest(&self, _: &str, _: Option<&str>) -> Result<RawManifest> {
+            Err(Error::Internal("not asked".into()))
+        }
+        async fn resolve(&self, _: &str) -> Result<Option<Digest>> {
+            Err(Error::Internal("not asked".into()))
+        }
+        async fn has_blob(&self, _: &Descriptor) -> Result<bool> {
+            Err(Error::Internal("not asked".into()))
+        }
+        async fn fetch_blob(&self, _: &Descriptor) -> Result<BlobBody> {
+            Err(Error::Internal("not asked".into()))
+        }
+        async fn push_blob(&self, _: &Descriptor, _: BlobBody) -> Result<()> {
+            Err(Error::Internal("not asked".into()))
+        }
+        async fn push_manifest(&self, _: &RawManifest, _: Option<&str>) -> Result<Pushed> {
+            Err(Error::Internal("not asked".into()))
+        }
+        fn is_registry(&self) -> bool {
+            true
+        }
+        async fn list_tags(&self) -> Result<Vec<String>> {
+            Err(Error::Internal("not asked".into()))
+        }
+        async fn finish(&self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Issue 21: the children the target lacks are checked on the source `jobs` at a time, not
+    /// one after another, and the answer keeps the list's order whatever order the checks end in.
+    #[tokio::test]
+    async fn children_are_checked_jobs_at_a_time_in_order() {
+        let list: Vec<Descriptor> = (0..12u64)
+            .map(|i| Descriptor {
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                digest: Digest::sha256_of(format!("child {i}").as_bytes()),
+                size: i * 3,
+                platform: None,
+                artifact_type: None,
+                annotations: Default::default(),
+                urls: vec![],
+            })
+            .collect();
+        let (in_flight, most) = (Arc::default(), Arc::default());
+        let side = |pick: &dyn Fn(usize) -> bool| {
+            Arc::new(Slow {
+                holds: (0..list.len())
+                    .filter(|&i| pick(i))
+                    .map(|i| list[i].digest.clone())
+                    .collect(),
+                in_flight: Arc::clone(&in_flight),
+                most: Arc::clone(&most),
+            })
+        };
+        // The target holds every third child; the source every even one.
+        let dst = side(&|i| i % 3 == 0);
+        let src = side(&|i| i % 2 == 0);
+        let lacking = missing_on(&src, &dst, &list, 3).await.unwrap();
+        let index = |d: &Digest| list.iter().position(|x| &x.digest == d).unwrap();
+        let missing: Vec<usize> = lacking.missing.iter().map(|d| index(&d.digest)).collect();
+        assert_eq!(missing, [2, 4, 8, 10]);
+        let mut absent: Vec<usize> = lacking.not_in_source.iter().map(index).collect();
+        absent.sort();
+        assert_eq!(absent, [1, 5, 7, 11]);
+        let most = most.load(Ordering::SeqCst);
+        assert!((2..=3).contains(&most), "{most} checks at once with 3 jobs");
+    }
 }

@@ -64,6 +64,8 @@ pub enum Content {
         payload: Vec<u8>,
         /// The base64 signature annotation.
         signature: String,
+        /// cosign 2's keyless evidence (certificate, chain, Rekor bundle annotations), if any.
+        keyless: Option<crate::engine::signature::keyless::cosign2::Material>,
     },
     /// A Sigstore bundle's bytes (digest-verified).
     Bundle(Vec<u8>),
@@ -189,8 +191,18 @@ async fn layer_content<S: Storage>(
             ))
         })?
         .to_string();
+    let keyless = crate::engine::signature::keyless::cosign2::Material::from_annotations(|k| {
+        layer
+            .pointer(&format!("/annotations/{}", k.replace('/', "~1")))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
     let payload = read_blob(storage, &d).await?;
-    Ok(Content::Simple { payload, signature })
+    Ok(Content::Simple {
+        payload,
+        signature,
+        keyless,
+    })
 }
 
 /// Fetches one signature manifest (bounded) and reads each of its signatures.

@@ -4,20 +4,27 @@
 //!
 //! What a verified signature proves: the holder of one of the given keys signed exactly this
 //! digest (the payload or in-toto statement names it, and the signature over those bytes
-//! verifies). Keyless signatures (Fulcio certificates, Rekor inclusion proofs) are not checked:
-//! docs/signatures.md says why.
+//! verifies). Keyless signatures (Fulcio certificates, Rekor entries) go to the identity policy
+//! of `keyless/` against a trusted root read from disk (issue 23; docs/signatures.md).
 
 pub mod bundle;
 pub mod cosign;
+pub mod der;
 pub mod discover;
+pub mod encrypted_key;
 #[cfg(test)]
 mod fixtures;
+pub mod format;
+pub mod keyless;
 pub mod keys;
+pub mod payload;
+pub mod private_key;
 pub mod problem;
-
-use std::fmt;
+pub mod publish;
+pub mod sign;
 
 pub use discover::Via;
+pub use format::Format;
 pub use keys::{KeyError, PublicKey};
 pub use problem::Problem;
 
@@ -26,33 +33,14 @@ use crate::model::digest::Digest;
 use crate::model::manifest::RawManifest;
 use crate::transport::Storage;
 
-/// The signature format that verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    /// cosign simple-signing payload (`.sig` tag, or a referrer).
-    CosignSimpleSigning,
-    /// Sigstore bundle with a DSSE envelope (in-toto statement).
-    SigstoreBundleDsse,
-    /// Sigstore bundle with a message signature.
-    SigstoreBundleMessage,
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Format::CosignSimpleSigning => "cosign simple-signing",
-            Format::SigstoreBundleDsse => "Sigstore bundle (DSSE)",
-            Format::SigstoreBundleMessage => "Sigstore bundle (message signature)",
-        })
-    }
-}
-
 /// What the gate requires.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
-    /// At least one signature must verify with one of these keys; empty: no gate.
+    /// At least one signature must verify with one of these keys (or be accepted by the
+    /// keyless policy); both empty: no gate.
     pub keys: Vec<PublicKey>,
+    /// Keyless signatures: identities and the trusted root (`--require-signature-identity`).
+    pub keyless: Option<keyless::policy::KeylessPolicy>,
     /// Also every selected child manifest.
     pub children: bool,
 }
@@ -60,7 +48,21 @@ pub struct Policy {
 impl Policy {
     /// Whether the policy requires anything.
     pub fn enabled(&self) -> bool {
-        !self.keys.is_empty()
+        !self.keys.is_empty() || self.keyless.is_some()
+    }
+
+    /// What the policy accepts, for the refusal: key files and identities.
+    fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("key {} ({})", k.source, k.fingerprint()))
+            .collect();
+        if let Some(k) = &self.keyless {
+            parts.extend(k.identities.iter().map(|i| format!("identity {i}")));
+            parts.push(format!("trusted root {}", k.root.source));
+        }
+        parts.join(", ")
     }
 }
 
@@ -72,8 +74,15 @@ pub struct Verified {
     pub subject: Digest,
     /// The format.
     pub format: Format,
-    /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER.
-    pub key_fingerprint: String,
+    /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER (key-based signatures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
+    /// The certificate's identity (SAN) and OIDC issuer (keyless signatures).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// See `identity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// `referrer`, `fallback-tag` or `digest-tag`.
     pub via: String,
     /// The signature manifest's digest.
@@ -90,39 +99,70 @@ pub struct SignatureVerdict {
 }
 
 /// Checks `subject` (with its manifest bytes when known): the first signature that verifies,
-/// or every signature found with why it failed.
+/// or every signature found with why it failed. A signature with a certificate goes to the
+/// keyless policy, one without to the keys.
 pub async fn check_digest<S: Storage>(
     storage: &S,
     subject: &Digest,
     subject_bytes: Option<&[u8]>,
-    keys: &[PublicKey],
+    policy: &Policy,
 ) -> Result<std::result::Result<Verified, Vec<(discover::Found, Problem)>>> {
     let found = discover::discover(storage, subject).await?;
+    let keys = &policy.keys;
     let mut failed = Vec::new();
     for f in found {
         let outcome = match &f.content {
             Err(p) => Err(p.clone()),
-            Ok(discover::Content::Simple { payload, signature }) => {
-                cosign::check(payload, signature, subject, keys)
-                    .map(|k| (Format::CosignSimpleSigning, k))
-            }
-            Ok(discover::Content::Bundle(b)) => {
-                bundle::check(b, subject, subject_bytes, keys).map(|(c, k)| match c {
-                    bundle::Content::Dsse => (Format::SigstoreBundleDsse, k),
-                    bundle::Content::Message => (Format::SigstoreBundleMessage, k),
-                })
-            }
+            Ok(discover::Content::Simple {
+                payload,
+                signature,
+                keyless: Some(m),
+            }) if policy.keyless.is_some() => policy
+                .keyless
+                .as_ref()
+                .map(|k| keyless::verify::check_cosign2(payload, signature, m, subject, k))
+                .expect("guarded")
+                .map(|s| (Format::CosignSimpleSigning, Signer::Keyless(s)))
+                .map_err(Problem::Keyless),
+            Ok(discover::Content::Simple {
+                payload, signature, ..
+            }) => cosign::check(payload, signature, subject, keys)
+                .map(|k| (Format::CosignSimpleSigning, Signer::Key(k))),
+            Ok(discover::Content::Bundle(b)) => match &policy.keyless {
+                Some(k) if keyless_bundle(b) => {
+                    keyless::verify::check_bundle(b, subject, subject_bytes, k)
+                        .map(|s| {
+                            let format = if bundle_is_dsse(b) {
+                                Format::SigstoreBundleDsse
+                            } else {
+                                Format::SigstoreBundleMessage
+                            };
+                            (format, Signer::Keyless(s))
+                        })
+                        .map_err(Problem::Keyless)
+                }
+                _ => bundle::check(b, subject, subject_bytes, keys).map(|(c, k)| match c {
+                    bundle::Content::Dsse => (Format::SigstoreBundleDsse, Signer::Key(k)),
+                    bundle::Content::Message => (Format::SigstoreBundleMessage, Signer::Key(k)),
+                }),
+            },
         };
         match outcome {
-            Ok((format, k)) => {
+            Ok((format, signer)) => {
+                let (key_fingerprint, identity, issuer) = match signer {
+                    Signer::Key(k) => (Some(keys[k].fingerprint()), None, None),
+                    Signer::Keyless(s) => (None, Some(s.identity), Some(s.issuer)),
+                };
                 return Ok(Ok(Verified {
                     subject: subject.clone(),
                     format,
-                    key_fingerprint: keys[k].fingerprint(),
+                    key_fingerprint,
+                    identity,
+                    issuer,
                     via: f.via.kind().to_string(),
                     signature_digest: f.manifest.clone(),
                     tag: f.via.tag().map(str::to_string),
-                }))
+                }));
             }
             Err(p) => failed.push((f, p)),
         }
@@ -130,21 +170,45 @@ pub async fn check_digest<S: Storage>(
     Ok(Err(failed))
 }
 
+/// Who a verified signature names.
+enum Signer {
+    /// The index of the key that verified.
+    Key(usize),
+    /// The certificate's identity.
+    Keyless(keyless::verify::Signer),
+}
+
+fn keyless_bundle(b: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| keyless::verify::is_keyless(&v))
+}
+
+fn bundle_is_dsse(b: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(b).is_ok_and(|v| v.get("dsseEnvelope").is_some())
+}
+
 fn refusal(
     image: &str,
     what: &str,
     subject: &Digest,
-    keys: &[PublicKey],
+    policy: &Policy,
     failed: &[(discover::Found, Problem)],
 ) -> Error {
-    let keys: Vec<String> = keys
-        .iter()
-        .map(|k| format!("{} ({})", k.source, k.fingerprint()))
-        .collect();
-    let mut detail = format!(
-        "no signature over {what} {subject} verifies with the required key(s) {}",
-        keys.join(", ")
-    );
+    let mut detail = if policy.keyless.is_none() {
+        let keys: Vec<String> = policy
+            .keys
+            .iter()
+            .map(|k| format!("{} ({})", k.source, k.fingerprint()))
+            .collect();
+        format!(
+            "no signature over {what} {subject} verifies with the required key(s) {}",
+            keys.join(", ")
+        )
+    } else {
+        format!(
+            "no signature over {what} {subject} is accepted by the policy: {}",
+            policy.describe()
+        )
+    };
     if failed.is_empty() {
         detail.push_str(&format!(
             "; no signature found (looked for referrers, the {} fallback tag and the {}.sig tag)",
@@ -155,6 +219,9 @@ fn refusal(
         detail.push_str(&format!("; {} signature(s) found:", failed.len()));
         for (f, p) in failed {
             let kind = match &f.content {
+                Ok(discover::Content::Simple {
+                    keyless: Some(_), ..
+                }) => "cosign keyless simple-signing",
                 Ok(discover::Content::Simple { .. }) => "cosign simple-signing",
                 Ok(discover::Content::Bundle(_)) => "Sigstore bundle",
                 Err(_) => "signature object",
@@ -187,9 +254,9 @@ pub async fn gate<S: Storage>(
     if !policy.enabled() {
         return Ok(verdict);
     }
-    match check_digest(storage, &root.digest, Some(&root.bytes), &policy.keys).await? {
+    match check_digest(storage, &root.digest, Some(&root.bytes), policy).await? {
         Ok(v) => verdict.verified.push(v),
-        Err(failed) => return Err(refusal(image, "index", &root.digest, &policy.keys, &failed)),
+        Err(failed) => return Err(refusal(image, "index", &root.digest, policy, &failed)),
     }
     if policy.children {
         for c in children {
@@ -204,11 +271,9 @@ pub async fn gate<S: Storage>(
                     ))
                 })
                 .map(|m| Some(m.bytes))?;
-            match check_digest(storage, c, bytes.as_deref(), &policy.keys).await? {
+            match check_digest(storage, c, bytes.as_deref(), policy).await? {
                 Ok(v) => verdict.verified.push(v),
-                Err(failed) => {
-                    return Err(refusal(image, "child manifest", c, &policy.keys, &failed))
-                }
+                Err(failed) => return Err(refusal(image, "child manifest", c, policy, &failed)),
             }
         }
     }

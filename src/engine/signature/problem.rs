@@ -31,4 +31,7 @@ pub enum Problem {
     /// A signed object that is not a signature of the image in a format checked here.
     #[error("not checked: {0}")]
     NotASignature(String),
+    /// A keyless signature that the identity policy does not accept (issue 23).
+    #[error("{0}")]
+    Keyless(crate::engine::signature::keyless::problem::KeylessProblem),
 }

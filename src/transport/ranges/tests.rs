@@ -98,6 +98,7 @@ fn policy() -> RetryPolicy {
         retries: 3,
         base: Duration::from_millis(1),
         cap: Duration::from_millis(2),
+        longest_retry_after: Duration::from_secs(30),
     }
 }
 
@@ -169,7 +170,8 @@ async fn a_range_that_keeps_failing_fails_the_body_and_frees_the_window() {
     let e = collect(ranged(src.clone(), &b).await.ordered())
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("connection reset"), "{e}");
+    // After its resumes the range ends as Error::BodyCutShort, which the blob copy keeps.
+    assert!(e.to_string().contains("broke off before its end"), "{e}");
     // The workers are aborted with the body; the window is whole again once they are gone.
     for _ in 0..100 {
         if b.window_bytes.available_permits() == 2 * MIB {

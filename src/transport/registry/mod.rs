@@ -35,6 +35,7 @@ use crate::transport::storage::{BlobBody, Fetched, OneStream, Pushed, ReferrerLi
 mod auth_flow;
 mod catalog;
 mod client;
+pub mod delete;
 mod errors;
 pub mod headers;
 mod pager;

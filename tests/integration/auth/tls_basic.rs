@@ -297,3 +297,73 @@ fn verify_and_inspect_take_the_copy_access_flags() {
     assert_eq!(out.code, 0, "{out}");
     assert!(out.stdout.contains("linux/amd64"), "{out}");
 }
+
+/// A sync file's `registries.HOST.cert-dir` is the run's CA for that host (as
+/// `--dest-cert-dir` is for a copy), and `sync --client-config` references its `ca.crt` in the
+/// generated hosts.toml (issue 26).
+#[test]
+fn a_sync_file_cert_dir_is_the_runs_ca_and_the_client_config_names_it() {
+    let env = Env::new();
+    let pki = Pki::new(&env.path("pki"));
+    let pass = secret("sync-tls-pass");
+    let reg = tls_registry(&pki, &htpasswd(&env.path("auth"), "alice", &pass), false);
+    let src = crate::harness::Registry::start();
+    let img = fixtures::single_manifest(LAYER);
+    let out = env.mirror(
+        &[
+            "copy",
+            &layout(&env, &img),
+            &format!("{}/team/app:v1", src.host()),
+        ],
+        None,
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let certs = pki.cert_dir(&env.path("certs"), false);
+    let write = |cert_dir: bool| {
+        let line = match cert_dir {
+            true => format!("    cert-dir: {}\n", certs.display()),
+            false => String::new(),
+        };
+        env.file(
+            "mirror.yaml",
+            &format!(
+                "defaults:\n  target-prefix: {reg}/mirror\nregistries:\n  {reg}:\n    credentials: \"alice:{pass}\"\n{line}images:\n  - source: {src}/team/app\n    tags: [v1]\n",
+                reg = reg.host(),
+                src = src.host()
+            ),
+        )
+    };
+    let clients = env.path("clients");
+    let run = |file: &std::path::Path| {
+        env.mirror(
+            &[
+                "sync",
+                "-f",
+                file.to_str().unwrap(),
+                "--client-config",
+                clients.to_str().unwrap(),
+            ],
+            None,
+        )
+    };
+    // Without the CA the certificate is refused: the item fails.
+    let out = run(&write(false));
+    assert_eq!(out.code, 6, "{out}");
+    assert!(reg.tag_target("mirror/team/app", "v1").is_none());
+    // With `cert-dir` the run trusts the CA, and hosts.toml names it.
+    let out = run(&write(true));
+    assert_eq!(out.code, 0, "{out}");
+    assert_holds(&reg, "mirror/team/app", "v1", &img);
+    let hosts = std::fs::read_to_string(clients.join(format!("certs.d/{}/hosts.toml", src.host())))
+        .unwrap();
+    let hosts: toml::Table = toml::from_str(&hosts).unwrap();
+    let host = &hosts["host"][&format!("https://{}/v2/mirror", reg.host())];
+    let ca = std::fs::canonicalize(certs.join("ca.crt")).unwrap();
+    assert_eq!(
+        host["ca"][0].as_str(),
+        Some(ca.to_str().unwrap()),
+        "{hosts:?}"
+    );
+    assert!(host.get("skip_verify").is_none(), "{hosts:?}");
+    assert_no_secret(&out, &[&pass]);
+}

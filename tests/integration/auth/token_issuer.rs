@@ -61,6 +61,8 @@ struct Inner {
     x5c: String,
     requests: Vec<TokenRequest>,
     issued: Vec<String>,
+    /// Actions never granted (a user without delete rights: `delete`).
+    withheld: Vec<String>,
 }
 
 /// A running token server on `127.0.0.1:<random port>`; stops when dropped.
@@ -88,6 +90,7 @@ impl TokenIssuer {
             x5c: base64::engine::general_purpose::STANDARD.encode(der),
             requests: vec![],
             issued: vec![],
+            withheld: vec![],
         }));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
@@ -123,6 +126,12 @@ impl TokenIssuer {
     /// Every token handed out so far.
     pub fn issued(&self) -> Vec<String> {
         self.state.lock().unwrap().issued.clone()
+    }
+
+    /// Never grant `action` from now on (the token server grants the rest without an error, as
+    /// real ones do; the registry then refuses the request).
+    pub fn withhold(&self, action: &str) {
+        self.state.lock().unwrap().withheld.push(action.to_string());
     }
 
     pub fn set_lifetime(&self, lifetime: i64, expires_in: Option<i64>) {
@@ -223,7 +232,11 @@ async fn handle(State(state): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
                 let mut it = sc.splitn(2, ':');
                 let typ = it.next()?;
                 let (name, actions) = it.next()?.rsplit_once(':')?;
-                Some(json!({"type": typ, "name": name, "actions": actions.split(',').collect::<Vec<_>>()}))
+                let granted: Vec<&str> = actions
+                    .split(',')
+                    .filter(|a| !s.withheld.iter().any(|w| w == a))
+                    .collect();
+                Some(json!({"type": typ, "name": name, "actions": granted}))
             })
             .collect()
     };

@@ -49,8 +49,18 @@ pub struct ImageSettings {
     pub include_foreign: bool,
     /// Layout ref-name form.
     pub layout_ref_name: LayoutRefName,
-    /// `require-signature` / `require-signature-children` (empty keys: no gate).
+    /// `require-signature`, `require-signature-children` and the keyless keys
+    /// (`require-signature-identity[-regexp]`, `-issuer[-regexp]`, `trusted-root`; no keys and
+    /// no identity: no gate).
     pub signatures: crate::engine::signature::Policy,
+    /// `sign-key` (the site key's file; `--sign-key` when absent).
+    pub sign_key: Option<std::path::PathBuf>,
+    /// `sign-children` (`--sign-children` when absent).
+    pub sign_children: Option<bool>,
+    /// `sign-format` (`--sign-format` when absent).
+    pub sign_format: Option<crate::engine::signature::sign::SignFormat>,
+    /// `prune:` as written (under `defaults:` or the entry); `None` follows `--prune`.
+    pub prune: Option<bool>,
 }
 
 impl ImageSettings {

@@ -8,7 +8,9 @@
 //! (platform filters, copy rules, artifact-type filters, regexes, digests), and `defaults:` is
 //! merged into each image ([`ImageSettings`]); nothing is parsed again later. Nothing runs when
 //! the file has an error. `${VAR}` (and `${VAR:-default}`) is expanded in repository names, tag
-//! lists, digests and credentials; an unset variable without a default is an error.
+//! lists, digests and credentials; an unset variable without a default is an error. Checks that
+//! span `defaults:` and an entry (the keyless signature keys, `keyless.rs`) run after reading,
+//! located with the key's own line and column.
 //!
 //! ```yaml
 //! defaults:
@@ -24,7 +26,8 @@
 //! ```
 
 mod discovery;
-mod image;
+pub mod image;
+mod keyless;
 mod prefix;
 mod schema;
 mod tag_rules;
@@ -209,6 +212,20 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             "`images:` is empty: nothing to mirror".into(),
         ));
     }
+    let located = |e: keyless::Located| ConfigError {
+        file: file.to_string(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+        snippet: e
+            .line
+            .and_then(|l| text.lines().nth(l - 1))
+            .map(str::to_string),
+    };
+    // Every trusted root written is read (once) and checked, used or not.
+    let mut roots = keyless::Roots::default();
+    let defaults_keys = raw.defaults.keyless("defaults");
+    roots.load(&defaults_keys).map_err(located)?;
     let mut images = Vec::with_capacity(raw.images.len());
     let mut discoveries = vec![];
     for (i, entry) in raw.images.into_iter().enumerate() {
@@ -216,6 +233,10 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
             .ok()
             .filter(|&l| l > 0);
         let (split, tags, overrides) = entry.value.split();
+        let level = format!("images[{i}]");
+        let keys = overrides.keyless(&level);
+        roots.load(&keys).map_err(located)?;
+        let keyless = keyless::resolve(&keys, &defaults_keys, &mut roots).map_err(located)?;
         let prefix = split
             .target_prefix
             .as_ref()
@@ -226,7 +247,8 @@ pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
                 format!("images[{i}]: `target` and `target-prefix` exclude each other: give one"),
             ));
         }
-        let settings = overrides.over(&raw.defaults);
+        let mut settings = overrides.over(&raw.defaults);
+        settings.signatures.keyless = keyless;
         let source = match (split.source, split.source_registry) {
             (Some(_), Some(_)) => {
                 return Err(at_line(line, format!(
@@ -362,32 +384,43 @@ fn yaml_error(
     }
 }
 
-/// `images[3].tags.regex[1]`. The `value` step into a located `images` entry is dropped: it is
-/// the span wrapper, not a key of the file.
+/// `images[3].tags.regex[1]`. The `value` step into a located value (an `images` entry, or a
+/// key of [`LOCATED_KEYS`]) is dropped: it is the span wrapper, not a key of the file.
 fn key_path(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
-    let mut after_entry = false;
+    let mut spanned = false;
     for seg in path.iter() {
         match seg {
             Segment::Seq { index } => {
                 out.push_str(&format!("[{index}]"));
-                after_entry = out.starts_with("images[") && !out.contains('.');
+                spanned = out.starts_with("images[") && !out.contains('.');
                 continue;
             }
-            Segment::Map { key } if after_entry && key == "value" => {}
+            Segment::Map { key } if spanned && key == "value" => {}
             Segment::Map { key } | Segment::Enum { variant: key } => {
                 if !out.is_empty() {
                     out.push('.');
                 }
                 out.push_str(key);
+                spanned = LOCATED_KEYS.contains(&key.as_str());
+                continue;
             }
             Segment::Unknown => {}
         }
-        after_entry = false;
+        spanned = false;
     }
     out
 }
+
+/// The keys whose values are read with their location (`serde_saphyr::Spanned`).
+const LOCATED_KEYS: &[&str] = &[
+    "require-signature-identity",
+    "require-signature-identity-regexp",
+    "require-signature-issuer",
+    "require-signature-issuer-regexp",
+    "trusted-root",
+];
 
 /// Where the per-run manifest cache lives by default: `$XDG_CACHE_HOME/sparse-mirror/manifests`
 /// or `~/.cache/sparse-mirror/manifests`.
@@ -399,5 +432,7 @@ pub fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("sparse-mirror").join("manifests"))
 }
 
+#[cfg(test)]
+mod keyless_tests;
 #[cfg(test)]
 mod tests;

@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde_saphyr::Spanned;
 
 use super::discovery::{RepoFilter, SourceRegistry};
 use super::image::ImageSettings;
+use super::keyless::{IdentityList, Issuer, Keys, Regexp, RegexpList, RootFile};
 use super::prefix::TargetPrefix;
 use super::values::{
     Credentials, Jobs, KeyList, LayoutRefName, Platforms, Rate, RuleList, Source, Target, TypeList,
@@ -15,6 +17,7 @@ use crate::app::sync::tags::TagRules;
 use crate::engine::copy::OnReject;
 use crate::engine::rules::Rules;
 use crate::engine::select::PlatformlessPolicy;
+use crate::engine::signature::sign::SignFormat;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -70,6 +73,27 @@ pub(super) struct Overrides {
     pub require_signature: Option<KeyList>,
     /// Also every selected child (as `--require-signature-children`).
     pub require_signature_children: Option<bool>,
+    /// The site's private key: sign what was verified and copied (as `--sign-key`; needs
+    /// `require-signature`). Read when the run starts.
+    pub sign_key: Option<std::path::PathBuf>,
+    /// Also sign each copied child (as `--sign-children`).
+    pub sign_children: Option<bool>,
+    /// `tag` (default), `bundle` or `both` (as `--sign-format`).
+    pub sign_format: Option<SignFormat>,
+    /// Delete target tags the entry's rules own and no longer select (as `mirror sync --prune`;
+    /// `false` keeps an entry out of `--prune`).
+    pub prune: Option<bool>,
+    /// Keyless signatures whose certificate names one of these identities (as
+    /// `--require-signature-identity`); located, for the checks made after merging.
+    pub require_signature_identity: Option<Spanned<IdentityList>>,
+    /// As `--require-signature-identity-regexp`.
+    pub require_signature_identity_regexp: Option<Spanned<RegexpList>>,
+    /// As `--require-signature-issuer`.
+    pub require_signature_issuer: Option<Spanned<Issuer>>,
+    /// As `--require-signature-issuer-regexp`.
+    pub require_signature_issuer_regexp: Option<Spanned<Regexp>>,
+    /// As `--trusted-root`: a `trusted_root.json`, read once per run (`keyless.rs`).
+    pub trusted_root: Option<Spanned<RootFile>>,
     /// Images without `target:` go to `PREFIX/<source repository path>` (see `prefix.rs`).
     pub target_prefix: Option<TargetPrefix>,
 }
@@ -107,6 +131,15 @@ pub(super) struct FileImage {
     layout_ref_name: Option<LayoutRefName>,
     require_signature: Option<KeyList>,
     require_signature_children: Option<bool>,
+    sign_key: Option<std::path::PathBuf>,
+    sign_children: Option<bool>,
+    sign_format: Option<SignFormat>,
+    prune: Option<bool>,
+    require_signature_identity: Option<Spanned<IdentityList>>,
+    require_signature_identity_regexp: Option<Spanned<RegexpList>>,
+    require_signature_issuer: Option<Spanned<Issuer>>,
+    require_signature_issuer_regexp: Option<Spanned<Regexp>>,
+    trusted_root: Option<Spanned<RootFile>>,
 }
 
 impl FileImage {
@@ -127,6 +160,15 @@ impl FileImage {
             layout_ref_name: self.layout_ref_name,
             require_signature: self.require_signature,
             require_signature_children: self.require_signature_children,
+            sign_key: self.sign_key,
+            sign_children: self.sign_children,
+            sign_format: self.sign_format,
+            prune: self.prune,
+            require_signature_identity: self.require_signature_identity,
+            require_signature_identity_regexp: self.require_signature_identity_regexp,
+            require_signature_issuer: self.require_signature_issuer,
+            require_signature_issuer_regexp: self.require_signature_issuer_regexp,
+            trusted_root: self.trusted_root,
             target_prefix: None,
         };
         let split = Split {
@@ -160,11 +202,27 @@ pub struct RegistryConfig {
     pub tls_verify: Option<bool>,
     /// `USER:PASSWORD`, usually from the environment: `"${REG_USER}:${REG_PASSWORD}"`.
     pub credentials: Option<Credentials>,
+    /// A certs.d-style directory (`*.crt` CA files, `NAME.cert` + `NAME.key` for mutual TLS),
+    /// as `--src-cert-dir`/`--dest-cert-dir`; `mirror client-config` references its files.
+    pub cert_dir: Option<std::path::PathBuf>,
 }
 
 impl Overrides {
+    /// The keyless keys written here; `level` names this level in messages.
+    pub(super) fn keyless<'a>(&'a self, level: &'a str) -> Keys<'a> {
+        Keys {
+            level,
+            identity: self.require_signature_identity.as_ref(),
+            identity_regexp: self.require_signature_identity_regexp.as_ref(),
+            issuer: self.require_signature_issuer.as_ref(),
+            issuer_regexp: self.require_signature_issuer_regexp.as_ref(),
+            trusted_root: self.trusted_root.as_ref(),
+        }
+    }
+
     /// These overrides over `d` (the defaults), with the built-in defaults for what neither
-    /// gives. A list given here replaces the default's list.
+    /// gives. A list given here replaces the default's list. The keyless part of the signature
+    /// policy is left out: `keyless::resolve` checks and builds it.
     pub(super) fn over(self, d: &Overrides) -> ImageSettings {
         let types = self
             .referrers_artifact_types
@@ -206,7 +264,9 @@ impl Overrides {
                 .layout_ref_name
                 .or(d.layout_ref_name)
                 .unwrap_or(LayoutRefName::Tag),
+            prune: self.prune.or(d.prune),
             signatures: crate::engine::signature::Policy {
+                keyless: None,
                 keys: self
                     .require_signature
                     .or_else(|| d.require_signature.clone())
@@ -217,6 +277,9 @@ impl Overrides {
                     .or(d.require_signature_children)
                     .unwrap_or(false),
             },
+            sign_key: self.sign_key.or_else(|| d.sign_key.clone()),
+            sign_children: self.sign_children.or(d.sign_children),
+            sign_format: self.sign_format.or(d.sign_format),
         }
     }
 }

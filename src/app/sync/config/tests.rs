@@ -422,3 +422,35 @@ fn limit_rate_takes_the_units_of_the_flag_or_bytes_per_second() {
     assert!(e.message.contains("unknown unit"), "{e:?}");
     assert_eq!(e.line, Some(1), "{e:?}");
 }
+
+#[test]
+fn prune_is_a_default_an_entry_may_override() {
+    let cfg = parse(
+        "m.yaml",
+        r#"
+defaults:
+  prune: true
+images:
+  - source: reg.local:5000/a
+    target: reg.local:5000/m/a
+    tags: {latest: 2}
+  - source: reg.local:5000/b
+    target: reg.local:5000/m/b
+    tags: {latest: 2}
+    prune: false
+  - source: reg.local:5000/c
+    target: reg.local:5000/m/c
+    tags: [v1]
+"#,
+    )
+    .unwrap();
+    let p: Vec<Option<bool>> = (0..3).map(|i| cfg.settings(i).prune).collect();
+    assert_eq!(p, vec![Some(true), Some(false), Some(true)]);
+    let e = parse(
+        "m.yaml",
+        "images:\n  - source: r.local/a\n    target: r.local/b\n    tags: [v1]\n    prune: yes\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("prune"), "{e}");
+}

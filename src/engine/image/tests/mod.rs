@@ -393,6 +393,7 @@ fn job(mode: Mode, platforms: &[&str]) -> ImageJob {
         delta: None,
         known_blobs: Default::default(),
         transfer: Default::default(),
+        site_signing: None,
     }
 }
 
