@@ -60,7 +60,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand copy" -l timeout -d 'Per-r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l range-streams -d 'Fetch each blob of 32 MiB or more as N byte ranges in parallel, each on its own HTTP/1.1 connection (N for the whole run); 1 turns ranges off' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l limit-rate -d 'Cap the run\'s blob traffic at RATE bytes per second: 20M (20 MB/s), 512k, 1.5G, 20Mi (MiB/s)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand copy" -l range-window -d 'The reorder window of ranged downloads, for the run (benchmarks; default 32Mi)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand copy" -l range-window -d 'The reorder window of ranged downloads, for the run (benchmarks; default 28Mi)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l range-chunk -d 'Bytes per range request (benchmarks; default: half the window\'s share per stream)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l range-min-rtt -d 'Sources that answer the range probe faster than this (milliseconds) get one stream (tests and benchmarks; default 20)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand copy" -l src-creds -d 'Credentials for the source registry: USER[:PASSWORD] (without PASSWORD: asked on the terminal)' -r
@@ -204,7 +204,7 @@ complete -c mirror -n "__fish_mirror_using_subcommand sync" -l timeout -d 'Per-r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l lock-timeout -d 'Seconds to wait for another writer of the same OCI layout before failing' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l range-streams -d 'Fetch each blob of 32 MiB or more as N byte ranges in parallel, each on its own HTTP/1.1 connection (N for the whole run); 1 turns ranges off' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l limit-rate -d 'Cap the run\'s blob traffic at RATE bytes per second: 20M (20 MB/s), 512k, 1.5G, 20Mi (MiB/s)' -r
-complete -c mirror -n "__fish_mirror_using_subcommand sync" -l range-window -d 'The reorder window of ranged downloads, for the run (benchmarks; default 32Mi)' -r
+complete -c mirror -n "__fish_mirror_using_subcommand sync" -l range-window -d 'The reorder window of ranged downloads, for the run (benchmarks; default 28Mi)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l range-chunk -d 'Bytes per range request (benchmarks; default: half the window\'s share per stream)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l range-min-rtt -d 'Sources that answer the range probe faster than this (milliseconds) get one stream (tests and benchmarks; default 20)' -r
 complete -c mirror -n "__fish_mirror_using_subcommand sync" -l authfile -d 'A docker config.json or containers auth.json with credentials for any registry (after --src-authfile/--dest-authfile, before $REGISTRY_AUTH_FILE)' -r -F

@@ -179,7 +179,7 @@ pub struct WanArgs {
     /// is a probe: a source that does not answer it with the matching 206 gets one stream per
     /// blob for the rest of the run (-v says so), and so does one that answers within 20 ms,
     /// where one stream already fills the path. Ranges enter an upload in order through a
-    /// 32 MiB reorder window, or are written at their offsets into an OCI layout; the digest is
+    /// 28 MiB reorder window, or are written at their offsets into an OCI layout; the digest is
     /// checked over the whole blob either way. See docs/performance.md (WAN).
     #[arg(long, default_value_t = DEFAULT_STREAMS as u16, value_name = "N", env = "MIRROR_RANGE_STREAMS", value_parser = clap::value_parser!(u16).range(1..=64), help_heading = "Transfer")]
     pub range_streams: u16,
@@ -193,7 +193,7 @@ pub struct WanArgs {
     #[arg(long, value_name = "RATE", value_parser = crate::transport::rate::parse_rate, help_heading = "Transfer")]
     pub limit_rate: Option<u64>,
 
-    /// The reorder window of ranged downloads, for the run (benchmarks; default 32Mi).
+    /// The reorder window of ranged downloads, for the run (benchmarks; default 28Mi).
     #[arg(long, hide = true, value_name = "BYTES", value_parser = crate::transport::rate::parse_rate)]
     pub range_window: Option<u64>,
 

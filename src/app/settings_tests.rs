@@ -270,8 +270,8 @@ fn wan_flags_compile_to_the_run_budget() {
     let t = TransferSettings::from_args(&a.transfer);
     let w = wan_settings(&a.wan, Some(5_000_000), &t);
     let ranges = w.ranges.expect("ranges by default");
-    assert_eq!((ranges.streams(), ranges.window()), (8, 32 << 20));
-    assert_eq!(ranges.chunk(), 2 << 20);
+    assert_eq!((ranges.streams(), ranges.window()), (8, 28 << 20));
+    assert_eq!(ranges.chunk(), (28 << 20) / 16);
     assert_eq!(w.limit.map(|l| l.bytes_per_second()), Some(20_000_000));
     let Command::Copy(a) = parse(&["copy", "r.io/a:v1", "oci:/tmp/x", "--range-streams", "1"])
         .unwrap()

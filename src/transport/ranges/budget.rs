@@ -16,7 +16,7 @@ pub const DEFAULT_THRESHOLD: u64 = 32 * 1024 * 1024;
 /// (docs/performance.md §WAN says how it was chosen).
 pub const DEFAULT_STREAMS: usize = 8;
 /// The reorder window for the whole run (downloads into a registry upload).
-pub const DEFAULT_WINDOW: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_WINDOW: u64 = 28 * 1024 * 1024;
 /// A range that delivers no byte for this long is restarted on a new connection.
 pub const DEFAULT_STALL: Duration = Duration::from_secs(30);
 /// A source whose probe is answered faster than this is near: one stream fills the path (one
