@@ -6,6 +6,7 @@ use std::fmt;
 use base64::Engine as _;
 use ring::signature::{self, UnparsedPublicKey, VerificationAlgorithm};
 
+use crate::engine::signature::der::Reader as Der;
 use crate::model::digest::Digest;
 
 /// A key file larger than this is refused (a PEM SPKI of a 8192-bit RSA key is ~1.4 KiB).
@@ -188,47 +189,6 @@ impl PublicKey {
                 .verify(message, sig)
                 .is_ok()
         })
-    }
-}
-
-/// A minimal DER reader: definite lengths only, at most 4 length bytes.
-struct Der<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Der<'a> {
-    fn new(b: &'a [u8]) -> Self {
-        Der { rest: b }
-    }
-
-    fn done(&self) -> bool {
-        self.rest.is_empty()
-    }
-
-    /// Reads one element with tag `tag` and returns its contents.
-    fn expect(&mut self, tag: u8) -> Result<&'a [u8], String> {
-        let (&t, rest) = self.rest.split_first().ok_or("truncated")?;
-        if t != tag {
-            return Err(format!("expected DER tag {tag:#04x}, found {t:#04x}"));
-        }
-        let (&l0, mut rest) = rest.split_first().ok_or("truncated length")?;
-        let len = if l0 < 0x80 {
-            l0 as usize
-        } else {
-            let n = (l0 & 0x7f) as usize;
-            if n == 0 || n > 4 || rest.len() < n {
-                return Err("bad DER length".into());
-            }
-            let len = rest[..n].iter().fold(0usize, |a, &b| (a << 8) | b as usize);
-            rest = &rest[n..];
-            len
-        };
-        if rest.len() < len {
-            return Err("truncated".into());
-        }
-        let (body, rest) = rest.split_at(len);
-        self.rest = rest;
-        Ok(body)
     }
 }
 
