@@ -11,12 +11,13 @@ use crate::fault_proxy::{Fault, FaultConfig, FaultProxy, RangeMode, Rule};
 use crate::fixtures::{self, Image};
 use crate::harness::{mirror_async, sha256, CraneRegistry, Http, Output, Registry};
 
-/// Above the 32 MiB threshold: 17 ranges of 2 MiB (the default chunk: the 32 MiB window's
+/// Above the 32 MiB threshold: 19 ranges of 1.75 MiB (the default chunk: the 28 MiB window's
 /// half share for each of 8 streams), the last one short.
 pub const BIG: usize = 33 * 1024 * 1024 + 12_345;
 
-/// The default chunk.
-pub const CHUNK: u64 = 2 * 1024 * 1024;
+/// The default chunk: half of the default 28 MiB window's share for each of 8 streams
+/// (`RangeBudget::new`).
+pub const CHUNK: u64 = 28 * 1024 * 1024 / 16;
 
 /// One large layer and one small one.
 pub fn big_image() -> Image {

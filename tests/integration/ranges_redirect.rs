@@ -201,7 +201,7 @@ async fn redirected_ranges_carry_no_credentials_and_expired_urls_are_renewed() {
         big_at_storage.iter().all(|(_, _, r)| r.is_some()),
         "every request for the large blob is a range: {big_at_storage:?}"
     );
-    // 17 ranges at 3 uses per signature: the registry was asked again for fresh URLs.
+    // 19 ranges at 3 uses per signature: the registry was asked again for fresh URLs.
     let at_registry = front.seen.lock().unwrap().clone();
     let renewals = at_registry
         .iter()
