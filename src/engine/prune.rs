@@ -26,12 +26,15 @@ mod target;
 pub mod types;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use crate::engine::prune::target::{Ref, Target};
 use crate::engine::prune::types::{
     split_ref, ArtifactGone, Decision, Planned, PruneJob, PruneOutcome,
 };
-use crate::engine::referrers::{fallback_tag, index_entries, MAX_REFERRER_DEPTH};
+use crate::engine::referrers::{
+    digest_tag_suffix, fallback_tag, index_entries, MAX_REFERRER_DEPTH,
+};
 use crate::error::{Error, Result};
 use crate::model::digest::Digest;
 use crate::model::manifest::ManifestView;
@@ -131,8 +134,22 @@ async fn closure<T: Target>(t: &T, roots: &[&Ref]) -> Result<BTreeSet<Digest>> {
             continue;
         }
         if let Some(m) = t.manifest(&d, &mt).await? {
-            if let Ok(ManifestView::Index { manifests, .. }) = m.view() {
-                stack.extend(manifests.into_iter().map(|c| (c.digest, c.media_type)));
+            // A kept index that does not parse protects children nobody can name: nothing is
+            // pruned rather than guessing.
+            match m.view() {
+                Ok(ManifestView::Index { manifests, .. }) => {
+                    stack.extend(manifests.into_iter().map(|c| (c.digest, c.media_type)))
+                }
+                Ok(_) => {}
+                Err(source) => {
+                    return Err(Error::Manifest {
+                        what: format!(
+                        "kept manifest {d} in {} (what it needs is unknown, so nothing is pruned)",
+                        t.describe()
+                    ),
+                        source,
+                    })
+                }
             }
         }
     }
@@ -177,20 +194,12 @@ async fn group<T: Target>(
     let artifacts = match artifacts_of(t, job, refs, kept, g).await {
         Ok(a) => a,
         Err(e) => {
-            let msg = e.to_string();
-            let mut out = vec![Decision::Failed {
-                digest: Some(g.digest.clone()),
-                error: e.context(format!(
-                    "finding the artifacts of {} in {} before deleting it",
-                    g.digest,
-                    t.describe()
-                )),
-            }];
-            out.extend((1..n).map(|_| Decision::Failed {
-                digest: Some(g.digest.clone()),
-                error: Error::Internal(format!("not deleted: {msg}")),
-            }));
-            return out;
+            let e = e.context(format!(
+                "finding the artifacts of {} in {} before deleting it",
+                g.digest,
+                t.describe()
+            ));
+            return failed(n, &g.digest, e);
         }
     };
     if job.dry_run {
@@ -207,19 +216,19 @@ async fn group<T: Target>(
             tag_only: false,
             artifacts: artifacts.clone(),
         }),
-        Err(e) => {
-            let msg = e.to_string();
-            let mut out = vec![Decision::Failed {
-                digest: Some(g.digest.clone()),
-                error: e,
-            }];
-            out.extend((1..n).map(|_| Decision::Failed {
-                digest: Some(g.digest.clone()),
-                error: Error::Internal(format!("not deleted: {msg}")),
-            }));
-            out
-        }
+        Err(e) => failed(n, &g.digest, e),
     }
+}
+
+/// The `n` tags of one digest group all failed with `e` (one error, its kind and hint kept).
+fn failed(n: usize, digest: &Digest, e: Error) -> Vec<Decision> {
+    let error = Arc::new(e);
+    (0..n)
+        .map(|_| Decision::Failed {
+            digest: Some(digest.clone()),
+            error: error.clone(),
+        })
+        .collect()
 }
 
 /// The artifacts of `g`'s subjects that nothing kept needs, deepest first.
@@ -258,11 +267,7 @@ async fn artifacts_of<T: Target>(
             let mine = refs.iter().filter(|r| split_ref(&r.name).0 == prefix);
             if job.digest_tags {
                 for r in mine.clone() {
-                    let tag = split_ref(&r.name).1;
-                    if tag
-                        .strip_prefix(&ft)
-                        .is_some_and(|x| x.len() > 1 && x.starts_with('.'))
-                    {
+                    if digest_tag_suffix(split_ref(&r.name).1, s).is_some() {
                         found.push(gone("digest-tag", Some(&r.name), &r.digest, s));
                     }
                 }

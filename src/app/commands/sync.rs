@@ -126,6 +126,8 @@ pub async fn sync_command(args: &SyncArgs, printer: Printer, cancel: &CancelToke
     for w in &keys.warnings {
         printer.warn(w);
     }
+    // The password and the loaded key bytes are wiped now, not at the end of the run.
+    drop(keys);
     let transfer = TransferSettings::from_args(&args.transfer);
     let retry = transfer.retry;
     let cache = if args.no_cache || args.dry_run {

@@ -2,6 +2,7 @@
 //! docs/registries.md §Deletes) and an OCI layout (refs in `index.json`).
 
 use std::future::Future;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 
@@ -74,10 +75,11 @@ impl RegistryRepo {
         }
     }
 
-    /// Delete `tag` if it still resolves after its digest was deleted (go-containerregistry
-    /// keeps tags; distribution drops them with the digest).
-    async fn delete_leftover_tag(&self, tag: &str, what: &str) -> Result<()> {
-        if self.head(tag).await?.is_some() {
+    /// Delete `tag` if it still names `digest` after that digest was deleted
+    /// (go-containerregistry keeps tags; distribution drops them with the digest). A tag pushed
+    /// to another digest meanwhile is someone else's now and stays.
+    async fn delete_leftover_tag(&self, tag: &str, digest: &Digest, what: &str) -> Result<()> {
+        if self.head(tag).await?.is_some_and(|h| h.digest == *digest) {
             self.delete_or_fail(tag, &format!("tag {tag} ({what})"))
                 .await?;
         }
@@ -127,7 +129,7 @@ impl Target for RegistryRepo {
             Ok(DeleteAnswer::NotFound) => Decision::Absent,
             Ok(DeleteAnswer::Refused(r)) if deletes_disabled(&r) => Decision::Failed {
                 digest: Some(digest.clone()),
-                error: refused_error(*r, &what),
+                error: Arc::new(refused_error(*r, &what)),
             },
             Ok(DeleteAnswer::Refused(r)) => Decision::Kept {
                 digest: digest.clone(),
@@ -138,7 +140,7 @@ impl Target for RegistryRepo {
             },
             Err(e) => Decision::Failed {
                 digest: Some(digest.clone()),
-                error: e.context(format!("deleting {what}")),
+                error: Arc::new(e.context(format!("deleting {what}"))),
             },
         }
     }
@@ -160,13 +162,13 @@ impl Target for RegistryRepo {
             };
             self.delete_or_fail(a.digest.as_str(), &what).await?;
             if let Some(t) = &a.tag {
-                self.delete_leftover_tag(t, &what).await?;
+                self.delete_leftover_tag(t, &a.digest, &what).await?;
             }
         }
         let what = format!("tag {} ({digest}) from {place}", tags.join(", "));
         self.delete_or_fail(digest.as_str(), &what).await?;
         for t in tags {
-            self.delete_leftover_tag(t, &what).await?;
+            self.delete_leftover_tag(t, digest, &what).await?;
         }
         Ok(())
     }
@@ -209,7 +211,7 @@ impl Target for Layout {
             },
             Err(e) => Decision::Failed {
                 digest: Some(digest.clone()),
-                error: e,
+                error: Arc::new(e),
             },
         }
     }

@@ -1,5 +1,7 @@
 //! The prune's plan and outcome types (`engine/prune.rs` runs them; `app` reports them).
 
+use std::sync::Arc;
+
 use crate::error::Error;
 use crate::model::digest::Digest;
 
@@ -71,8 +73,8 @@ pub enum Decision {
     Failed {
         /// What the tag named, if known.
         digest: Option<Digest>,
-        /// The failure, naming the request.
-        error: Error,
+        /// The failure, naming the request; the tags of one digest share it.
+        error: Arc<Error>,
     },
 }
 
