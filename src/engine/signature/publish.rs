@@ -141,7 +141,13 @@ async fn write_tag<S: Storage>(
             digest: a.manifest.digest.clone(),
             tag: Some(tag.clone()),
         });
-        if !dst.is_registry() || dst.resolve(&tag).await? == Some(a.manifest.digest.clone()) {
+        // Done when the tag holds every layer just pushed: ours alone, or with what another
+        // writer appended after us (appending again would sign twice).
+        if !dst.is_registry()
+            || current_sig(dst, &tag)
+                .await?
+                .is_some_and(|now| sign::covers(&now, &a.manifest))
+        {
             return Ok(a);
         }
         reporter.event(Event::Info(format!(
@@ -150,7 +156,8 @@ async fn write_tag<S: Storage>(
         )));
     }
     Err(Error::Internal(format!(
-        "{tag} kept changing under concurrent updates ({TAG_ATTEMPTS} attempts)"
+        "{tag} on {} kept changing while the site signature was appended ({TAG_ATTEMPTS} attempts): another writer is updating it; run again when it is done",
+        dst.describe()
     )))
 }
 

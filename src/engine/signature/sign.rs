@@ -133,9 +133,10 @@ fn manifest(v: &serde_json::Value) -> RawManifest {
     }
 }
 
-/// cosign's digest tag of `subject`: `sha256-<hex>.sig`.
+/// cosign's digest tag of `subject`: `sha256-<hex>.sig` (the same tag the copy of digest tags
+/// and the rerun check look for).
 pub fn sig_tag(subject: &Digest) -> String {
-    format!("{}-{}.sig", subject.algorithm().as_str(), subject.hex())
+    format!("{}.sig", crate::engine::referrers::fallback_tag(subject))
 }
 
 /// The layers of an existing `.sig` manifest, exactly as they are (annotations included).

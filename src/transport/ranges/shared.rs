@@ -189,12 +189,18 @@ impl Shared {
             let data = item?;
             got += data.len() as u64;
             if got > want {
-                return Err(Error::Internal(format!(
-                    "{}: the range {}-{} delivered more than {want} bytes",
-                    self.source.describe(),
-                    self.range(idx).0,
-                    self.range(idx).1
-                )));
+                // The source (or a proxy) broke the 206's promise: a network fault, retried
+                // with the blob copy; a bug in mirror it is not.
+                let (first, last) = self.range(idx);
+                return Err(Error::Network {
+                    method: "GET".into(),
+                    url: self.source.describe(),
+                    message: format!(
+                        "the 206 for bytes {first}-{last} sent more than {want} bytes; if this repeats, a proxy is rewriting ranged responses: try --range-streams 1"
+                    ),
+                    transient: true,
+                    https_to_http: false,
+                });
             }
             if let Some(limit) = &self.limit {
                 limit.take(data.len()).await;

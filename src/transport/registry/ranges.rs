@@ -58,6 +58,8 @@ struct BlobRanges {
     what: String,
     /// Where the registry redirected this blob's GETs to, once it has.
     redirected: Mutex<Option<String>>,
+    /// Why the registry stopped answering ranges of this blob, once it has.
+    refused: Mutex<Option<String>>,
 }
 
 /// How one range request was answered.
@@ -107,6 +109,7 @@ pub(super) async fn probe(
         size,
         what,
         redirected: Mutex::new(None),
+        refused: Mutex::new(None),
     });
     let (first, last) = budget.first_range(size);
     let asked = Instant::now();
@@ -365,6 +368,7 @@ impl RangeSource for Ranges {
                 // (`refused` below says why).
                 Answer::Refused(reason) => {
                     refuse(&blob.client, &reason);
+                    *blob.refused.lock().expect("not poisoned") = Some(reason.clone());
                     Err(Error::Network {
                         method: "GET".into(),
                         url: blob.what.clone(),
@@ -381,10 +385,9 @@ impl RangeSource for Ranges {
         self.0.what.clone()
     }
 
+    /// This blob's own refusal: a blob that failed for another reason while another blob of
+    /// the host was refused keeps its own error, it is not fetched again as one stream.
     fn refused(&self) -> Option<String> {
-        match support(&self.0.client) {
-            RangeSupport::Refused(reason) => Some(reason),
-            _ => None,
-        }
+        self.0.refused.lock().expect("not poisoned").clone()
     }
 }
