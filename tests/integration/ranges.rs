@@ -323,4 +323,30 @@ async fn the_rate_cap_holds_on_loopback() {
         "{bytes} bytes in {took:.2} s = {rate:.0} B/s"
     );
     assert!(rate >= 4e6, "{bytes} bytes in {took:.2} s = {rate:.0} B/s");
+
+    // The same bucket paces parallel ranges: a 33 MiB layer fetched as ranges at 16M.
+    let img = big_image();
+    fixtures::push_image(&Http::new(), &src.host(), "team/big", "v1", &img).await;
+    let bytes: usize = img.all_blobs().iter().map(|b| b.bytes.len()).sum();
+    let started = std::time::Instant::now();
+    let mut args = ALWAYS.to_vec();
+    args.extend(["--limit-rate", "16M"]);
+    let out = copy_json(
+        &format!("{}/team/big:v1", src.host()),
+        &format!("{}/l/big:v1", dst.host()),
+        &args,
+    )
+    .await;
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(large_records(&out)[0]["fetched"], "ranges", "{out}");
+    let rate = bytes as f64 / took;
+    assert!(
+        rate <= 16e6 * 1.10,
+        "ranges: {bytes} bytes in {took:.2} s = {rate:.0} B/s"
+    );
+    assert!(
+        rate >= 8e6,
+        "ranges: {bytes} bytes in {took:.2} s = {rate:.0} B/s"
+    );
 }
