@@ -422,6 +422,21 @@ async fn mirror_agrees_with_cosign(v: Cosign) {
     )
     .await;
     let site_key = site.openssl_key().display().to_string();
+    // A key-only gate meets a keyless signature: the refusal names what is missing (an
+    // identity policy), not "another key".
+    let mark = dst.mark();
+    let site_pub = site.public_key().display().to_string();
+    let out = mirror_async(&[
+        "copy",
+        &format!("{h}/{REPO}:v1"),
+        &format!("{dh}/{REPO}:keyonly"),
+        "-p",
+        "linux/amd64",
+        "--require-signature",
+        &site_pub,
+    ])
+    .await;
+    refused(&out, &dst, mark, "no identity policy was given");
     let out = gated(
         &format!("{h}/{REPO}:v1"),
         &format!("{dh}/{REPO}:v1"),

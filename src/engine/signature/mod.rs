@@ -111,8 +111,18 @@ pub async fn check_digest<S: Storage>(
     let keys = &policy.keys;
     let mut failed = Vec::new();
     for f in found {
+        let keyless_sig = match &f.content {
+            Ok(discover::Content::Simple { keyless, .. }) => keyless.is_some(),
+            Ok(discover::Content::Bundle(b)) => keyless_bundle(b),
+            Err(_) => false,
+        };
         let outcome = match &f.content {
             Err(p) => Err(p.clone()),
+            // A kind the policy has nothing to check with: say so, not "another key".
+            Ok(_) if keyless_sig && policy.keyless.is_none() => {
+                Err(Problem::WrongKind { keyless: true })
+            }
+            Ok(_) if !keyless_sig && keys.is_empty() => Err(Problem::WrongKind { keyless: false }),
             Ok(discover::Content::Simple {
                 payload,
                 signature,

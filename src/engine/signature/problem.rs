@@ -34,4 +34,15 @@ pub enum Problem {
     /// A keyless signature that the identity policy does not accept (issue 23).
     #[error("{0}")]
     Keyless(crate::engine::signature::keyless::problem::KeylessProblem),
+    /// A keyless (certificate) signature where only keys are required, or a key-based one
+    /// where no key is: the policy cannot check this kind at all (`keyless`: which it is).
+    #[error("{}", if *keyless {
+        "a keyless (certificate) signature, and no identity policy was given: add --require-signature-identity (or -regexp), --require-signature-issuer and --trusted-root to accept it"
+    } else {
+        "a key-based signature, and no public key was given: pass its public key with --require-signature KEY_FILE to accept it"
+    })]
+    WrongKind {
+        /// Whether the signature is keyless.
+        keyless: bool,
+    },
 }
